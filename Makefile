@@ -1,0 +1,50 @@
+# atmp-rag: `make up` to run the service and UI, `make test` to run the whole suite.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+MIRROR ?= $(firstword $(wildcard ../shared/corpus/pdf))
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: up test install install-test corpus index serve ui lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU wheel; any other version pulls GBs of CUDA.
+	$(BIN)/pip install --quiet torch==2.13.0
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+corpus: install
+	$(BIN)/atmp-rag corpus sync $(if $(MIRROR),--mirror $(MIRROR))
+
+index: corpus
+	$(BIN)/atmp-rag ingest
+
+up: index
+	$(BIN)/atmp-rag up
+
+serve: index
+	$(BIN)/atmp-rag serve
+
+test: install-test
+	$(BIN)/python -m pytest -q
+
+lint: install-test
+	$(BIN)/ruff check src tests bench ui eval
+
+bench: install-test corpus
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf indexes/*/ indexes/current indexes/.tmp-* .pytest_cache

@@ -1,0 +1,5 @@
+"""`python -m atmp_rag` runs the CLI."""
+
+from atmp_rag.cli import app
+
+app()

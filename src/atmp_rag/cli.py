@@ -1,0 +1,374 @@
+"""`atmp-rag` command line: a thin typer layer that parses options, calls the library, prints results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from atmp_rag.config import Settings
+from atmp_rag.models import Passage
+
+app = typer.Typer(help="Regulatory answers for ATMPs from EMA/ICH guidelines, with page-level citations.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+corpus_app = typer.Typer(help="The guideline catalog and its PDFs.", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+console = Console()
+err = Console(stderr=True)
+
+IndexDirOpt = Annotated[Path | None, typer.Option("--index-dir", help="Index folder (ATMP_RAG_INDEX_DIR).")]
+CorpusDirOpt = Annotated[Path | None, typer.Option("--corpus-dir", help="PDF folder (ATMP_RAG_CORPUS_DIR).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    """Configure logging once for every command."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=err, show_path=False)])
+    # Third-party loggers (bm25s, httpx, sentence-transformers) only speak up on problems.
+    for noisy in ("bm25s", "httpx", "sentence_transformers", "transformers", "faiss"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with CLI options (when given) taking precedence."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        err.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error for the user and return the Exit to raise."""
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+# ------------------------------------------------------------------ corpus
+
+@corpus_app.command("sync")
+def corpus_sync(
+    mirror: Annotated[Path | None, typer.Option("--mirror", help="Local folder holding the PDFs.")] = None,
+    corpus_dir: CorpusDirOpt = None,
+    no_download: Annotated[bool, typer.Option("--no-download", help="Only copy from the mirror.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fill the corpus folder from a mirror folder or the official URLs; verify sha256."""
+    from atmp_rag.corpus import CatalogError, load_catalog, sync_corpus
+
+    s = load_settings(corpus_dir=corpus_dir, corpus_mirror=mirror)
+    try:
+        docs = load_catalog(s.catalog_path)
+    except CatalogError as exc:
+        raise fail(str(exc)) from exc
+    if s.corpus_mirror is not None and not s.corpus_mirror.is_dir():
+        raise fail(f"mirror folder not found: {s.corpus_mirror}")
+    with err.status("syncing corpus") as status:
+        results = sync_corpus(docs, s.corpus_dir, s.corpus_mirror, not no_download, s.download_timeout,
+                              s.download_retries, progress=lambda d: status.update(f"syncing {d}"))
+    if as_json:
+        print(json.dumps([{"doc_id": r.doc_id, "file": r.file, "state": r.state.value, "detail": r.detail}
+                          for r in results], indent=2))
+        return
+    table = Table("document", "file", "state", "detail", title=f"corpus sync → {s.corpus_dir}")
+    colour = {"present": "green", "copied": "cyan", "downloaded": "cyan", "missing": "yellow",
+              "hash mismatch": "red"}
+    for r in results:
+        table.add_row(r.doc_id, r.file or "", f"[{colour[r.state.value]}]{r.state.value}[/]", r.detail)
+    console.print(table)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.state.value] = counts.get(r.state.value, 0) + 1
+    console.print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+
+
+@corpus_app.command("list")
+def corpus_list(corpus_dir: CorpusDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Show the catalog and which PDFs are present."""
+    from atmp_rag.corpus import load_catalog
+
+    s = load_settings(corpus_dir=corpus_dir)
+    docs = load_catalog(s.catalog_path)
+    rows = [(d, bool(d.file) and (s.corpus_dir / str(d.file)).is_file()) for d in docs]
+    if as_json:
+        print(json.dumps([{**d.model_dump(mode="json"), "present": p} for d, p in rows], indent=2))
+        return
+    table = Table("id", "issuer", "reference", "status", "present", title=str(s.catalog_path))
+    for d, present in rows:
+        table.add_row(d.doc_id, d.issuer, d.reference, d.status.value, "[green]yes[/]" if present else "[dim]no[/]")
+    console.print(table)
+    console.print(f"{sum(p for _, p in rows)} of {len(rows)} documents present in {s.corpus_dir}")
+
+
+# ------------------------------------------------------------------ ingest
+
+@app.command()
+def ingest(
+    corpus_dir: CorpusDirOpt = None,
+    index_dir: IndexDirOpt = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail (publish nothing) if any PDF is skipped.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build or update the index from the corpus folder (incremental, atomic publish)."""
+    from atmp_rag.extract import ExtractionError
+    from atmp_rag.ingest import ingest as run_ingest
+    from atmp_rag.store import BuildLocked
+
+    s = load_settings(corpus_dir=corpus_dir, index_dir=index_dir)
+    try:
+        report = run_ingest(s, strict=strict, show_progress=not as_json and sys.stderr.isatty())
+    except ExtractionError as exc:
+        raise fail(f"--strict: nothing published; skipped: {exc.reason}") from exc
+    except BuildLocked as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        print(report.model_dump_json(indent=2))
+        return
+    table = Table("indexed", "reused", "pages", "chunks", "skipped", "seconds", title=report.index_dir)
+    table.add_row(str(report.documents_indexed), str(report.documents_reused), str(report.pages),
+                  str(report.chunks), str(len(report.skipped)), f"{report.seconds:.1f}")
+    console.print(table)
+    for s_ in report.skipped:
+        console.print(f"[yellow]skipped[/] {s_.file}: {s_.reason}")
+    for u in report.uncatalogued:
+        console.print(f"[cyan]uncatalogued[/] {u}: indexed with metadata from the PDF")
+
+
+# ------------------------------------------------------------------ search
+
+def passage_json(p: Passage) -> dict[str, Any]:
+    """The CLI's JSON shape for one search result."""
+    return {
+        "chunk_id": p.chunk.chunk_id,
+        "file": p.document.file,
+        "doc_id": p.document.doc_id,
+        "reference": p.document.reference,
+        "title": p.document.title,
+        "section": p.chunk.section,
+        "pages": p.chunk.pages,
+        "page_labels": p.page_labels,
+        "score": round(p.score, 6),
+        "text": p.chunk.text,
+    }
+
+
+def open_retriever(s: Settings):
+    """Open the published index and the encoder once."""
+    from atmp_rag.ingest import embedder_for
+    from atmp_rag.retrieve import Retriever
+    from atmp_rag.store import IndexNotFound, open_index
+
+    try:
+        store = open_index(s.index_dir)
+    except IndexNotFound as exc:
+        raise fail(str(exc)) from exc
+    return Retriever(store, embedder_for(s), s)
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="The query.")] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=100)] = 10,
+    mode: Annotated[str, typer.Option("--mode", help="bm25 | dense | hybrid")] = "hybrid",
+    queries: Annotated[Path | None, typer.Option("--queries", help="File with one query per line.")] = None,
+    index_dir: IndexDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrieve passages; with --queries, one JSON line per query."""
+    if mode not in ("bm25", "dense", "hybrid"):
+        raise fail("--mode must be bm25, dense or hybrid", 2)
+    if (query is None) == (queries is None):
+        raise fail("give a QUERY or --queries FILE (not both)", 2)
+    s = load_settings(index_dir=index_dir)
+    retriever = open_retriever(s)
+    if queries is not None:
+        if not queries.is_file():
+            raise fail(f"queries file not found: {queries}", 2)
+        for line in queries.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                hits = retriever.search(line.strip(), k=k, mode=mode)
+                print(json.dumps({"query": line.strip(), "results": [passage_json(p) for p in hits]}))
+        return
+    assert query is not None
+    hits = retriever.search(query, k=k, mode=mode)
+    if as_json:
+        print(json.dumps({"query": query, "results": [passage_json(p) for p in hits]}, indent=2))
+        return
+    for p in hits:
+        pages = ", ".join(p.page_labels)
+        console.print(f"[bold]{p.rank}.[/] {p.document.reference} — {p.chunk.section or '(no section)'} "
+                      f"[dim]p. {pages} · {p.chunk.chunk_id} · {p.score:.4f}[/]")
+        console.print(f"   {p.chunk.text[:300].strip()}…\n")
+
+
+# ------------------------------------------------------------------ eval
+
+@app.command("eval")
+def eval_cmd(
+    dataset: Annotated[str, typer.Option("--dataset", help="'regulatory', a BEIR folder name under "
+                                         "ATMP_RAG_BENCHMARKS_DIR, or a path.")] = "regulatory",
+    modes: Annotated[str, typer.Option("--modes", help="Comma list: bm25,dense,hybrid,hybrid+rerank.")]
+    = "bm25,dense,hybrid",
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="Cutoff of nDCG/MRR/MAP/Recall.")] = 10,
+    split: Annotated[str, typer.Option("--split", help="dev | test | all (BEIR: all = test).")] = "all",
+    out: Annotated[Path | None, typer.Option("--out", help="Report folder (default eval/runs/<time>-<dataset>).")]
+    = None,
+    stat_test: Annotated[str, typer.Option("--stat-test", help="student | fisher")] = "student",
+    no_answers: Annotated[bool, typer.Option("--no-answers", help="Skip answer-level metrics.")] = False,
+    index_dir: IndexDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate retrieval modes on the regulatory set or a BEIR dataset; save JSON + Markdown report."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from atmp_rag.evaluation import default_out_dir, parse_modes, run_evaluation, write_report
+    from atmp_rag.store import IndexNotFound
+
+    if split not in ("dev", "test", "all"):
+        raise fail("--split must be dev, test or all", 2)
+    if stat_test not in ("student", "fisher"):
+        raise fail("--stat-test must be student or fisher", 2)
+    try:
+        mode_list = parse_modes(modes)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    s = load_settings(index_dir=index_dir)
+    show = not as_json and sys.stderr.isatty()
+    with Progress(TextColumn("{task.description:<32}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), console=err, disable=not show, transient=True) as bar:
+        task = bar.add_task("eval", total=1.0)
+        try:
+            result = run_evaluation(dataset, mode_list, s, k=k, split=split, answers=not no_answers,
+                                    stat_test=stat_test, show_progress=show,
+                                    progress=lambda f, m: bar.update(task, completed=f, description=m))
+        except (FileNotFoundError, IndexNotFound, ValueError) as exc:
+            raise fail(str(exc), 2) from exc
+    folder = out or default_out_dir(result, s.eval_dir)
+    report = write_report(result, folder)
+    if as_json:
+        print(json.dumps({"dataset": result.dataset, "split": result.split, "report": str(report),
+                          "results": result.summary()}, indent=2))
+        return
+    summary = result.summary()
+    metrics = list(dict.fromkeys(m for v in summary.values() for m in v))
+    table = Table("metric", *summary, title=f"{result.dataset} ({result.split}, {result.n_queries} queries)")
+    for m in metrics:
+        table.add_row(m, *(f"{summary[mode].get(m, float('nan')):.4f}" for mode in summary))
+    console.print(table)
+    for c in result.comparisons:
+        if c.metric.startswith("mrr") or c.metric.startswith("ndcg"):
+            console.print(f"{c.metric}: {c.a} {c.a_score:.4f} vs {c.b} {c.b_score:.4f}  p={c.p_value:.4g}"
+                          f"{' (significant)' if c.significant else ''}")
+    console.print(f"report: {report}")
+
+
+# ------------------------------------------------------------------ ask, cite, serve
+
+def citation_json(c: Any) -> dict[str, Any]:
+    """The CLI's JSON shape for one answer citation."""
+    return {
+        "n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "file": c.file, "reference": c.reference,
+        "title": c.title, "issuer": c.issuer, "version": c.version, "status": c.status.value, "section": c.section,
+        "pages": c.pages, "page_labels": c.page_labels, "quote": c.quote, "verified": c.verified, "url": c.url,
+        "warning": c.warning,
+    }
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="Passages to retrieve.")] = 5,
+    mode: Annotated[str, typer.Option("--mode", help="bm25 | dense | hybrid")] = "hybrid",
+    generative: Annotated[bool, typer.Option("--generative", help="Use the LLM at ATMP_RAG_LLM_URL.")] = False,
+    index_dir: IndexDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question with verbatim quotes and numbered page citations (or abstain)."""
+    from atmp_rag.service import Engine
+
+    if mode not in ("bm25", "dense", "hybrid"):
+        raise fail("--mode must be bm25, dense or hybrid", 2)
+    if not question.strip():
+        raise fail("the question is empty", 2)
+    s = load_settings(index_dir=index_dir)
+    engine = Engine(s)
+    if not engine.start():
+        raise fail(engine.last_error or f"no index in {s.index_dir}")
+    answer = engine.ask(question, k=k, mode=mode, answer_mode="generative" if generative else "extractive")
+    if as_json:
+        print(json.dumps({"question": answer.question, "answer": answer.answer, "abstained": answer.abstained,
+                          "message": answer.message, "mode": answer.mode, "warnings": answer.warnings,
+                          "citations": [citation_json(c) for c in answer.citations],
+                          "related": [passage_json(p) for p in answer.related]}, indent=2))
+        return
+    if answer.abstained:
+        console.print(f"[yellow]{answer.message}[/]")
+        for p in answer.related:
+            console.print(f"  · {p.document.reference} — {p.chunk.section or '(no section)'} "
+                          f"[dim]p. {', '.join(p.page_labels)} · {p.chunk.chunk_id}[/]")
+        return
+    console.print(answer.answer, markup=False, highlight=False)
+    console.print()
+    for c in answer.citations:
+        console.print(f"[bold][{c.n}][/] {c.reference} — {c.title}, {c.section or '(no section)'}, "
+                      f"p. {', '.join(c.page_labels)} (PDF p. {', '.join(map(str, c.pages))})"
+                      f"{' ✓' if c.verified else ''}\n    {c.url}", highlight=False)
+    for w in answer.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+
+
+@app.command()
+def cite(
+    chunk_id: Annotated[str, typer.Argument(help="A passage id (from search or ask).")],
+    fmt: Annotated[str, typer.Option("--format", help="text | markdown | bibtex | ris | csl-json")] = "text",
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """Print a citation of one passage in a reference-manager format."""
+    from datetime import date
+
+    from atmp_rag.cite import FORMATS, citation_from_passage, format_citation
+    from atmp_rag.store import IndexNotFound, open_index
+
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}", 2)
+    s = load_settings(index_dir=index_dir)
+    try:
+        store = open_index(s.index_dir)
+    except IndexNotFound as exc:
+        raise fail(str(exc)) from exc
+    chunk = store.chunk(chunk_id)
+    if chunk is None:
+        raise fail(f"unknown passage: {chunk_id}")
+    passage = Passage(chunk=chunk, document=store.documents[chunk.doc_id], score=0.0, rank=0,
+                      page_labels=store.page_labels(chunk))
+    print(format_citation(citation_from_passage(passage), passage.document, fmt, accessed=date.today()))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Bind address (ATMP_RAG_HOST).")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port (ATMP_RAG_PORT).")] = None,
+    index_dir: IndexDirOpt = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug | info | warning")] = "info",
+) -> None:
+    """Run the HTTP API (uvicorn); the index reloads by itself when a new one is published."""
+    import uvicorn
+
+    from atmp_rag.api import create_app
+
+    s = load_settings(host=host, port=port, index_dir=index_dir)
+    logging.getLogger("atmp_rag").setLevel(log_level.upper())
+    uvicorn.run(create_app(s), host=s.host, port=s.port, log_level=log_level, access_log=False)
+
+
+if __name__ == "__main__":
+    app()

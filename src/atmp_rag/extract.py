@@ -1,0 +1,710 @@
+"""PDF -> cleaned pages.
+
+Two interchangeable text backends (``pypdfium2``, the fast default, and ``pypdf`` in layout mode)
+produce raw page texts; one backend-independent cleaning pipeline then turns them into the text the
+rest of the system stores, chunks and quotes:
+
+1. ``normalize_text``      \\r\\n -> \\n, NFKC (also expands ligatures such as "ﬁ"), Symbol-font
+                           private-use glyphs mapped, soft hyphens removed (a soft hyphen at a line
+                           end joins the word), pdfium's end-of-line hyphen marker U+FFFE turned
+                           back into "-\\n" so that one hyphenation rule serves every backend.
+2. ``normalize_whitespace`` per line: leading/trailing blanks trimmed, runs of blanks -> one space.
+3. ``remove_line_numbers`` EMA-style line-number margins (a run of consecutive integers at the
+                           start of most lines of a page).
+4. running headers/footers and printed page numbers: ``find_running_lines`` over the whole
+                           document, ``find_page_numbers`` (with neighbour-page consistency), and
+                           ``strip_furniture`` per page.
+5. ``join_hyphenation``    end-of-line hyphens; see the function for the rule.
+6. ``collapse_blank_lines``
+
+Line breaks are kept: the chunker uses them to find headings.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import unicodedata
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import ClassVar
+
+from atmp_rag.models import Page
+
+log = logging.getLogger(__name__)
+
+
+def _wordset(words: str) -> frozenset[str]:
+    """A set of space-separated words (keeps long word lists readable)."""
+    return frozenset(words.split())
+
+__all__ = [
+    "BACKENDS",
+    "ExtractionError",
+    "PdfBackend",
+    "RawDocument",
+    "clean_pages",
+    "collapse_blank_lines",
+    "extract_pages",
+    "find_page_numbers",
+    "find_running_lines",
+    "get_backend",
+    "is_toc_page",
+    "join_hyphenation",
+    "normalize_text",
+    "normalize_whitespace",
+    "pdf_metadata",
+    "remove_line_numbers",
+    "strip_furniture",
+]
+
+
+class ExtractionError(Exception):
+    """A PDF that cannot be turned into pages; `reason` is a short message shown to users."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------------------------
+# backends
+
+
+@dataclass
+class RawDocument:
+    """What a backend returns: raw text per page and the PDF page labels if the file defines them."""
+
+    texts: list[str]
+    labels: list[str] | None = None
+
+
+class PdfBackend(ABC):
+    """A PDF text extractor. Implementations raise ExtractionError with a user-facing reason."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def read(self, path: Path, max_page_chars: int) -> RawDocument:
+        """Raw text of every page; raises ExtractionError for unreadable files or oversized pages."""
+
+
+def _too_large(number: int, n_chars: int, limit: int) -> ExtractionError:
+    return ExtractionError(f"page {number} has {n_chars} characters, over the limit of {limit}")
+
+
+def _no_pages() -> ExtractionError:
+    return ExtractionError("no pages: the PDF contains zero pages")
+
+
+def _encrypted() -> ExtractionError:
+    return ExtractionError("encrypted: the PDF needs a password to open; provide an unencrypted copy")
+
+
+def _corrupt(detail: str) -> ExtractionError:
+    return ExtractionError(f"corrupt or truncated PDF ({detail})")
+
+
+class PdfiumBackend(PdfBackend):
+    """pypdfium2 (PDFium): fast and robust; the default."""
+
+    name: ClassVar[str] = "pypdfium2"
+
+    def read(self, path: Path, max_page_chars: int) -> RawDocument:
+        """Raw text of every page via PDFium's text page API."""
+        import pypdfium2 as pdfium
+
+        try:
+            doc = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            raise _diagnose_load_failure(path, exc) from exc
+        try:
+            n = len(doc)
+            if n == 0:
+                raise _no_pages()
+            texts: list[str] = []
+            for i in range(n):
+                page = doc[i]
+                textpage = page.get_textpage()
+                # Count before extracting so an absurd page is refused without materialising it.
+                n_chars = textpage.count_chars()
+                if n_chars > max_page_chars:
+                    raise _too_large(i + 1, n_chars, max_page_chars)
+                text = textpage.get_text_range()
+                if len(text) > max_page_chars:
+                    raise _too_large(i + 1, len(text), max_page_chars)
+                texts.append(text)
+                textpage.close()
+                page.close()
+            raw_labels = [doc.get_page_label(i) for i in range(n)]
+            labels = raw_labels if any(raw_labels) else None
+            return RawDocument(texts=texts, labels=labels)
+        except pdfium.PdfiumError as exc:
+            raise _corrupt(str(exc)) from exc
+        finally:
+            doc.close()
+
+
+class PypdfBackend(PdfBackend):
+    """pypdf, pure Python. `layout=True` uses ``extraction_mode="layout"``, which keeps word spacing."""
+
+    name: ClassVar[str] = "pypdf"
+
+    def __init__(self, layout: bool = True) -> None:
+        self.layout = layout
+
+    def read(self, path: Path, max_page_chars: int) -> RawDocument:
+        """Raw text of every page via pypdf."""
+        from pypdf import PdfReader
+        from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+
+        try:
+            reader = PdfReader(path, strict=False)
+            if reader.is_encrypted:
+                try:
+                    ok = reader.decrypt("")
+                except (DependencyError, NotImplementedError) as exc:
+                    raise _encrypted() from exc
+                if not ok:
+                    raise _encrypted()
+            n = len(reader.pages)
+            if n == 0:
+                raise _no_pages()
+            texts = []
+            for i, page in enumerate(reader.pages):
+                text = page.extract_text(extraction_mode="layout") if self.layout else page.extract_text()
+                if len(text) > max_page_chars:
+                    raise _too_large(i + 1, len(text), max_page_chars)
+                texts.append(text)
+            labels = list(reader.page_labels) if "/PageLabels" in reader.trailer["/Root"] else None
+            return RawDocument(texts=texts, labels=labels)
+        except FileNotDecryptedError as exc:
+            raise _encrypted() from exc
+        except ExtractionError:
+            raise
+        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            # pypdf surfaces broken structure as assorted exceptions deep in its parser.
+            raise _corrupt(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _diagnose_load_failure(path: Path, exc: Exception) -> ExtractionError:
+    """Name the reason PDFium could not open a file.
+
+    PDFium fails on an empty page tree without an error of its own, and its error code is a
+    process-wide "last error" that can be stale, so pypdf is asked first.
+    """
+    try:
+        from pypdf import PdfReader
+
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    return _encrypted()
+            except Exception:  # missing crypto dependency: still a password-protected file
+                return _encrypted()
+        if len(reader.pages) == 0:
+            return _no_pages()
+    except Exception:  # pypdf cannot read it either: fall through to PDFium's own verdict
+        pass
+    if getattr(exc, "err_code", None) == 4:  # FPDF_ERR_PASSWORD
+        return _encrypted()
+    return _corrupt(str(exc))
+
+
+#: Backends by name. "pypdf" is layout mode (measured better, see bench/extract.py).
+BACKENDS: dict[str, PdfBackend] = {
+    "pypdfium2": PdfiumBackend(),
+    "pypdf": PypdfBackend(layout=True),
+    "pypdf-plain": PypdfBackend(layout=False),
+}
+
+
+def get_backend(name: str) -> PdfBackend:
+    """The backend registered under `name`; ValueError lists the valid names."""
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown PDF backend {name!r}; choose one of {sorted(BACKENDS)}") from None
+
+
+def _check_file(path: Path) -> None:
+    """Cheap structural checks that give clearer messages than the parsers' own errors."""
+    if not path.is_file():
+        raise ExtractionError(f"file not found: {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise _corrupt("empty file")
+    with path.open("rb") as handle:
+        head = handle.read(1024)
+        handle.seek(max(0, size - 8192))
+        tail = handle.read()
+    if b"%PDF-" not in head:
+        raise _corrupt("no PDF header; not a PDF file")
+    # Parsers silently rebuild a cut file and return fewer pages; an interrupted download is the
+    # usual cause, so a missing end-of-file marker is reported instead of half a document.
+    if b"%%EOF" not in tail:
+        raise _corrupt("no %%EOF marker at the end of the file")
+
+
+# --------------------------------------------------------------------------------------------
+# cleaning steps
+
+#: Glyphs of the Symbol / Wingdings fonts that PDF producers leave in the private-use area.
+_PUA_MAP = str.maketrans({
+    "\uf020": " ",
+    "\uf02b": "+",
+    "\uf02d": "-",
+    "\uf03d": "=",
+    "\uf0a3": "≤",
+    "\uf0a7": "▪",
+    "\uf0b0": "°",
+    "\uf0b1": "±",
+    "\uf0b3": "≥",
+    "\uf0b4": "×",
+    "\uf0b7": "•",
+    "\uf0d8": "➢",
+    "\uf0fc": "✓",
+})
+
+
+def normalize_text(text: str) -> str:
+    """Unicode and line-ending normalisation of one raw page text.
+
+    NFKC folds compatibility characters (ligatures "ﬁ" -> "fi", no-break spaces, full-width
+    forms); a soft hyphen before a line break marks a word broken by the typesetter, so the two
+    halves are joined; other soft hyphens are dropped. PDFium replaces a line-final hyphen by
+    U+FFFE and glues the lines together; the marker is turned back into "-\\n" so that
+    `join_hyphenation` decides for every backend alike.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\ufffe", "-\n").replace("\u00ad\n", "").replace("\u00ad", "")
+    text = text.translate(_PUA_MAP)
+    text = unicodedata.normalize("NFKC", text)
+    # NFKC leaves these; they are line/paragraph separators or invisible.
+    return text.replace("\u2028", "\n").replace("\u2029", "\n").replace("\u200b", "").replace("\x00", "")
+
+
+_BLANKS = re.compile(r"[ \t\f\v]+")
+_LEADER = re.compile(r"\s*(?:\.\s?){4,}\s*")
+_RULE = re.compile(r"_{4,}")
+
+
+def normalize_whitespace(text: str) -> str:
+    """Trim every line, collapse runs of blanks (layout-mode padding carries no meaning here) and
+    shorten dot leaders and fill-in rules to "..." / "___" (each dot would cost a token)."""
+    out = []
+    for line in text.split("\n"):
+        line = _LEADER.sub(" ... ", line)
+        line = _RULE.sub("___", line)
+        out.append(_BLANKS.sub(" ", line).strip())
+    return "\n".join(out)
+
+
+_LEADING_INT = re.compile(r"^(\d{1,5})(?: (.*))?$")
+
+
+def remove_line_numbers(lines: list[str], min_run: int = 5, min_share: float = 0.6) -> list[str]:
+    """Remove an EMA-style line-number margin from one page's lines.
+
+    A margin is the longest chain of lines (in reading order, other lines may sit in between)
+    whose leading integers increase by exactly one; it counts only when it covers at least
+    `min_run` lines and `min_share` of the page's text lines, so numbered lists and table rows
+    stay untouched. Bare numbers (a backend emitting the margin as separate lines) are dropped,
+    prefixed numbers stripped.
+    """
+    best_len: dict[int, int] = {}
+    best_end: dict[int, int] = {}
+    prev: dict[int, int] = {}
+    hits: list[tuple[int, int]] = []
+    for i, line in enumerate(lines):
+        m = _LEADING_INT.match(line)
+        if m is None:
+            continue
+        value = int(m.group(1))
+        length = best_len.get(value - 1, 0) + 1
+        if length > best_len.get(value, 0):
+            best_len[value] = length
+            best_end[value] = i
+            if value - 1 in best_end and length > 1:
+                prev[i] = best_end[value - 1]
+        hits.append((i, value))
+    if not best_len:
+        return lines
+    end_value = max(best_len, key=lambda v: (best_len[v], -v))
+    run = best_len[end_value]
+    if run < min_run:
+        return lines
+    chain: set[int] = set()
+    idx: int | None = best_end[end_value]
+    while idx is not None and len(chain) < run:
+        chain.add(idx)
+        idx = prev.get(idx)
+    # Bare margin numbers are not text lines: the share is measured against real text lines.
+    text_lines = sum(1 for i, line in enumerate(lines) if line.strip() and not (i in chain and " " not in line))
+    if run < min_share * max(text_lines, 1):
+        return lines
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if i in chain:
+            m = _LEADING_INT.match(line)
+            rest = m.group(2) if m else None
+            if rest:
+                out.append(rest)
+            continue
+        out.append(line)
+    return out
+
+
+def _furniture_key(line: str) -> str:
+    """Digits folded so that "Page 3/45" and "Page 4/45" count as the same running line."""
+    return re.sub(r"\d+", "#", line.strip())
+
+
+def _edge_indices(lines: Sequence[str], depth: int) -> list[int]:
+    """Indices of the first and last `depth` non-blank lines (the header and footer zones)."""
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    return sorted(set(filled[:depth] + filled[-depth:]))
+
+
+def find_running_lines(pages: Sequence[Sequence[str]], depth: int = 3, min_share: float = 0.3) -> set[str]:
+    """Keys (see `_furniture_key`) of lines repeated in the header/footer zones of many pages.
+
+    A line is running when it appears in the top or bottom `depth` lines of at least
+    max(3, min_share * pages) pages, or of at least 3 pages that make up half of the stretch
+    between its first and last appearance (headers that change per part, or printed on odd
+    pages only). Lines without letters are left to `find_page_numbers`. Case is kept so that a
+    title in capitals is not mistaken for the running header in title case.
+    """
+    where: dict[str, list[int]] = {}
+    for n, lines in enumerate(pages):
+        for key in {_furniture_key(lines[i]) for i in _edge_indices(lines, depth)}:
+            # "X X" ticks in a table column and formula lines ("5 x 50 PDE =") are content.
+            if len(re.findall(r"[^\W\d_]", key)) >= 2 and len(key) >= 4 and "=" not in key:
+                where.setdefault(key, []).append(n)
+    threshold = max(3, math.ceil(min_share * len(pages)))
+    running = {
+        k for k, found in where.items()
+        if len(found) >= threshold or (len(found) >= 3 and len(found) >= 0.5 * (found[-1] - found[0] + 1))
+    }
+    # Producers vary a header slightly between parts ("... to ICH E6(R1)" / "... to E6(R1)"): a
+    # recurring line that nearly equals a running one is running too.
+    for key, found in where.items():
+        if len(found) >= 3 and key not in running and any(
+            SequenceMatcher(None, key, r).ratio() >= 0.9 for r in running
+        ):
+            running.add(key)
+    return running
+
+
+_ROMAN = re.compile(r"^(?=[ivxlc]+$)c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
+_PAGE_LINE = re.compile(
+    r"^(?:page\s*)?[-–—]?\s*(\d{1,4}|[ivxlc]{1,7})\s*[-–—]?(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE
+)
+_PAGE_IN_LINE = re.compile(r"\bpage\s+(\d{1,4})\s*(?:/|of)\s*\d{1,4}\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PageNumber:
+    """A printed page number found on a page: which line, its text, and its kind and value."""
+
+    line: int
+    label: str
+    kind: str  # "arabic" or "roman"
+    value: int
+
+
+def _roman_value(s: str) -> int | None:
+    s = s.lower()
+    if not s or not _ROMAN.match(s):
+        return None
+    values = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+    total = 0
+    for a, b in zip(s, s[1:] + " ", strict=True):
+        v = values[a]
+        total += -v if b != " " and values[b] > v else v
+    return total
+
+
+def _page_number_candidates(lines: Sequence[str], depth: int) -> list[PageNumber]:
+    out = []
+    for i in _edge_indices(lines, depth):
+        line = lines[i].strip()
+        m = _PAGE_LINE.match(line)
+        if m:
+            token = m.group(1)
+            if token.isdigit():
+                out.append(PageNumber(i, token, "arabic", int(token)))
+            else:
+                value = _roman_value(token)
+                if value is not None and value <= 40:
+                    out.append(PageNumber(i, token, "roman", value))
+            continue
+        m = _PAGE_IN_LINE.search(line)
+        if m:
+            out.append(PageNumber(i, m.group(1), "explicit", int(m.group(1))))
+    return out
+
+
+def find_page_numbers(pages: Sequence[Sequence[str]], depth: int = 3) -> list[PageNumber | None]:
+    """The printed page number of every page, or None.
+
+    A lone number in a header/footer zone could also be a table value, so it is trusted only
+    when a neighbouring page carries the adjacent number of the same kind, or when its offset
+    from the PDF page index matches one already trusted. "Page N/M" text is always trusted.
+    """
+    cands = [_page_number_candidates(lines, depth) for lines in pages]
+    chosen: list[PageNumber | None] = [None] * len(pages)
+    for n, page_cands in enumerate(cands):
+        for c in page_cands:
+            if c.kind == "explicit":
+                chosen[n] = c
+                break
+            before = cands[n - 1] if n > 0 else []
+            after = cands[n + 1] if n + 1 < len(cands) else []
+            if any(o.kind == c.kind and o.value == c.value - 1 for o in before) or any(
+                o.kind == c.kind and o.value == c.value + 1 for o in after
+            ):
+                chosen[n] = c
+                break
+    offsets = {(c.kind, n - c.value) for n, c in enumerate(chosen) if c is not None}
+    for n, page_cands in enumerate(cands):
+        if chosen[n] is None:
+            for c in page_cands:
+                if (c.kind, n - c.value) in offsets:
+                    chosen[n] = c
+                    break
+    return chosen
+
+
+def interpolate_labels(numbers: Sequence[PageNumber | None]) -> list[str | None]:
+    """Printed labels per page; a page whose number was not found (e.g. glued to a formula line)
+    gets v when its neighbours carry v-1 and v+1 of the same kind."""
+    labels = [n.label if n is not None else None for n in numbers]
+    for i in range(1, len(numbers) - 1):
+        before, after = numbers[i - 1], numbers[i + 1]
+        if (
+            numbers[i] is None and before is not None and after is not None
+            and before.kind == after.kind == "arabic" and after.value == before.value + 2
+        ):
+            labels[i] = str(before.value + 1)
+    return labels
+
+
+def strip_furniture(
+    lines: list[str], running: set[str], number: PageNumber | None, depth: int = 3
+) -> list[str]:
+    """Drop running header/footer lines and the printed page-number line from one page."""
+    drop = {i for i in _edge_indices(lines, depth) if _furniture_key(lines[i]) in running}
+    if number is not None and number.kind != "explicit":
+        drop.add(number.line)
+    return [line for i, line in enumerate(lines) if i not in drop]
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+_COMPOUND = re.compile(r"[^\W\d_]+-[^\W\d_]+")
+_BROKEN = re.compile(r"[^\W\d_]+-\n\n?[^\W\d_]+")
+
+
+@dataclass
+class Vocabulary:
+    """Words and hyphenated compounds of one document, used to judge line-end hyphens."""
+
+    words: set[str]
+    compounds: set[str]
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str]) -> Vocabulary:
+        """Build from page texts, ignoring the broken words themselves (they would vouch for themselves)."""
+        words: set[str] = set()
+        compounds: set[str] = set()
+        for text in texts:
+            clean = _BROKEN.sub(" ", text).lower()
+            words.update(_WORD.findall(clean))
+            compounds.update(_COMPOUND.findall(clean))
+        return cls(words, compounds)
+
+
+#: First halves that make a compound rather than a broken word ("pre-filled", "cross-referenced").
+_PREFIXES = _wordset(
+    "anti auto bi bio co counter cross de di extra hydro hyper hypo inter intra macro methyl micro mid "
+    "mono multi non over poly post pre pro pseudo re self semi sub super tetra tri ultra un under well"
+)
+
+
+def _keep_hyphen(first: str, second: str, vocab: Vocabulary) -> bool:
+    joined = (first + second).lower()
+    hyphenated = f"{first}-{second}".lower()
+    if hyphenated in vocab.compounds:
+        return True
+    if joined in vocab.words:
+        return False
+    # A compound joins two words or a prefix and a word ("well-known", "pre-filled"); a word broken
+    # by the typesetter leaves fragments ("biotech-nological").
+    return second.lower() in vocab.words or first.lower() in vocab.words or first.lower() in _PREFIXES
+
+
+def join_hyphenation(text: str, vocab: Vocabulary | None = None) -> str:
+    """Join words split by a hyphen at a line end, keeping the hyphen of real compounds.
+
+    Only a letter-hyphen line end followed by a line starting with a lowercase letter is
+    touched. The continuation word moves up to the first line (the rest of its line stays where
+    it was, so line structure survives). The hyphen is kept when the document elsewhere writes
+    the hyphenated form, dropped when it writes the joined form, and otherwise kept if either
+    half is a word of the document or the first half a common prefix ("well-known",
+    "decision-making", "pre-filled"), dropped only when both halves are mere fragments
+    ("biotech-nological" -> "biotechnological"). Regulatory texts are mostly produced without
+    automatic hyphenation, so a doubtful hyphen is kept: that is the faithful default.
+    Hyphens across a page break are left alone.
+    """
+    vocab = vocab or Vocabulary.from_texts([text])
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines) - 1:
+        line, nxt = lines[i], lines[i + 1]
+        m = re.search(r"([^\W\d_]+)-$", line)
+        if m and not nxt and i + 2 < len(lines) and lines[i + 2][:1].islower():
+            # Layout-mode extraction puts blank lines between the lines of a paragraph.
+            del lines[i + 1]
+            nxt = lines[i + 1]
+        if m and nxt[:1].islower() and nxt[:1].isalpha():
+            head, _, tail = nxt.partition(" ")
+            word = re.match(r"[^\W\d_]+", head)
+            second = word.group(0) if word else head
+            if _keep_hyphen(m.group(1), second, vocab):
+                lines[i] = line + head
+            else:
+                lines[i] = line[:-1] + head
+            if tail:
+                lines[i + 1] = tail
+            else:
+                del lines[i + 1]
+                continue  # the joined line may itself end with a hyphen now
+        i += 1
+    return "\n".join(lines)
+
+
+def collapse_blank_lines(text: str) -> str:
+    """At most one blank line in a row; no blank lines at the start or end of the page."""
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+#: A dot leader (shortened to "..." by `normalize_whitespace`) ending in a page number; leaders
+#: without numbers are forms or templates, not a TOC.
+_DOT_LEADER = re.compile(r"(?:\.{3,}|…)\s*(?:\d{1,4}|[ivxlcIVXLC]{1,6})$")
+_TOC_TITLE = re.compile(r"^(?:table of )?contents?$", re.IGNORECASE)
+
+
+def is_toc_page(text: str, previous_is_toc: bool = False) -> bool:
+    """A table-of-contents page: many dot-leader lines ending in a page number ("4.1 Scope ..... 3").
+
+    The last page of a TOC may hold only a few entries: after a TOC page, one leader line is
+    enough when most lines end with a page number.
+    """
+    lines = [line for line in text.split("\n") if line.strip()]
+    if not lines:
+        return False
+    leaders = sum(1 for line in lines if _DOT_LEADER.search(line))
+    titled = any(_TOC_TITLE.match(line.strip()) for line in lines)
+    if leaders >= 3 and (leaders >= 0.3 * len(lines) or (titled and leaders >= 2)):
+        return True
+    numbered_ends = sum(1 for line in lines if re.search(r"\s\d{1,4}$", line))
+    return previous_is_toc and leaders >= 1 and numbered_ends >= 0.5 * len(lines)
+
+
+def clean_pages(raw_texts: Sequence[str]) -> tuple[list[str], list[str | None]]:
+    """Run the whole cleaning pipeline over a document; returns cleaned texts and printed labels."""
+    split = [
+        remove_line_numbers(normalize_whitespace(normalize_text(t)).split("\n")) for t in raw_texts
+    ]
+    running = find_running_lines(split)
+    numbers = find_page_numbers(split)
+    stripped = ["\n".join(strip_furniture(lines, running, num)) for lines, num in zip(split, numbers, strict=True)]
+    vocab = Vocabulary.from_texts(stripped)
+    texts = [collapse_blank_lines(join_hyphenation(t, vocab)) for t in stripped]
+    return texts, interpolate_labels(numbers)
+
+
+# --------------------------------------------------------------------------------------------
+# public entry points
+
+
+def extract_pages(
+    path: Path, doc_id: str, backend: str = "pypdfium2", max_page_chars: int = 100_000
+) -> list[Page]:
+    """Extract and clean every page of a PDF.
+
+    `Page.number` is the 1-based PDF page index; `Page.label` the printed page label: the PDF's
+    own page labels when they say more than the plain index (many producers write "1, 2, 3…",
+    which would hide the printed numbering), else the page number detected in the header or
+    footer, else str(number). TOC pages are kept but flagged (`is_toc`).
+
+    Raises ExtractionError for encrypted, corrupt or truncated, page-less, image-only PDFs and
+    for pages over `max_page_chars` characters.
+    """
+    path = Path(path)
+    _check_file(path)
+    raw = get_backend(backend).read(path, max_page_chars)
+    if not raw.texts:
+        raise _no_pages()
+    if not any(t.strip() for t in raw.texts):
+        raise ExtractionError("no text layer (image-only PDF, needs OCR)")
+    texts, printed = clean_pages(raw.texts)
+    informative = raw.labels is not None and any(
+        lab and lab != str(i + 1) for i, lab in enumerate(raw.labels)
+    )
+    pages: list[Page] = []
+    for i, text in enumerate(texts):
+        number = i + 1
+        label = (raw.labels[i] if informative and raw.labels else "") or printed[i] or str(number)
+        toc = is_toc_page(text, previous_is_toc=bool(pages) and pages[-1].is_toc)
+        pages.append(Page(doc_id=doc_id, number=number, label=label, text=text, is_toc=toc))
+    log.debug("%s: %d pages extracted with %s", path.name, len(pages), backend)
+    return pages
+
+
+_PDF_DATE = re.compile(r"^D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Zz]|[+-]\d{2}'?\d{2}'?)?")
+
+
+def _pdf_date(value: str) -> str:
+    """PDF date "D:20051109120000+01'00'" -> ISO 8601 "2005-11-09T12:00:00+01:00"; else unchanged."""
+    m = _PDF_DATE.match(value.strip())
+    if not m:
+        return value.strip()
+    year, month, day, hour, minute, second, tz = m.groups()
+    date = f"{year}-{month or '01'}-{day or '01'}"
+    if hour is None:
+        return date
+    out = f"{date}T{hour}:{minute or '00'}:{second or '00'}"
+    if tz:
+        out += "Z" if tz in "Zz" else f"{tz[:3]}:{tz.replace(chr(39), '')[3:5]}"
+    return out
+
+
+def pdf_metadata(path: Path) -> dict[str, str]:
+    """Title, author, subject and creation date ("title", "author", "subject", "creation_date").
+
+    Values are stripped strings, empty when the PDF does not set them; the date is ISO 8601.
+    """
+    import pypdfium2 as pdfium
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        doc = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as exc:
+        raise _diagnose_load_failure(path, exc) from exc
+    try:
+        meta = doc.get_metadata_dict(skip_empty=False)
+    finally:
+        doc.close()
+    return {
+        "title": (meta.get("Title") or "").strip(),
+        "author": (meta.get("Author") or "").strip(),
+        "subject": (meta.get("Subject") or "").strip(),
+        "creation_date": _pdf_date(meta.get("CreationDate") or ""),
+    }

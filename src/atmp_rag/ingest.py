@@ -1,0 +1,325 @@
+"""The pipeline catalog -> PDFs -> pages -> chunks -> vectors -> published index, with a report."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from atmp_rag.chunking import chunk_pages
+from atmp_rag.config import Settings
+from atmp_rag.corpus import corpus_documents, load_catalog, sha256_file, uncatalogued_document
+from atmp_rag.embed import Embedder, get_embedder
+from atmp_rag.extract import ExtractionError, extract_pages, pdf_metadata
+from atmp_rag.models import Chunk, Document, IngestReport, Page, SkippedFile
+from atmp_rag.store import (
+    IndexContent,
+    build_lock,
+    clean_stale,
+    publish,
+    published_builds,
+    resolve_current,
+    staging_folder,
+    write_index,
+)
+
+log = logging.getLogger(__name__)
+_stderr = Console(stderr=True)
+
+
+def package_version() -> str:
+    """Installed version of atmp-rag."""
+    try:
+        return version("atmp-rag")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    """The process-wide embedder configured by `settings`."""
+    return get_embedder(settings.embed_model, settings.query_prefix, settings.passage_prefix,
+                        settings.embed_batch_size, settings.torch_threads)
+
+
+def chunk_header(document: Document, chunk: Chunk) -> str:
+    """Short context prepended to a chunk for encoding and BM25: reference and innermost section."""
+    section = chunk.section_path[-1] if chunk.section_path else ""
+    return " — ".join(x for x in (document.reference, section) if x)
+
+
+def index_text(document: Document, chunk: Chunk) -> str:
+    """What is encoded and BM25-indexed for a chunk (the stored chunk text stays verbatim)."""
+    header = chunk_header(document, chunk)
+    return f"{header}\n{chunk.text}" if header else chunk.text
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Progress]:
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_stderr,
+        disable=not enabled,
+        transient=False,
+    ) as progress:
+        yield progress
+
+
+def encode_chunks(embedder: Embedder, texts: list[str], show_progress: bool, batch: int = 256) -> np.ndarray:
+    """Encode texts in length-sorted slices so the bar moves and padding stays small."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    with _progress(show_progress) as progress:
+        task = progress.add_task("encode", total=len(texts))
+        for start in range(0, len(order), batch):
+            idx = order[start:start + batch]
+            out[idx] = embedder.encode_passages([texts[i] for i in idx])
+            progress.advance(task, len(idx))
+    return out
+
+
+@dataclass
+class _Reuse:
+    """What a previous build with the same settings can give back, per document sha256."""
+
+    folder: Path | None = None
+    sha: dict[str, str] = field(default_factory=dict)
+
+    def take(self, doc_id: str) -> tuple[list[Page], list[Chunk], np.ndarray] | None:
+        if self.folder is None:
+            return None
+        db = sqlite3.connect(f"file:{self.folder / 'store.sqlite'}?mode=ro", uri=True)
+        try:
+            pages = [
+                Page(doc_id=doc_id, number=n, label=lab, is_toc=bool(t), text=txt)
+                for n, lab, t, txt in db.execute(
+                    "SELECT number, label, is_toc, text FROM pages WHERE doc_id = ? ORDER BY number", (doc_id,)
+                )
+            ]
+            rows = list(db.execute("SELECT row, json FROM chunks WHERE doc_id = ? ORDER BY row", (doc_id,)))
+        finally:
+            db.close()
+        vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
+        chunks = [Chunk.model_validate_json(j) for _, j in rows]
+        return pages, chunks, np.asarray(vectors[[r for r, _ in rows]], dtype=np.float32)
+
+
+def _previous_build(index_root: Path, settings_hash: str) -> _Reuse:
+    for folder in published_builds(index_root, settings_hash):
+        with contextlib.suppress(OSError, sqlite3.Error):
+            db = sqlite3.connect(f"file:{folder / 'store.sqlite'}?mode=ro", uri=True)
+            try:
+                sha = {d: s for d, s in db.execute("SELECT doc_id, sha256 FROM documents") if s}
+            finally:
+                db.close()
+            return _Reuse(folder, sha)
+    return _Reuse()
+
+
+def content_hash(settings_hash: str, doc_hashes: dict[str, str]) -> str:
+    """Identity of a build: its settings plus every input file's sha256."""
+    blob = json.dumps({"settings": settings_hash, "docs": doc_hashes}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def ingest(settings: Settings, strict: bool = False, show_progress: bool = True,
+           embedder: Embedder | None = None) -> IngestReport:
+    """Index every PDF in the corpus folder; publish atomically; reuse unchanged documents.
+
+    Unreadable PDFs are skipped and listed in the report (with `strict`, nothing is published
+    when any file is skipped).
+    """
+    started = time.perf_counter()
+    index_root = settings.index_dir
+    catalog = load_catalog(settings.catalog_path)
+    present, extra = corpus_documents(catalog, settings.corpus_dir)
+    settings_hash = settings.settings_hash()
+
+    files: list[tuple[Document, Path]] = [(d, settings.corpus_dir / str(d.file)) for d in present]
+    for path in extra:
+        try:
+            meta = pdf_metadata(path)
+        except ExtractionError:
+            meta = {}
+        files.append((uncatalogued_document(path, meta), path))
+    doc_sha = {doc.doc_id: sha256_file(path) for doc, path in files}
+    name = f"{settings.index_name}-{settings_hash}-{content_hash(settings_hash, doc_sha)}"
+
+    with build_lock(index_root):
+        current = resolve_current(index_root, missing_ok=True)
+        if current is not None and current.name == name:
+            manifest = json.loads((current / "manifest.json").read_text())
+            log.info("index %s is up to date", name)
+            return IngestReport(
+                index_dir=str(current), documents_indexed=0, documents_reused=manifest["counts"]["documents"],
+                pages=manifest["counts"]["pages"], chunks=manifest["counts"]["chunks"],
+                skipped=[SkippedFile(**s) for s in manifest.get("skipped", [])],
+                uncatalogued=manifest.get("uncatalogued", []),
+                seconds=round(time.perf_counter() - started, 3), published=True,
+            )
+        clean_stale(index_root, settings.keep_builds)
+        reuse = _previous_build(index_root, settings_hash)
+        return _build(settings, catalog, files, doc_sha, reuse, name, strict, show_progress, embedder, started)
+
+
+def _build(settings: Settings, catalog: list[Document], files: list[tuple[Document, Path]], doc_sha: dict[str, str],
+           reuse: _Reuse, name: str, strict: bool, show_progress: bool, embedder: Embedder | None,
+           started: float) -> IngestReport:
+    embedder = embedder or embedder_for(settings)
+    budget = min(settings.chunk_max_tokens, embedder.max_tokens)
+    skipped: list[SkippedFile] = []
+    per_doc: dict[str, tuple[list[Page], list[Chunk], np.ndarray | None]] = {}
+    reused: list[str] = []
+    timings = {"extract": 0.0, "chunk": 0.0, "encode": 0.0, "write": 0.0}
+
+    with _progress(show_progress) as progress:
+        task = progress.add_task("extract", total=len(files))
+        for doc, path in files:
+            progress.update(task, description=f"extract {doc.doc_id[:24]}")
+            if reuse.sha.get(doc.doc_id) == doc_sha[doc.doc_id]:
+                taken = reuse.take(doc.doc_id)
+                if taken is not None:
+                    per_doc[doc.doc_id] = taken
+                    reused.append(doc.doc_id)
+                    progress.advance(task)
+                    continue
+            t0 = time.perf_counter()
+            try:
+                pages = extract_pages(path, doc.doc_id, backend=settings.extractor,
+                                      max_page_chars=settings.max_page_chars)
+            except ExtractionError as exc:
+                log.warning("skipping %s: %s", path.name, exc.reason)
+                skipped.append(SkippedFile(file=path.name, reason=exc.reason))
+                progress.advance(task)
+                continue
+            t1 = time.perf_counter()
+            chunks = chunk_pages(doc.doc_id, pages, embedder.count_tokens, max_tokens=budget,
+                                 overlap_tokens=settings.chunk_overlap_tokens, min_tokens=settings.chunk_min_tokens)
+            timings["extract"] += t1 - t0
+            timings["chunk"] += time.perf_counter() - t1
+            if not chunks:
+                skipped.append(SkippedFile(file=path.name, reason="no indexable text after cleaning"))
+            else:
+                per_doc[doc.doc_id] = (pages, chunks, None)
+            progress.advance(task)
+
+    if strict and skipped:
+        raise ExtractionError("; ".join(f"{s.file}: {s.reason}" for s in skipped))
+
+    docs_by_id = {d.doc_id: d for d, _ in files}
+    new_ids = [d for d, v in per_doc.items() if v[2] is None]
+    new_texts = [index_text(docs_by_id[d], c) for d in new_ids for c in per_doc[d][1]]
+    t0 = time.perf_counter()
+    new_vectors = encode_chunks(embedder, new_texts, show_progress)
+    timings["encode"] = time.perf_counter() - t0
+    offset = 0
+    for d in new_ids:
+        pages, chunks, _ = per_doc[d]
+        per_doc[d] = (pages, chunks, new_vectors[offset:offset + len(chunks)])
+        offset += len(chunks)
+
+    content = _assemble(catalog, files, per_doc, doc_sha, embedder.dimension)
+    manifest = {
+        "documents": {d: {"sha256": doc_sha[d], "chunks": len(per_doc[d][1])} for d in per_doc},
+        "skipped": [s.model_dump() for s in skipped],
+        "uncatalogued": [d.doc_id for d, _ in files if not d.catalogued and d.doc_id in per_doc],
+        "timings": timings,
+    }
+    final = _write_and_publish(settings, content, manifest, name, embedder.dimension, started)
+    seconds = round(time.perf_counter() - started, 3)
+    log.info("published %s: %d documents (%d reused), %d chunks in %.1f s", final.name, len(per_doc), len(reused),
+             len(content.chunks), seconds)
+    return IngestReport(
+        index_dir=str(final), documents_indexed=len(new_ids), documents_reused=len(reused), pages=len(content.pages),
+        chunks=len(content.chunks), skipped=skipped, uncatalogued=manifest["uncatalogued"], seconds=seconds,
+        encode_seconds=round(timings["encode"], 3),
+    )
+
+
+def _write_and_publish(settings: Settings, content: IndexContent, manifest: dict[str, Any], name: str,
+                       dimension: int, started: float) -> Path:
+    manifest.update({
+        "name": name,
+        "settings_hash": settings.settings_hash(),
+        "settings": settings.index_settings(),
+        "embed_model": settings.embed_model,
+        "dimension": dimension,
+        "package_version": package_version(),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "counts": {"documents": len(content.doc_sha256), "pages": len(content.pages), "chunks": len(content.chunks)},
+        "build_seconds": round(time.perf_counter() - started, 3),
+    })
+    staged = staging_folder(settings.index_dir)
+    write_index(staged, content, manifest, settings.faiss_index,
+                {"k1": settings.bm25_k1, "b": settings.bm25_b, "stemmer": settings.bm25_stemmer,
+                 "stopwords": settings.bm25_stopwords})
+    return publish(settings.index_dir, staged, name)
+
+
+def index_records(settings: Settings, documents: list[Document], chunks: list[Chunk], pages: list[Page],
+                  name: str, encode: bool = True, embedder: Embedder | None = None,
+                  show_progress: bool = True) -> Path:
+    """Index ready-made chunks (e.g. a BEIR corpus: one chunk per record) with the same store and publish.
+
+    With `encode=False` only BM25 is usable: vectors are zeros and the manifest says `"dense": false`.
+    """
+    started = time.perf_counter()
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    with build_lock(settings.index_dir):
+        existing = settings.index_dir / name
+        if (existing / "manifest.json").exists():
+            manifest = json.loads((existing / "manifest.json").read_text())
+            if manifest.get("dense", True) or not encode:
+                # Same records under the same settings were indexed before: reuse that build.
+                return existing
+        clean_stale(settings.index_dir, settings.keep_builds)
+        docs_by_id = {d.doc_id: d for d in documents}
+        if encode:
+            embedder = embedder or embedder_for(settings)
+            dimension = embedder.dimension
+            vectors = encode_chunks(embedder, [index_text(docs_by_id[c.doc_id], c) for c in chunks], show_progress)
+        else:
+            dimension = 1
+            vectors = np.zeros((len(chunks), dimension), dtype=np.float32)
+        content = IndexContent(
+            documents, pages, chunks, vectors, [index_text(docs_by_id[c.doc_id], c) for c in chunks],
+            {d.doc_id: d.sha256 for d in documents},
+        )
+        return _write_and_publish(settings, content, {"dense": encode}, name, dimension, started)
+
+
+def _assemble(catalog: list[Document], files: list[tuple[Document, Path]],
+              per_doc: dict[str, tuple[list[Page], list[Chunk], np.ndarray | None]], doc_sha: dict[str, str],
+              dimension: int) -> IndexContent:
+    # Every catalog entry is stored (so the API can list what is missing); `pages` marks what is indexed.
+    listed = {d.doc_id: d for d in catalog}
+    listed.update({d.doc_id: d for d, _ in files})
+    documents = [d.model_copy(update={"pages": len(per_doc[d.doc_id][0]) if d.doc_id in per_doc else None})
+                 for d in listed.values()]
+    docs_by_id = {d.doc_id: d for d in documents}
+    pages: list[Page] = []
+    chunks: list[Chunk] = []
+    vectors: list[np.ndarray] = []
+    for doc_id in sorted(per_doc):
+        p, c, v = per_doc[doc_id]
+        pages.extend(p)
+        chunks.extend(c)
+        assert v is not None
+        vectors.append(v)
+    matrix = np.vstack(vectors) if vectors else np.zeros((0, dimension), dtype=np.float32)
+    lexical = [index_text(docs_by_id[c.doc_id], c) for c in chunks]
+    return IndexContent(documents, pages, chunks, matrix, lexical, {d: doc_sha[d] for d in per_doc})

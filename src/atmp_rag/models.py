@@ -1,0 +1,165 @@
+"""Typed domain objects that travel unchanged from extraction to the API response.
+
+This module imports nothing else of atmp_rag: every other layer depends on it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Status(StrEnum):
+    """Regulatory status of a guideline document."""
+
+    final = "final"
+    draft = "draft"
+    superseded = "superseded"
+
+
+class Document(BaseModel):
+    """One guideline (a catalog row, possibly with its PDF present on disk)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: str
+    file: str | None = None
+    issuer: str = ""
+    reference: str = ""
+    title: str = ""
+    version: str = ""
+    status: Status = Status.final
+    status_note: str = ""
+    superseded_by: str = ""
+    effective_date: str = ""
+    landing_url: str = ""
+    pdf_url: str = ""
+    sha256: str = ""
+    topics: list[str] = Field(default_factory=list)
+    catalogued: bool = True
+    pages: int | None = None
+
+
+class Page(BaseModel):
+    """Cleaned text of one PDF page; `number` is the 1-based PDF page index."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: str
+    number: int
+    label: str = ""
+    text: str
+    is_toc: bool = False
+
+
+class PageSpan(BaseModel):
+    """A character range [start, end) in the cleaned text of one page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: int
+    start: int
+    end: int
+
+
+class Chunk(BaseModel):
+    """A retrievable unit: text from one section of one document, with exact provenance.
+
+    `text` equals ``"\\n".join(page_text[s.start:s.end] for s in spans)``, so any quote taken
+    from the chunk can be located and verified on its page.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    section_path: list[str] = Field(default_factory=list)
+    spans: list[PageSpan]
+    n_tokens: int = 0
+
+    @property
+    def pages(self) -> list[int]:
+        """1-based PDF page indices covered by this chunk, in order."""
+        return sorted({s.page for s in self.spans})
+
+    @property
+    def section(self) -> str:
+        """Section path joined for display."""
+        return " › ".join(self.section_path)
+
+
+class Passage(BaseModel):
+    """A chunk returned by retrieval, with its document and score."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chunk: Chunk
+    document: Document
+    score: float
+    rank: int
+    page_labels: list[str] = Field(default_factory=list)
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+
+class Citation(BaseModel):
+    """A verbatim quote tied to document, section and page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    file: str | None
+    title: str
+    issuer: str
+    reference: str
+    version: str
+    status: Status
+    section: str
+    pages: list[int]
+    page_labels: list[str]
+    quote: str
+    url: str
+    verified: bool
+    warning: str = ""
+
+
+class Answer(BaseModel):
+    """A grounded answer: every statement carries a [n] marker into `citations`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = Field(default_factory=list)
+    related: list[Passage] = Field(default_factory=list)
+    mode: str = "extractive"
+    message: str = ""
+    warnings: list[str] = Field(default_factory=list)
+
+
+class SkippedFile(BaseModel):
+    """A PDF that ingest could not index, with the reason."""
+
+    file: str
+    reason: str
+
+
+class IngestReport(BaseModel):
+    """What one `ingest` run did; the `--json` contract of the CLI."""
+
+    index_dir: str
+    documents_indexed: int
+    documents_reused: int
+    pages: int
+    chunks: int
+    skipped: list[SkippedFile] = Field(default_factory=list)
+    uncatalogued: list[str] = Field(default_factory=list)
+    seconds: float
+    encode_seconds: float = 0.0
+    published: bool = True

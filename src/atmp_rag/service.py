@@ -1,0 +1,271 @@
+"""The answering engine behind the API and the CLI: store + retriever + answerer, with hot index reload.
+
+The library stays HTTP-free: `api.py` only maps routes onto `Engine` methods and exceptions onto
+status codes.
+
+Reload: `ingest` publishes a build by swapping the `current` symlink of the index folder. The
+engine reads that link at most once per `check_interval` seconds; when it points somewhere new,
+the request that noticed loads the new index (the encoder is shared, so this costs only the store)
+and swaps one reference under a lock. Requests already running keep the snapshot they started
+with, so nothing ever mixes two indexes within one request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from atmp_rag.answer import Answerer
+from atmp_rag.config import Settings
+from atmp_rag.embed import Embedder
+from atmp_rag.models import Answer, Chunk, Document, Passage, Status
+from atmp_rag.retrieve import Retriever, SearchFilters
+from atmp_rag.store import CURRENT, MANIFEST, IndexNotFound, IndexStore, resolve_current
+
+log = logging.getLogger(__name__)
+
+
+class NotReady(RuntimeError):
+    """No index is loaded (none published yet, or it failed to load)."""
+
+
+class UnknownFilterValues(ValueError):
+    """Filter values that name no indexed document or issuer."""
+
+    def __init__(self, unknown: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"unknown {k}: {', '.join(v)}" for k, v in unknown.items()))
+        self.unknown = unknown
+
+
+@dataclass(frozen=True)
+class SectionEntry:
+    """One section of a document's outline: the path and the PDF page it starts on."""
+
+    section_path: list[str]
+    section: str
+    first_page: int
+
+
+@dataclass
+class Loaded:
+    """Everything served from one published index; immutable once built, swapped as a whole."""
+
+    folder: Path
+    store: IndexStore
+    retriever: Retriever
+    answerer: Answerer
+    chunk_counts: dict[str, int]
+    issuers: frozenset[str]
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def name(self) -> str:
+        """The index folder's name (settings and corpus hashes)."""
+        return str(self.store.manifest.get("name") or self.folder.name)
+
+    @property
+    def built_at(self) -> str:
+        """When the index was built (UTC, from the manifest)."""
+        return str(self.store.manifest.get("built_at", ""))
+
+    def indexed(self, doc_id: str) -> bool:
+        """Whether a document has chunks in this index."""
+        return self.chunk_counts.get(doc_id, 0) > 0
+
+
+def load_index(folder: Path, settings: Settings, embedder: Embedder) -> Loaded:
+    """Open one published index folder and prepare retrieval and answering over it."""
+    store = IndexStore(folder)
+    counts: dict[str, int] = {}
+    for chunk in store.chunks:
+        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+    answerer = Answerer(store, settings, embedder)
+    answerer.warm()
+    issuers = frozenset(store.documents[d].issuer for d in counts if d in store.documents)
+    return Loaded(folder, store, Retriever(store, embedder, settings), answerer, counts, issuers)
+
+
+class Engine:
+    """Serves searches and answers from the index published under `settings.index_dir`."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, check_interval: float = 1.0) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self.check_interval = check_interval
+        self._loaded: Loaded | None = None
+        self._target: str | None = None
+        self._last_check = 0.0
+        self._swap_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self.last_error: str = ""
+        self._generator = None
+
+    # ------------------------------------------------------------ loading
+    @property
+    def embedder(self) -> Embedder:
+        """The process-wide encoder (loaded on first use)."""
+        if self._embedder is None:
+            from atmp_rag.ingest import embedder_for
+
+            self._embedder = embedder_for(self.settings)
+        return self._embedder
+
+    def _link_target(self) -> str | None:
+        """Where `current` points now (cheap: one readlink); the folder itself if it is an index."""
+        root = self.settings.index_dir
+        try:
+            return os.readlink(root / CURRENT)
+        except OSError:
+            return str(root) if (root / MANIFEST).exists() else None
+
+    def start(self) -> bool:
+        """Load the encoder and the current index; returns False (and stays not ready) if there is none.
+
+        Idempotent: an engine already serving the published index is left as it is (an app's lifespan
+        may run more than once around one engine, e.g. under test clients).
+        """
+        _ = self.embedder
+        if self._loaded is not None and self._link_target() == self._target:
+            return True
+        self._last_check = 0.0
+        return self._reload(force=True)
+
+    def _reload(self, force: bool = False) -> bool:
+        target = self._link_target()
+        if not force and target == self._target and self._loaded is not None:
+            return True
+        if not self._reload_lock.acquire(blocking=force):
+            return self._loaded is not None  # another request is loading; serve the old index meanwhile
+        try:
+            target = self._link_target()
+            if not force and target == self._target and self._loaded is not None:
+                return True
+            try:
+                folder = resolve_current(self.settings.index_dir)
+                assert folder is not None
+                loaded = load_index(folder.resolve(), self.settings, self.embedder)
+            except (IndexNotFound, OSError, ValueError) as exc:
+                self.last_error = str(exc)
+                if self._loaded is None:
+                    log.warning("no index loaded: %s", exc)
+                else:
+                    log.error("new index at %s failed to load, still serving %s: %s", target,
+                              self._loaded.name, exc)
+                self._target = target  # do not retry a broken build on every request
+                return self._loaded is not None
+            with self._swap_lock:
+                self._loaded = loaded
+                self._target = target
+            self.last_error = ""
+            log.info("serving index %s (%d chunks)", loaded.name, len(loaded.store.chunks))
+            return True
+        finally:
+            self._reload_lock.release()
+
+    def current(self) -> Loaded:
+        """The index to serve this request from, after checking (at most once per interval) for a new one."""
+        now = time.monotonic()
+        if now - self._last_check >= self.check_interval:
+            self._last_check = now
+            if self._link_target() != self._target or self._loaded is None:
+                self._reload()
+        with self._swap_lock:
+            loaded = self._loaded
+        if loaded is None:
+            raise NotReady(self.last_error or "no index loaded")
+        return loaded
+
+    @property
+    def ready(self) -> bool:
+        """Whether an index is loaded."""
+        try:
+            self.current()
+        except NotReady:
+            return False
+        return True
+
+    # ------------------------------------------------------------ queries
+    def filters(self, loaded: Loaded, issuers: Sequence[str] = (), doc_ids: Sequence[str] = (),
+                statuses: Sequence[Status | str] = ()) -> SearchFilters:
+        """Validated filters; raises UnknownFilterValues naming values that match no indexed document."""
+        unknown: dict[str, list[str]] = {}
+        bad_issuers = [i for i in issuers if i not in loaded.issuers]
+        bad_docs = [d for d in doc_ids if not loaded.indexed(d)]
+        if bad_issuers:
+            unknown["issuers"] = bad_issuers
+        if bad_docs:
+            unknown["doc_ids"] = bad_docs
+        parsed: list[Status] = []
+        for s in statuses:
+            try:
+                parsed.append(Status(s))
+            except ValueError:
+                unknown.setdefault("statuses", []).append(str(s))
+        if unknown:
+            raise UnknownFilterValues(unknown)
+        return SearchFilters(tuple(issuers), tuple(doc_ids), tuple(parsed))
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None,
+               filters: SearchFilters | None = None, loaded: Loaded | None = None) -> list[Passage]:
+        """Retrieve passages from the current index."""
+        loaded = loaded or self.current()
+        return loaded.retriever.search(query, k=k, mode=mode, filters=filters)
+
+    def ask(self, question: str, k: int | None = None, mode: str | None = None,
+            filters: SearchFilters | None = None, answer_mode: str = "extractive",
+            loaded: Loaded | None = None) -> Answer:
+        """A grounded answer (extractive, or generative when an LLM endpoint is configured)."""
+        loaded = loaded or self.current()
+        k = k or self.settings.k
+        # The answer always considers `answer_passages` passages; `k` only bounds the related reading.
+        passages = loaded.retriever.search(question, k=max(k, self.settings.answer_passages), mode=mode,
+                                           filters=filters)
+        answer = loaded.answerer.answer(question, passages)
+        answer = answer.model_copy(update={"related": answer.related[:k]})
+        if answer_mode != "generative" or answer.abstained:
+            return answer
+        if not self.settings.llm_url:
+            return answer.model_copy(update={"warnings": [
+                *answer.warnings, "generative mode is not configured (ATMP_RAG_LLM_URL); extractive answer given"]})
+        return self.generator.generate(question, passages, answer, loaded.answerer)
+
+    @property
+    def generator(self):  # returns Generator, imported lazily: the extractive path never needs httpx
+        """The LLM client (created on first generative request)."""
+        if self._generator is None:
+            from atmp_rag.generate import Generator
+
+            self._generator = Generator(self.settings)
+        return self._generator
+
+    # ------------------------------------------------------------ documents
+    def documents(self, loaded: Loaded | None = None) -> list[tuple[Document, bool, int]]:
+        """Every catalogued document with whether it is indexed and its chunk count."""
+        loaded = loaded or self.current()
+        return [(d, loaded.indexed(d.doc_id), loaded.chunk_counts.get(d.doc_id, 0))
+                for d in sorted(loaded.store.documents.values(), key=lambda d: d.doc_id)]
+
+    def outline(self, doc_id: str, loaded: Loaded | None = None) -> list[SectionEntry]:
+        """Ordered unique section paths of a document, each with the PDF page where it first appears."""
+        loaded = loaded or self.current()
+        seen: dict[tuple[str, ...], SectionEntry] = {}
+        chunks: list[Chunk] = sorted((c for c in loaded.store.chunks if c.doc_id == doc_id), key=lambda c: c.ordinal)
+        for c in chunks:
+            key = tuple(c.section_path)
+            if key and key not in seen and c.pages:
+                seen[key] = SectionEntry(list(key), c.section, c.pages[0])
+        return list(seen.values())
+
+    def passage(self, chunk_id: str, loaded: Loaded | None = None) -> Passage | None:
+        """A stored chunk as a Passage (rank 0, score 0), or None."""
+        loaded = loaded or self.current()
+        chunk = loaded.store.chunk(chunk_id)
+        if chunk is None:
+            return None
+        return Passage(chunk=chunk, document=loaded.store.documents[chunk.doc_id], score=0.0, rank=0,
+                       page_labels=loaded.store.page_labels(chunk))

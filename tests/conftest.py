@@ -1,0 +1,80 @@
+"""Shared fixtures: one small real index per test session, built from a few real guideline PDFs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from atmp_rag.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_PDF = Path(os.environ.get("ATMP_RAG_TEST_PDFS", ROOT.parent / "shared" / "corpus" / "pdf"))
+CATALOG = ROOT / "corpus" / "catalog.csv"
+
+#: The session index: risk management (Q9), biotech stability (Q5C) and small-molecule stability (Q1A(R2)).
+SESSION_FILES = (
+    "ich-q9-quality-risk-management-2005.pdf",
+    "ich-q5c-stability-biotech-products-1995.pdf",
+    "ich-q1a-r2-stability-2003.pdf",
+)
+
+
+def real_pdf(name: str) -> Path:
+    """Path of a real corpus PDF; the suite cannot run without them."""
+    path = SHARED_PDF / name
+    if not path.is_file():
+        pytest.fail(f"real corpus PDF missing: {path} (set ATMP_RAG_TEST_PDFS)")
+    return path
+
+
+def make_settings(tmp: Path, files: tuple[str, ...], **extra: object) -> Settings:
+    """Settings for an isolated corpus folder holding copies of `files` and an empty index folder."""
+    corpus = tmp / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        shutil.copyfile(real_pdf(name), corpus / name)
+    return Settings(corpus_dir=corpus, index_dir=tmp / "indexes", catalog_path=CATALOG, **extra)
+
+
+@pytest.fixture(scope="session")
+def session_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of the shared session index."""
+    return make_settings(tmp_path_factory.mktemp("session"), SESSION_FILES)
+
+
+@pytest.fixture(scope="session")
+def session_index(session_settings: Settings):
+    """Build the session index once (real PDFs, real model, real FAISS) and return the ingest report."""
+    from atmp_rag.ingest import ingest
+
+    return ingest(session_settings, show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def store(session_index):
+    """The published session index, opened."""
+    from atmp_rag.store import open_index
+
+    return open_index(Path(session_index.index_dir).parent)
+
+
+@pytest.fixture(scope="session")
+def embedder(session_settings: Settings):
+    """The process-wide encoder."""
+    from atmp_rag.ingest import embedder_for
+
+    return embedder_for(session_settings)
+
+
+@pytest.fixture(scope="session")
+def retriever(store, embedder, session_settings: Settings):
+    """A Retriever over the session index."""
+    from atmp_rag.retrieve import Retriever
+
+    return Retriever(store, embedder, session_settings)

