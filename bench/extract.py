@@ -31,6 +31,7 @@ not counted here.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import re
 import sys
@@ -39,8 +40,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from atmp_rag.extract import PypdfBackend, extract_pages
 from atmp_rag.extract import BACKENDS as REGISTRY
+from atmp_rag.extract import PypdfBackend, extract_pages
 
 DEFAULT_PDFS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pdf"
 DICT_WORDS = Path("/usr/share/dict/words")
@@ -104,7 +105,7 @@ def count_splits(texts: list[str], vocab: set[str]) -> tuple[int, int]:
         for line in text.split("\n"):
             toks = line_words(line)
             words += sum(1 for t in toks if t)
-            for a, b in zip(toks, toks[1:], strict=False):
+            for a, b in itertools.pairwise(toks):
                 if a and b and (a + b) in vocab and not (a in vocab and b in vocab):
                     splits += 1
     return splits, words
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     base = results[0].pages_per_s
     print(f"{len(pdfs)} PDFs, best of {args.repeat} run(s); vocabulary {len(vocab)} words"
           f"{' (+ /usr/share/dict/words)' if DICT_WORDS.is_file() else ' (no /usr/share/dict/words)'}")
-    header = f"{'backend':<17}{'pages':>6}{'seconds':>9}{'pages/s':>9}{'vs pdfium':>10}{'words':>9}{'splits':>8}{'split rate':>12}"
+    header = (f"{'backend':<17}{'pages':>6}{'seconds':>9}{'pages/s':>9}{'vs pdfium':>10}"
+              f"{'words':>9}{'splits':>8}{'split rate':>12}")
     print(header)
     print("-" * len(header))
     for r in results:

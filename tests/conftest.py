@@ -78,3 +78,69 @@ def retriever(store, embedder, session_settings: Settings):
     from atmp_rag.retrieve import Retriever
 
     return Retriever(store, embedder, session_settings)
+
+
+def free_tcp_port() -> int:
+    """A TCP port nobody listens on right now (for test servers)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, proc=None) -> None:
+    """Poll `url` until it answers 200; fail early if `proc` (a Popen) exits."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"process for {url} exited with code {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{url} not ready after {timeout:.0f} s")
+
+
+def service_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """Environment for a subprocess (service or UI) that serves the session index."""
+    return {**os.environ, "ATMP_RAG_INDEX_DIR": str(settings.index_dir),
+            "ATMP_RAG_CATALOG_PATH": str(settings.catalog_path), "ATMP_RAG_CORPUS_DIR": str(settings.corpus_dir),
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **extra}
+
+
+@pytest.fixture(scope="session")
+def api_service(session_settings: Settings, session_index, tmp_path_factory: pytest.TempPathFactory):
+    """A real `atmp-rag serve` subprocess over the session index; yields its base URL.
+
+    Set ATMP_RAG_TEST_API_URL to use an already running service instead (e.g. one over the full index).
+    """
+    import subprocess
+    import sys
+
+    given = os.environ.get("ATMP_RAG_TEST_API_URL")
+    if given:
+        yield given.rstrip("/")
+        return
+    port = free_tcp_port()
+    log = tmp_path_factory.mktemp("api") / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("atmp-rag")), "serve", "--port", str(port),
+                                 "--log-level", "warning"], env=service_env(session_settings), cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/readyz", 180, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -81,8 +81,9 @@ def ema_like_pdf(path: Path, pages: list[list[str]] | None = None) -> Path:
     return path
 
 
-def plain_pdf(path: Path, pages: list[list[str]], header: str | None = None) -> Path:
-    """Write simple pages of text lines, with an optional running header and a bottom page number."""
+def plain_pdf(path: Path, pages: list[list[str]], header: str | None = None, first_number: int = 1) -> Path:
+    """Write simple pages of text lines, with an optional running header and a bottom page number
+    (the first page printing `first_number`)."""
     c = canvas.Canvas(str(path), pagesize=A4)
     width, height = A4
     for number, lines in enumerate(pages, start=1):
@@ -95,7 +96,7 @@ def plain_pdf(path: Path, pages: list[list[str]], header: str | None = None) -> 
             c.drawString(72, y, line)
             y -= 14
         c.setFont("Helvetica", 9)
-        c.drawCentredString(width / 2, 30, str(number))
+        c.drawCentredString(width / 2, 30, str(number + first_number - 1))
         c.showPage()
     c.save()
     return path

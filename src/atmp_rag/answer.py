@@ -149,8 +149,10 @@ def _quality(text: str, bullet: bool) -> float:
     if len(lines) >= 3 and sum(len(ln) for ln in lines) / len(lines) < 30:
         q *= 0.5  # short ragged lines: a table or a form flowing into text
     stripped = text.rstrip()
-    if not bullet and stripped[-1:] not in ".!?:;)\"”":
+    if not bullet and stripped[-1:] not in ".!?:;\"”":
         q *= 0.75  # no end: probably cut off by a table or a page furniture line
+        if n < 9:
+            q *= 0.6  # a short line without an end: a table header or a caption
     if text[:1].islower() and not bullet:
         q *= 0.6  # starts mid-sentence
     if "...." in text or "…" in text:

@@ -261,8 +261,13 @@ def api_key_dependency(settings: Settings) -> Callable[..., None]:
         given = x_api_key or ""
         if authorization and authorization[:7].lower() == "bearer ":
             given = authorization[7:].strip()
+        # Header values arrive decoded as latin-1; re-encoding gives the raw bytes, so a UTF-8 key works.
         # compare_digest on bytes: constant time, and no TypeError on non-ASCII input.
-        if not given or not hmac.compare_digest(given.encode(), expected):
+        try:
+            raw = given.encode("latin-1")
+        except UnicodeEncodeError:
+            raw = given.encode()
+        if not given or not hmac.compare_digest(raw, expected):
             raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
     return require_api_key

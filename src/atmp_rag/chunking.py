@@ -9,12 +9,14 @@ range of ``G`` maps to page spans whose texts, joined by "\\n", give back exactl
    lowercase is a wrapped paragraph, not a heading.
 2. Sections run from one accepted heading to the next and carry the path of headings above them.
 3. Units: a section is cut into sentences (and list items, and blocks separated by blank lines or
-   ending in ":"/";"); a unit over the budget is cut at line breaks, then between words. Each unit's
-   tokens are counted once, and chunk sizes are sums of unit counts, verified once per chunk.
+   ending in ":"/";"). A unit over the budget is cut at line breaks, then between words, and a
+   single giant "word" (a formula) into character slices. Each unit's tokens are counted once;
+   chunk sizes are sums of unit counts, verified with one real count per chunk.
 4. Runs: neighbouring sections are chunked together only when one of them is under `min_tokens`,
-   both fit in one chunk and they share a parent; a heading with no body is glued to the section
-   that follows when that section is its descendant. Within a run, units are packed greedily up
-   to `max_tokens` (balanced so the last chunk is not a scrap), and each chunk repeats the last
+   both fit in one chunk, and they share a parent (or both are front matter under unnumbered
+   capitals, such as a title page); a heading with no body is glued to the section that follows
+   when that section is its descendant. Within a run, units are packed greedily up to
+   `max_tokens` (balanced so that the last chunk is not a scrap), and each chunk repeats the last
    whole sentences (≈ `overlap_tokens`) of the previous chunk of the same section, or its last
    words when no whole sentence is small enough.
 5. A chunk's `section_path` is the common prefix of its units' section paths: a chunk inside one
@@ -430,17 +432,42 @@ def _split_long(
         for ls, le in lines:
             pieces.extend(_split_long(g, ls, le, count_tokens(g[ls:le]), count_tokens, budget))
         return pieces
-    # One long line: pack words, counting each word once (sums match WordPiece-style tokenizers,
-    # and every chunk is verified against the real count afterwards anyway).
+    # One long line: pack words, counting each word once (sums match WordPiece-style tokenizers);
+    # each piece is then counted whole, so no unit can exceed the budget.
     words = [(m.start() + s, m.end() + s) for m in re.finditer(r"\S+", g[s:e])]
+    if len(words) == 1:
+        return _split_chars(g, s, e, n_tokens, count_tokens, budget)
+    groups: list[tuple[int, int]] = []
     cur_start, cur_end, cur_tokens = words[0][0], words[0][0], 0
     for ws, we in words:
         t = count_tokens(g[ws:we])
         if cur_tokens and cur_tokens + t > budget:
-            pieces.append((cur_start, cur_end, cur_tokens))
+            groups.append((cur_start, cur_end))
             cur_start, cur_tokens = ws, 0
         cur_end, cur_tokens = we, cur_tokens + t
-    pieces.append((cur_start, cur_end, cur_tokens))
+    groups.append((cur_start, cur_end))
+    if len(groups) == 1:  # the word counts summed under the budget but the whole is over it
+        mid = words[len(words) // 2][0]
+        groups = [(s, words[len(words) // 2 - 1][1]), (mid, e)]
+    for gs, ge in groups:
+        pieces.extend(_split_long(g, gs, ge, count_tokens(g[gs:ge]), count_tokens, budget))
+    return pieces
+
+
+def _split_chars(
+    g: str, s: int, e: int, n_tokens: int, count_tokens: Callable[[str], int], budget: int
+) -> list[tuple[int, int, int]]:
+    """Last resort for one "word" over the budget (a formula, a URL): equal character slices."""
+    n = math.ceil(n_tokens / budget) + 1
+    step = max(1, math.ceil((e - s) / n))
+    pieces = []
+    for a in range(s, e, step):
+        b = min(e, a + step)
+        t = count_tokens(g[a:b])
+        if t > budget and b - a > 1:
+            pieces.extend(_split_chars(g, a, b, t, count_tokens, budget))
+        else:
+            pieces.append((a, b, t))
     return pieces
 
 
@@ -527,16 +554,6 @@ def _common_prefix(paths: Sequence[Sequence[str]]) -> tuple[str, ...]:
     while k < n and all(p[k] == first[k] for p in paths):
         k += 1
     return tuple(first[:k])
-
-
-@dataclass
-class _Draft:
-    start: int
-    end: int
-    first: int  # index of the first new (non-overlap) unit in the run
-    last: int  # index of the last unit (inclusive)
-    overlap_units: int  # whole units repeated from the previous chunk
-    overlap_start: int | None  # char offset when the overlap is a word tail
 
 
 def _word_tail(

@@ -370,5 +370,135 @@ def serve(
     uvicorn.run(create_app(s), host=s.host, port=s.port, log_level=log_level, access_log=False)
 
 
+# ------------------------------------------------------------------ ui, up
+
+#: The Streamlit app lives next to the package in the repository (it is not part of the wheel).
+UI_APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+LOCALHOST = "127.0.0.1"
+
+
+def streamlit_command(port: int) -> list[str]:
+    """`streamlit run ui/app.py` on 127.0.0.1, headless, without usage statistics or the deploy toolbar."""
+    return [sys.executable, "-m", "streamlit", "run", str(UI_APP), "--server.address", LOCALHOST,
+            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "minimal"]
+
+
+def _healthy(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def supervise(children: dict[str, Any], health: dict[str, str] | None = None, timeout: float = 180.0,
+              on_ready: Any = None) -> int:
+    """Run child processes until one exits or SIGINT/SIGTERM arrives, then terminate them all.
+
+    children: name -> Popen. health: name -> URL polled until it answers 200, then `on_ready()` is
+    called once. Returns 0 after a signal, otherwise the exit code of the child that stopped first.
+    """
+    import signal
+    import subprocess
+    import time
+
+    stopping: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    code = 0
+    pending = dict(health or {})
+    deadline = time.monotonic() + timeout
+    try:
+        while not stopping:
+            exited = {name: p.returncode for name, p in children.items() if p.poll() is not None}
+            if exited:
+                name, code = next(iter(exited.items()))
+                err.print(f"[red]{name} stopped (exit code {code}); stopping the others[/red]")
+                code = code or 1
+                break
+            for name, url in list(pending.items()):
+                if _healthy(url):
+                    del pending[name]
+                    if not pending and on_ready is not None:
+                        on_ready()
+            if pending and time.monotonic() > deadline:
+                err.print(f"[red]not ready after {timeout:.0f} s: {', '.join(pending)}[/red]")
+                code = 1
+                break
+            time.sleep(0.2)
+    finally:
+        for p in children.values():
+            if p.poll() is None:
+                p.terminate()
+        for name, p in children.items():
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                err.print(f"[yellow]{name} did not stop in 15 s; killing it[/yellow]")
+                p.kill()
+                p.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return code
+
+
+@app.command()
+def ui(
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="UI port (ATMP_RAG_UI_PORT).")] = None,
+    api_url: Annotated[str | None, typer.Option("--api-url", help="Service URL (ATMP_RAG_API_URL).")] = None,
+) -> None:
+    """Run the Streamlit app on 127.0.0.1 (a client of the service at ATMP_RAG_API_URL)."""
+    import os
+    import subprocess
+
+    s = load_settings(ui_port=port, api_url=api_url)
+    if not UI_APP.is_file():
+        raise fail(f"Streamlit app not found at {UI_APP} (run from a checkout of the repository)")
+    env = {**os.environ, "ATMP_RAG_API_URL": s.api_url}
+    url = f"http://{LOCALHOST}:{s.ui_port}"
+    child = subprocess.Popen(streamlit_command(s.ui_port), env=env)
+    code = supervise({"ui": child}, {"ui": f"{url}/_stcore/health"},
+                     on_ready=lambda: console.print(f"UI:  {url}  (service {s.api_url})"))
+    raise typer.Exit(code)
+
+
+@app.command()
+def up(
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="API port (ATMP_RAG_PORT).")] = None,
+    ui_port: Annotated[int | None, typer.Option("--ui-port", min=1, max=65535,
+                                                help="UI port (ATMP_RAG_UI_PORT).")] = None,
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """Run the service (uvicorn) and the UI (Streamlit) together on 127.0.0.1; Ctrl-C stops both."""
+    import os
+    import subprocess
+
+    s = load_settings(port=port, ui_port=ui_port, index_dir=index_dir)
+    if not UI_APP.is_file():
+        raise fail(f"Streamlit app not found at {UI_APP} (run from a checkout of the repository)")
+    api_url = f"http://{LOCALHOST}:{s.port}"
+    ui_url = f"http://{LOCALHOST}:{s.ui_port}"
+    # Children read the same settings; the UI must talk to exactly this service.
+    env = {**os.environ, "ATMP_RAG_API_URL": api_url, "ATMP_RAG_INDEX_DIR": str(s.index_dir)}
+    serve_cmd = [sys.executable, "-m", "atmp_rag", "serve", "--host", LOCALHOST, "--port", str(s.port),
+                 "--log-level", "warning"]
+    children = {"service": subprocess.Popen(serve_cmd, env=env)}
+    children["ui"] = subprocess.Popen(streamlit_command(s.ui_port), env=env)
+    console.print("starting the service (loading index and model) and the UI…")
+
+    def ready() -> None:
+        console.print(f"API: {api_url}  (OpenAPI docs: {api_url}/docs)")
+        console.print(f"UI:  {ui_url}")
+        console.print("Ctrl-C stops both.")
+
+    code = supervise(children, {"service": f"{api_url}/healthz", "ui": f"{ui_url}/_stcore/health"}, on_ready=ready)
+    raise typer.Exit(code)
+
+
 if __name__ == "__main__":
     app()

@@ -87,7 +87,8 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Number of model tokens in `text`, without special tokens."""
-        return len(self.model.tokenizer.encode(text, add_special_tokens=False))
+        # verbose=False: counting a long sentence before it is split is expected, not a truncation.
+        return len(self.model.tokenizer.encode(text, add_special_tokens=False, verbose=False))
 
     def encode_queries(self, queries: list[str]) -> np.ndarray:
         """Encode search queries (with the query prefix) to normalised float32 vectors."""

@@ -4,11 +4,12 @@ Two interchangeable text backends (``pypdfium2``, the fast default, and ``pypdf`
 produce raw page texts; one backend-independent cleaning pipeline then turns them into the text the
 rest of the system stores, chunks and quotes:
 
-1. ``normalize_text``      \\r\\n -> \\n, NFKC (also expands ligatures such as "ﬁ"), Symbol-font
+1. ``normalize_text``      \\r\\n -> \\n, NFKC (also expands the ligatures ﬁ ﬂ ﬀ ﬃ ﬄ), Symbol-font
                            private-use glyphs mapped, soft hyphens removed (a soft hyphen at a line
                            end joins the word), pdfium's end-of-line hyphen marker U+FFFE turned
                            back into "-\\n" so that one hyphenation rule serves every backend.
-2. ``normalize_whitespace`` per line: leading/trailing blanks trimmed, runs of blanks -> one space.
+2. ``normalize_whitespace`` per line: leading/trailing blanks trimmed, runs of blanks -> one space,
+                           dot leaders -> "...".
 3. ``remove_line_numbers`` EMA-style line-number margins (a run of consecutive integers at the
                            start of most lines of a page).
 4. running headers/footers and printed page numbers: ``find_running_lines`` over the whole
@@ -35,24 +36,20 @@ from typing import ClassVar
 
 from atmp_rag.models import Page
 
-log = logging.getLogger(__name__)
-
-
-def _wordset(words: str) -> frozenset[str]:
-    """A set of space-separated words (keeps long word lists readable)."""
-    return frozenset(words.split())
-
 __all__ = [
     "BACKENDS",
     "ExtractionError",
+    "PageNumber",
     "PdfBackend",
     "RawDocument",
+    "Vocabulary",
     "clean_pages",
     "collapse_blank_lines",
     "extract_pages",
     "find_page_numbers",
     "find_running_lines",
     "get_backend",
+    "interpolate_labels",
     "is_toc_page",
     "join_hyphenation",
     "normalize_text",
@@ -61,6 +58,13 @@ __all__ = [
     "remove_line_numbers",
     "strip_furniture",
 ]
+
+log = logging.getLogger(__name__)
+
+
+def _wordset(words: str) -> frozenset[str]:
+    """A set of space-separated words (keeps long word lists readable)."""
+    return frozenset(words.split())
 
 
 class ExtractionError(Exception):
@@ -320,7 +324,6 @@ def remove_line_numbers(lines: list[str], min_run: int = 5, min_share: float = 0
     best_len: dict[int, int] = {}
     best_end: dict[int, int] = {}
     prev: dict[int, int] = {}
-    hits: list[tuple[int, int]] = []
     for i, line in enumerate(lines):
         m = _LEADING_INT.match(line)
         if m is None:
@@ -332,7 +335,6 @@ def remove_line_numbers(lines: list[str], min_run: int = 5, min_share: float = 0
             best_end[value] = i
             if value - 1 in best_end and length > 1:
                 prev[i] = best_end[value - 1]
-        hits.append((i, value))
     if not best_len:
         return lines
     end_value = max(best_len, key=lambda v: (best_len[v], -v))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import logging
 import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -118,8 +120,22 @@ class _Reuse:
         return pages, chunks, np.asarray(vectors[[r for r, _ in rows]], dtype=np.float32)
 
 
+@lru_cache(maxsize=1)
+def pipeline_fingerprint() -> str:
+    """Hash of the code that turns PDFs into chunks: a change there must not reuse old chunks."""
+    from atmp_rag import chunking, extract
+
+    h = hashlib.sha256()
+    for source in (inspect.getsource(extract), inspect.getsource(chunking), inspect.getsource(index_text)):
+        h.update(source.encode())
+    return h.hexdigest()[:10]
+
+
 def _previous_build(index_root: Path, settings_hash: str) -> _Reuse:
     for folder in published_builds(index_root, settings_hash):
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads((folder / "manifest.json").read_text()).get("pipeline") != pipeline_fingerprint():
+                continue
         with contextlib.suppress(OSError, sqlite3.Error):
             db = sqlite3.connect(f"file:{folder / 'store.sqlite'}?mode=ro", uri=True)
             try:
@@ -132,7 +148,8 @@ def _previous_build(index_root: Path, settings_hash: str) -> _Reuse:
 
 def content_hash(settings_hash: str, doc_hashes: dict[str, str]) -> str:
     """Identity of a build: its settings plus every input file's sha256."""
-    blob = json.dumps({"settings": settings_hash, "docs": doc_hashes}, sort_keys=True)
+    blob = json.dumps({"settings": settings_hash, "pipeline": pipeline_fingerprint(), "docs": doc_hashes},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
@@ -255,6 +272,7 @@ def _write_and_publish(settings: Settings, content: IndexContent, manifest: dict
     manifest.update({
         "name": name,
         "settings_hash": settings.settings_hash(),
+        "pipeline": pipeline_fingerprint(),
         "settings": settings.index_settings(),
         "embed_model": settings.embed_model,
         "dimension": dimension,

@@ -1,0 +1,317 @@
+"""The Streamlit app (ui/) against a real service over the session index: every page, chat, abstention, CLI.
+
+Pages run in `streamlit.testing.v1.AppTest`; the service is a real `atmp-rag serve` subprocess
+(`api_service` in conftest), so citations, pages and outlines are compared with what the API returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, free_tcp_port, service_env, wait_http
+
+APP = ROOT / "ui" / "app.py"
+Q9 = "ich-q9-quality-risk-management-2005"
+ANSWERED = "What are the two primary principles of quality risk management?"
+OUT_OF_SCOPE = "What is the maximum daily dose of paracetamol for children with fever?"
+
+
+@pytest.fixture
+def ui_env(api_service: str, session_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the app at the test service and session index; give it a private eval folder."""
+    eval_dir = tmp_path / "eval"
+    (eval_dir / "regulatory").mkdir(parents=True)
+    shutil.copyfile(ROOT / "eval" / "regulatory" / "questions.jsonl", eval_dir / "regulatory" / "questions.jsonl")
+    for name, value in service_env(session_settings).items():
+        if name.startswith("ATMP_RAG_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ATMP_RAG_API_URL", api_service)
+    monkeypatch.setenv("ATMP_RAG_EVAL_DIR", str(eval_dir))
+    monkeypatch.setenv("ATMP_RAG_BENCHMARKS_DIR", str(tmp_path / "benchmarks"))
+    # Streamlit caches live per process: a previous test's settings or catalog must not leak in.
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return eval_dir
+
+
+def start(page: str | None = None) -> AppTest:
+    """Run the app (optionally switched to a page) and check it raised nothing."""
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def api_ask(url: str, question: str) -> dict:
+    """The service's own answer, with the parameters the Chat page uses by default."""
+    body = {"question": question, "k": 5, "mode": "hybrid", "answer_mode": "extractive",
+            "filters": {"issuers": [], "doc_ids": [], "statuses": []}}
+    response = httpx.post(f"{url}/v1/ask", json=body, timeout=60)
+    response.raise_for_status()
+    return response.json()
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+# ---------------------------------------------------------------- chat
+
+def test_chat_first_visit_offers_examples(ui_env: Path) -> None:
+    at = start()
+    assert "Ask the guidelines" in texts(at.title)
+    examples = [b for b in at.button if b.key and b.key.startswith("example-")]
+    assert len(examples) >= 3
+    assert at.chat_input[0].key == "question"
+
+
+def test_chat_answer_cites_the_pages_the_api_cites(ui_env: Path, api_service: str) -> None:
+    expected = api_ask(api_service, ANSWERED)
+    assert not expected["abstained"] and expected["citations"], "the service should answer this question"
+
+    at = start()
+    at.chat_input[0].set_value(ANSWERED).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    labels = [e.label for e in at.expander if e.label.startswith("[")]
+    assert len(labels) == len(expected["citations"])
+    for label, c in zip(labels, expected["citations"], strict=True):
+        assert label.startswith(f"[{c['n']}] ")
+        assert f"PDF p. {c['pages'][0]}" in label
+        assert c["reference"] in label
+    # The answer keeps its [n] markers, and each quote is highlighted inside its passage.
+    html = "\n".join(texts(at.markdown))
+    assert all(f'<span class="cite-n">[{c["n"]}]</span>' in html for c in expected["citations"])
+    first_quote = " ".join(expected["citations"][0]["quote"].split()[:6])
+    marks = [m for m in texts(at.markdown) if '<mark class="quote">' in m]
+    assert len(marks) == len(expected["citations"])
+    assert first_quote in " ".join(marks[0].replace("<br>", " ").split())
+    # ICH Q9 is superseded in the catalog: the warning must be visible, not only in the citation text.
+    assert any("Superseded" in w for w in texts(at.warning))
+    # "Cite this": one code block per citation naming the guideline and its printed page.
+    first = expected["citations"][0]
+    code = texts(at.code)[0]
+    assert first["reference"] in code and f"p. {first['page_labels'][0]}" in code
+    downloads = at.get("download_button")
+    assert len(downloads) == len(expected["citations"]) + 1  # one per citation + "download all"
+
+
+def test_chat_citation_format_switch_gives_bibtex(ui_env: Path, api_service: str) -> None:
+    at = start()
+    at.selectbox(key="cite_fmt").set_value("bibtex").run()
+    at.chat_input[0].set_value(ANSWERED).run()
+    assert not at.exception
+    code = texts(at.code)[0]
+    assert code.lstrip().startswith("@") and "ICH" in code  # a BibTeX entry, not the text format
+
+
+def test_chat_abstention_shown_with_related_reading(ui_env: Path, api_service: str) -> None:
+    expected = api_ask(api_service, OUT_OF_SCOPE)
+    assert expected["abstained"], "the service should abstain on an out-of-scope question"
+
+    at = start()
+    at.chat_input[0].set_value(OUT_OF_SCOPE).run()
+    assert not at.exception
+    assert any("abstained" in i.value.lower() for i in at.info)
+    assert not [e for e in at.expander if e.label.startswith("[")]  # no citations claimed
+    related = [e.label for e in at.expander]
+    assert len(related) == len(expected["related"]) > 0
+    first = expected["related"][0]
+    assert first["document"]["reference"] in related[0]
+
+
+def test_chat_example_then_clear(ui_env: Path) -> None:
+    at = start()
+    example = at.button(key="example-1").label
+    at.button(key="example-1").click().run()
+    assert not at.exception
+    assert [m.get("content") for m in at.session_state["messages"]] == [example, None]
+    assert at.chat_message[0].markdown[0].value == example
+    at.button(key="clear").click().run()
+    assert not at.exception
+    assert at.session_state["messages"] == []
+    assert [b for b in at.button if b.key and b.key.startswith("example-")]
+
+
+def test_chat_filters_restrict_sources(ui_env: Path) -> None:
+    at = start()
+    at.multiselect(key="f_docs").set_value(["ich-q5c-stability-biotech-products-1995"]).run()
+    at.chat_input[0].set_value("How should stability studies be designed?").run()
+    assert not at.exception
+    cited = [e.label for e in at.expander if e.label.startswith("[")]
+    related = [e.label for e in at.expander if not e.label.startswith("[") and not e.label.startswith("All")]
+    assert cited or related
+    assert all("ICH Q5C" in label for label in cited + related)
+
+
+def test_open_cited_page_in_documents(ui_env: Path, api_service: str) -> None:
+    expected = api_ask(api_service, ANSWERED)["citations"][0]
+    at = start()
+    at.chat_input[0].set_value(ANSWERED).run()
+    at.button(key="view-1-1").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Documents" in texts(at.title)
+    assert at.session_state["doc_select"] == expected["doc_id"]
+    assert at.number_input(key="page_no").value == expected["pages"][0]
+
+
+def test_service_down_is_explained(ui_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATMP_RAG_API_URL", f"http://127.0.0.1:{free_tcp_port()}")
+    st.cache_resource.clear()
+    for page in (None, "pages/documents.py"):
+        at = start(page)
+        assert any("not reachable" in e.value for e in at.error)
+        assert not at.chat_input or page is not None
+
+
+# ---------------------------------------------------------------- documents
+
+def test_documents_catalog_outline_and_page(ui_env: Path, api_service: str, session_settings) -> None:
+    at = start("pages/documents.py")
+    catalog = at.dataframe[0].value
+    assert {"Index", "Issuer", "Reference", "Title", "Status", "Date", "Pages"} <= set(catalog.columns)
+    indexed = catalog[catalog["Index"] == "indexed"]
+    assert set(indexed["Reference"]) == {"ICH Q9", "ICH Q5C", "ICH Q1A(R2)"}
+    assert (catalog["Index"] == "missing").sum() == len(catalog) - 3
+
+    at.text_input(key="doc_search").set_value("risk management").run()
+    assert "ICH Q9" in set(at.dataframe[0].value["Reference"])
+    assert len(at.dataframe[0].value) < len(catalog)
+
+    at.selectbox(key="doc_select").set_value(Q9).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Superseded" in w.value for w in at.warning)
+    detail = httpx.get(f"{api_service}/v1/documents/{Q9}", timeout=30).json()
+    outline = detail["outline"]
+    assert len(at.dataframe[1].value) == len(outline)
+
+    at.selectbox(key="outline_pick").set_value(3).run()
+    target = outline[3]["first_page"]
+    assert at.number_input(key="page_no").value == target
+    page = httpx.get(f"{api_service}/v1/documents/{Q9}/pages/{target}", timeout=30).json()
+    assert at.code[0].value == page["text"]
+    # The PDF is in the session corpus with the catalog's sha256, so the page image is rendered.
+    assert at.get("imgs"), "the page image should be rendered from the local PDF"
+
+    at.button(key="next_page").click().run()
+    assert at.number_input(key="page_no").value == target + 1
+
+
+def test_documents_not_indexed_document(ui_env: Path) -> None:
+    at = start("pages/documents.py")
+    at.selectbox(key="doc_select").set_value("ema-cat-80183-2014").run()
+    assert not at.exception
+    assert any("not indexed" in i.value for i in at.info)
+
+
+# ---------------------------------------------------------------- evaluation
+
+def _tiny_beir(root: Path) -> None:
+    """A three-record BEIR folder: enough to exercise the BEIR path without minutes of indexing."""
+    folder = root / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    corpus = [{"_id": "d1", "title": "Stability", "text": "Long term stability testing at 25 degrees."},
+              {"_id": "d2", "title": "Risk", "text": "Quality risk management uses scientific knowledge."},
+              {"_id": "d3", "title": "Solvents", "text": "Residual solvents are limited by class."}]
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in corpus))
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in (
+        {"_id": "q1", "text": "stability testing temperature"}, {"_id": "q2", "text": "residual solvent class"})))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\n")
+
+
+@pytest.mark.timeout(600)
+def test_evaluation_run_show_compare_download(ui_env: Path) -> None:
+    _tiny_beir(Path(os.environ["ATMP_RAG_BENCHMARKS_DIR"]))
+    at = start("pages/evaluation.py")
+    assert any("No saved runs" in i.value for i in at.info)
+    assert at.selectbox(key="ev_dataset").options == ["Regulatory questions (gold pages)", "BEIR: tiny"]
+
+    at.multiselect(key="ev_modes").set_value(["bm25", "hybrid"])
+    at.number_input(key="ev_limit").set_value(6)
+    at.button(key="ev_run").click().run(timeout=300)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.success, [e.value for e in at.error]
+    runs = sorted((ui_env / "runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "result.json").is_file() and (runs[0] / "report.md").is_file()
+    saved = json.loads((runs[0] / "result.json").read_text())
+
+    metrics = at.dataframe[0].value
+    assert list(metrics.columns) == ["bm25", "hybrid"]
+    assert metrics.loc["ndcg@10", "bm25"] == pytest.approx(saved["results"]["bm25"]["metrics"]["ndcg@10"], abs=1e-4)
+    # Misses: gold pages against retrieved pages, one row per missed answerable question.
+    missed = [q for q in saved["results"]["bm25"]["queries"] if q["answerable"] and q["page_hit"] is False]
+    if missed:
+        table = at.dataframe[1].value
+        assert list(table["id"]) == [q["qid"] for q in missed]
+        assert {"gold", "retrieved (top 5)"} <= set(table.columns)
+    assert {d.label for d in at.get("download_button")} == {"result.json", "report.md"}
+
+    # A second saved run is offered for comparison and shows up in the comparison table.
+    shutil.copytree(runs[0], runs[0].with_name("20000101T000000Z-regulatory"))
+    at = start("pages/evaluation.py")
+    assert len(at.selectbox(key="ev_show").options) == 2
+    at.multiselect(key="ev_compare").set_value(at.multiselect(key="ev_compare").options[:1]).run()
+    compare = at.dataframe[-1].value
+    assert len(compare) == 4  # two runs x two modes
+
+    # BEIR: BM25 on the tiny dataset finds both gold records first.
+    at.selectbox(key="ev_dataset").set_value("tiny")
+    at.multiselect(key="ev_modes").set_value(["bm25"])
+    at.button(key="ev_run").click().run(timeout=300)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.dataframe[0].value.loc["mrr@10", "bm25"] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- pure rendering helpers
+
+def test_highlight_survives_pdf_line_breaks_and_escapes_html() -> None:
+    from ui.common import answer_html, highlighted_html, page_phrase
+
+    passage = "1. Scope\nThe <b>risk</b> to quality should be\nbased on scientific knowledge. Next sentence."
+    html = highlighted_html(passage, "The <b>risk</b> to quality should be based on scientific knowledge.")
+    assert html is not None
+    assert '<mark class="quote">The &lt;b&gt;risk&lt;/b&gt; to quality should be based on scientific knowledge.</mark>' \
+        in html
+    assert "\n" not in html  # one physical line, so Markdown never re-parses part of it
+    assert highlighted_html(passage, "a sentence that is not there") is None
+    assert answer_html("A [1] B [2]").count('class="cite-n"') == 2
+    assert page_phrase(["7"], [13]) == "p. 7 (PDF p. 13)"
+    assert page_phrase(["3", "4"], [9, 10]) == "p. 3–4 (PDF p. 9–10)"
+
+
+# ---------------------------------------------------------------- CLI: up
+
+@pytest.mark.timeout(300)
+def test_up_starts_service_and_ui_and_stops_both_on_sigint(session_settings, session_index) -> None:
+    psutil = pytest.importorskip("psutil")
+    api_port, ui_port = free_tcp_port(), free_tcp_port()
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("atmp-rag")), "up", "--port", str(api_port),
+                             "--ui-port", str(ui_port)], env=service_env(session_settings), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_http(f"http://127.0.0.1:{api_port}/readyz", 180, proc)
+        wait_http(f"http://127.0.0.1:{ui_port}/_stcore/health", 60, proc)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 2
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert f"http://127.0.0.1:{api_port}" in out and f"http://127.0.0.1:{ui_port}" in out
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]

@@ -1,0 +1,1 @@
+"""Streamlit front end of atmp-rag: a client of the FastAPI service (see `ui/app.py`)."""

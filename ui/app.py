@@ -1,0 +1,31 @@
+"""atmp-rag Streamlit app: Chat, Documents and Evaluation pages, a client of the FastAPI service.
+
+Run with `atmp-rag ui` (or `atmp-rag up` for service and app together). Configuration comes from
+`ATMP_RAG_*` variables: ATMP_RAG_API_URL (default http://127.0.0.1:8000), ATMP_RAG_API_KEY.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run ui/app.py` puts ui/ on sys.path, not the repository root; pages import `ui.*`.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from ui.common import CSS  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="atmp-rag", page_icon=":material/biotech:", layout="wide")
+st.markdown(CSS, unsafe_allow_html=True)
+
+pages = [
+    st.Page(HERE / "pages" / "chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page(HERE / "pages" / "documents.py", title="Documents", icon=":material/description:"),
+    st.Page(HERE / "pages" / "evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+]
+st.navigation(pages).run()
