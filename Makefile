@@ -37,6 +37,9 @@ up: index
 serve: index
 	$(BIN)/atmp-rag serve
 
+ui: install
+	$(BIN)/atmp-rag ui
+
 test: install-test
 	$(BIN)/python -m pytest -q
 

@@ -16,7 +16,8 @@ import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
 from atmp_rag.api import create_app
 from atmp_rag.service import Engine
@@ -353,17 +354,42 @@ def api_schema(engine):
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(engine.settings, engine))
 
 
-fuzz = schemathesis.pytest.from_fixture("api_schema")
+FUZZED = [("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/search"), ("POST", "/v1/ask"),
+          ("GET", "/v1/documents"), ("GET", "/v1/documents/{doc_id}"), ("GET", "/v1/documents/{doc_id}/pages/{n}"),
+          ("GET", "/v1/passages/{chunk_id}"), ("GET", "/v1/passages/{chunk_id}/cite")]
 
 
-@fuzz.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
-def test_fuzz_openapi_no_server_errors(case) -> None:
-    response = case.call()
-    assert response.status_code < 500, (case.method, case.path, response.status_code, response.text[:300])
-    if response.status_code == 200 and case.path == "/v1/ask":
-        for c in response.json()["citations"]:
-            assert c["verified"]
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+@pytest.mark.parametrize(("method", "path"), FUZZED)
+def test_fuzz_openapi_no_server_errors(api_schema, chunk_id: str, method: str, path: str, mode: str) -> None:
+    """Schemathesis generates valid (positive) and invalid (negative) requests from the schema: never a 5xx."""
+    ops = {(r.ok().method.upper(), r.ok().path): r.ok() for r in api_schema.get_all_operations()}
+    assert set(FUZZED) == set(ops), "every operation of the schema is fuzzed"
+    operation = ops[(method, path)]
+    if mode == "negative" and path in ("/healthz", "/readyz", "/v1/documents"):
+        pytest.skip("no parameters to make invalid")
+    statuses: list[int] = []
+    strategy = operation.as_strategy(generation_mode=GenerationMode(mode))
+    real = {k: v for k, v in {"doc_id": Q5C, "chunk_id": chunk_id}.items() if f"{{{k}}}" in path}
+    if real and mode == "positive":
+        # Random ids only reach the 404 branch; real ids let the other parameters be fuzzed too.
+        strategy = strategy | operation.as_strategy(generation_mode=GenerationMode(mode), path_parameters=real)
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(case=strategy)
+    def run(case) -> None:
+        response = case.call()
+        statuses.append(response.status_code)
+        assert response.status_code < 500, (case.method, case.formatted_path, case.body, response.text[:300])
+        if response.status_code == 200 and path == "/v1/ask":
+            assert all(c["verified"] for c in response.json()["citations"])
+
+    run()
+    assert statuses
+    if real and mode == "positive":
+        assert 200 in statuses or path.endswith("{n}")
+    if mode == "negative" and path.startswith("/v1/"):
+        assert any(s in (404, 405, 422) for s in statuses)
 
 
 # ------------------------------------------------------------------ a real server

@@ -7,6 +7,7 @@ without markers, an HTTP error, a malformed body and a reply that arrives after 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -66,10 +67,8 @@ def llm() -> Iterator[tuple[str, Script]]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            try:
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (timeout test)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(body)  # the client may have given up (timeout test)
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -24,8 +24,8 @@ st.set_page_config(page_title="atmp-rag", page_icon=":material/biotech:", layout
 st.markdown(CSS, unsafe_allow_html=True)
 
 pages = [
-    st.Page(HERE / "pages" / "chat.py", title="Chat", icon=":material/chat:", default=True),
-    st.Page(HERE / "pages" / "documents.py", title="Documents", icon=":material/description:"),
-    st.Page(HERE / "pages" / "evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+    st.Page(HERE / "views" / "chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page(HERE / "views" / "documents.py", title="Documents", icon=":material/description:"),
+    st.Page(HERE / "views" / "evaluation.py", title="Evaluation", icon=":material/monitoring:"),
 ]
 st.navigation(pages).run()

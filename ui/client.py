@@ -51,12 +51,12 @@ class ApiClient:
     """Synchronous client of the atmp-rag API (`/readyz`, `/v1/...`)."""
 
     def __init__(self, base_url: str = DEFAULT_URL, api_key: str | None = None, timeout: float = 60.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 http: httpx.Client | None = None) -> None:
+        """`http` replaces the connection pool (e.g. FastAPI's TestClient, which is an httpx.Client)."""
         self.base_url = base_url.rstrip("/")
-        headers = {"X-API-Key": api_key} if api_key else {}
+        self._headers = {"X-API-Key": api_key} if api_key else {}
         # Short connect timeout: a stopped service should be reported at once, not after a minute.
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, transport=transport,
-                                  timeout=httpx.Timeout(timeout, connect=3.0))
+        self._http = http or httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(timeout, connect=3.0))
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -65,7 +65,7 @@ class ApiClient:
     # ------------------------------------------------------------ plumbing
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = self._http.request(method, path, **kwargs)
+            response = self._http.request(method, path, headers=self._headers, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ServiceDown(f"The atmp-rag service is not reachable at {self.base_url}. Start it with "
                               "`atmp-rag serve` (or `atmp-rag up` for service and app together), or set "

@@ -366,7 +366,13 @@ def serve(
     from atmp_rag.api import create_app
 
     s = load_settings(host=host, port=port, index_dir=index_dir)
-    logging.getLogger("atmp_rag").setLevel(log_level.upper())
+    # Request logs are one key=value line each, for log shippers: plain lines, not the wrapped Rich console.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    pkg_log = logging.getLogger("atmp_rag")
+    pkg_log.handlers[:] = [handler]
+    pkg_log.propagate = False
+    pkg_log.setLevel(log_level.upper())
     uvicorn.run(create_app(s), host=s.host, port=s.port, log_level=log_level, access_log=False)
 
 

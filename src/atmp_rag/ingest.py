@@ -100,6 +100,7 @@ class _Reuse:
 
     folder: Path | None = None
     sha: dict[str, str] = field(default_factory=dict)
+    dimension: int = 0
 
     def take(self, doc_id: str) -> tuple[list[Page], list[Chunk], np.ndarray] | None:
         if self.folder is None:
@@ -142,14 +143,19 @@ def _previous_build(index_root: Path, settings_hash: str) -> _Reuse:
                 sha = {d: s for d, s in db.execute("SELECT doc_id, sha256 FROM documents") if s}
             finally:
                 db.close()
-            return _Reuse(folder, sha)
+            dimension = json.loads((folder / "manifest.json").read_text()).get("dimension", 0)
+            return _Reuse(folder, sha, dimension)
     return _Reuse()
 
 
-def content_hash(settings_hash: str, doc_hashes: dict[str, str]) -> str:
-    """Identity of a build: its settings plus every input file's sha256."""
-    blob = json.dumps({"settings": settings_hash, "pipeline": pipeline_fingerprint(), "docs": doc_hashes},
-                      sort_keys=True)
+def content_hash(settings_hash: str, doc_hashes: dict[str, str], catalog: list[Document]) -> str:
+    """Identity of a build: its settings, the pipeline code, every input file's sha256 and the catalog.
+
+    The catalog is part of it because document metadata (status, superseded-by, URLs) is stored in
+    the index and shown in citations: an edited catalog must republish, though no vector is recomputed.
+    """
+    blob = json.dumps({"settings": settings_hash, "pipeline": pipeline_fingerprint(), "docs": doc_hashes,
+                       "catalog": [d.model_dump(mode="json") for d in catalog]}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
@@ -174,7 +180,7 @@ def ingest(settings: Settings, strict: bool = False, show_progress: bool = True,
             meta = {}
         files.append((uncatalogued_document(path, meta), path))
     doc_sha = {doc.doc_id: sha256_file(path) for doc, path in files}
-    name = f"{settings.index_name}-{settings_hash}-{content_hash(settings_hash, doc_sha)}"
+    name = f"{settings.index_name}-{settings_hash}-{content_hash(settings_hash, doc_sha, catalog)}"
 
     with build_lock(index_root):
         current = resolve_current(index_root, missing_ok=True)
@@ -196,8 +202,12 @@ def ingest(settings: Settings, strict: bool = False, show_progress: bool = True,
 def _build(settings: Settings, catalog: list[Document], files: list[tuple[Document, Path]], doc_sha: dict[str, str],
            reuse: _Reuse, name: str, strict: bool, show_progress: bool, embedder: Embedder | None,
            started: float) -> IngestReport:
-    embedder = embedder or embedder_for(settings)
-    budget = min(settings.chunk_max_tokens, embedder.max_tokens)
+    # The model is loaded only when some document actually needs chunking and encoding.
+    def model() -> Embedder:
+        nonlocal embedder
+        embedder = embedder or embedder_for(settings)
+        return embedder
+
     skipped: list[SkippedFile] = []
     per_doc: dict[str, tuple[list[Page], list[Chunk], np.ndarray | None]] = {}
     reused: list[str] = []
@@ -214,6 +224,7 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
                     reused.append(doc.doc_id)
                     progress.advance(task)
                     continue
+            encoder = model()  # loaded outside the extract/chunk timings
             t0 = time.perf_counter()
             try:
                 pages = extract_pages(path, doc.doc_id, backend=settings.extractor,
@@ -224,7 +235,8 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
                 progress.advance(task)
                 continue
             t1 = time.perf_counter()
-            chunks = chunk_pages(doc.doc_id, pages, embedder.count_tokens, max_tokens=budget,
+            chunks = chunk_pages(doc.doc_id, pages, encoder.count_tokens,
+                                 max_tokens=min(settings.chunk_max_tokens, encoder.max_tokens),
                                  overlap_tokens=settings.chunk_overlap_tokens, min_tokens=settings.chunk_min_tokens)
             timings["extract"] += t1 - t0
             timings["chunk"] += time.perf_counter() - t1
@@ -241,22 +253,24 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
     new_ids = [d for d, v in per_doc.items() if v[2] is None]
     new_texts = [index_text(docs_by_id[d], c) for d in new_ids for c in per_doc[d][1]]
     t0 = time.perf_counter()
-    new_vectors = encode_chunks(embedder, new_texts, show_progress)
+    new_vectors = encode_chunks(model(), new_texts, show_progress) if new_texts else None
     timings["encode"] = time.perf_counter() - t0
     offset = 0
     for d in new_ids:
         pages, chunks, _ = per_doc[d]
+        assert new_vectors is not None
         per_doc[d] = (pages, chunks, new_vectors[offset:offset + len(chunks)])
         offset += len(chunks)
 
-    content = _assemble(catalog, files, per_doc, doc_sha, embedder.dimension)
+    dimension = int(reuse.dimension) if embedder is None and reuse.dimension else model().dimension
+    content = _assemble(catalog, files, per_doc, doc_sha, dimension)
     manifest = {
         "documents": {d: {"sha256": doc_sha[d], "chunks": len(per_doc[d][1])} for d in per_doc},
         "skipped": [s.model_dump() for s in skipped],
         "uncatalogued": [d.doc_id for d, _ in files if not d.catalogued and d.doc_id in per_doc],
         "timings": timings,
     }
-    final = _write_and_publish(settings, content, manifest, name, embedder.dimension, started)
+    final = _write_and_publish(settings, content, manifest, name, dimension, started)
     seconds = round(time.perf_counter() - started, 3)
     log.info("published %s: %d documents (%d reused), %d chunks in %.1f s", final.name, len(per_doc), len(reused),
              len(content.chunks), seconds)

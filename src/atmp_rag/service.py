@@ -25,7 +25,7 @@ from atmp_rag.config import Settings
 from atmp_rag.embed import Embedder
 from atmp_rag.models import Answer, Chunk, Document, Passage, Status
 from atmp_rag.retrieve import Retriever, SearchFilters
-from atmp_rag.store import CURRENT, MANIFEST, IndexNotFound, IndexStore, resolve_current
+from atmp_rag.store import CURRENT, MANIFEST, IndexStore, resolve_current
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class Engine:
                 folder = resolve_current(self.settings.index_dir)
                 assert folder is not None
                 loaded = load_index(folder.resolve(), self.settings, self.embedder)
-            except (IndexNotFound, OSError, ValueError) as exc:
+            except Exception as exc:  # a broken build (missing files, bad SQLite, bad FAISS) must not stop serving
                 self.last_error = str(exc)
                 if self._loaded is None:
                     log.warning("no index loaded: %s", exc)

@@ -94,6 +94,9 @@ def compare_runs(qrels: Mapping[str, Mapping[str, int]], runs: Mapping[str, Mapp
     for a, b in combinations(list(runs), 2):
         for m in metrics:
             p = float(d[a]["comparisons"][b][m])
+            if not np.isfinite(p):
+                # Identical per-query scores: the t statistic is undefined, and there is no difference.
+                p = 1.0
             wtl = d[a]["win_tie_loss"][b][m]
             out.append(Comparison(metric=m, a=a, b=b, a_score=float(d[a]["scores"][m]),
                                   b_score=float(d[b]["scores"][m]), p_value=p, significant=p < max_p,

@@ -346,7 +346,7 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
     metric_names = ranking_metrics(k)
     depth = max(DEPTH, k)
     total = len(modes) * len(tasks) * (2 if answerer is not None else 1)
-    done = 0
+    done = last_step = 0
     results: dict[str, ModeResult] = {}
     runs: dict[str, dict[str, dict[str, float]]] = {}
 
@@ -366,13 +366,15 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
             run[task.qid] = rank_scores([p.chunk.chunk_id for p in passages])
             details.append(_detail(task, passages, ms, k, regulatory))
             done += 1
-            if done % 10 == 0 or done == total:
-                report(done / total, f"{mode}: {len(details)}/{len(tasks)} queries")
             if answerer is not None:
                 t1 = time.perf_counter()
                 _answer(task, details[-1], answerer, retriever, base, rerank, settings, store)
                 answer_latencies.append((time.perf_counter() - t1) * 1000)
                 done += 1
+            # At most ~200 updates per run: a UI redraw per query would cost more than BM25 itself.
+            if int(200 * done / total) != last_step:
+                last_step = int(200 * done / total)
+                report(done / total, f"{mode}: {len(details)}/{len(tasks)} queries")
         runs[mode] = run
         means, per_query = evaluate_run(qrels, run, [*metric_names, "hit_rate@5"], name=mode) if qrels else ({}, {})
         for d in details:

@@ -130,7 +130,7 @@ def show_citation(citation: dict[str, Any], context: str, key: str) -> None:
                                 on_click="ignore")
         if cols[1].button("Open page in Documents", icon=":material/menu_book:", key=f"view-{key}"):
             st.session_state["viewer"] = {"doc_id": citation["doc_id"], "page": pages[0]}
-            st.switch_page("pages/documents.py")
+            st.switch_page("views/documents.py")
 
 
 def show_related(passages: list[dict[str, Any]], key: str) -> None:
@@ -148,7 +148,7 @@ def show_related(passages: list[dict[str, Any]], key: str) -> None:
                 st.markdown(official_link(page_url(as_document(doc), pages[0]), pages[0]))
             if st.button("Open page in Documents", icon=":material/menu_book:", key=f"rel-{key}-{i}"):
                 st.session_state["viewer"] = {"doc_id": doc["doc_id"], "page": pages[0] if pages else 1}
-                st.switch_page("pages/documents.py")
+                st.switch_page("views/documents.py")
 
 
 def show_answer(message: dict[str, Any], key: str) -> None:

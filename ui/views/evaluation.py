@@ -8,11 +8,13 @@ that runs for minutes would tie up a worker and time out at proxies).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from pydantic import ValidationError
 
 from atmp_rag import evaluation as ev
 from atmp_rag.evaluation.datasets import is_beir_folder
@@ -46,7 +48,15 @@ def saved_runs() -> list[Path]:
 @st.cache_data(show_spinner=False, max_entries=32)
 def load(path: str, mtime: float) -> ev.EvaluationResult:
     """A saved run (cached by path and modification time)."""
-    return ev.load_result(Path(path))
+    try:
+        return ev.load_result(Path(path))
+    except ValidationError:
+        # JSON has no NaN: a significance test without a p-value (identical runs) is saved as null.
+        data = json.loads((Path(path) / RESULT_FILE).read_text(encoding="utf-8"))
+        for c in data.get("comparisons", []):
+            if c.get("p_value") is None:
+                c["p_value"] = float("nan")
+        return ev.EvaluationResult.model_validate(data)
 
 
 def load_run(folder: Path) -> ev.EvaluationResult:
@@ -121,7 +131,7 @@ st.dataframe(table.style.format("{:.4f}", na_rep="—").highlight_max(axis=1, co
                                                                      subset=pd.IndexSlice[
                                                                          [m for m in metrics if "latency" not in m],
                                                                          :]),
-             width="stretch")
+             width="stretch", height=38 + 35 * len(metrics))
 
 st.markdown("**Per mode**")
 quality = [m for m in metrics if "latency" not in m]
@@ -130,7 +140,7 @@ for i, (mode, values) in enumerate(summary.items()):
     with chart_cols[i % len(chart_cols)]:
         st.caption(mode)
         st.bar_chart(pd.DataFrame({"value": [values.get(m, 0.0) for m in quality]}, index=quality),
-                     horizontal=True, height=60 + 22 * len(quality), y_label="", x_label="")
+                     horizontal=True, height=60 + 22 * len(quality), y_label="", x_label="", sort=False)
 
 if result.comparisons:
     with st.expander("Significance tests between modes"):
