@@ -51,3 +51,10 @@ bench: install-test corpus
 
 clean:
 	rm -rf indexes/*/ indexes/current indexes/.tmp-* .pytest_cache
+
+# API latency benchmark (real uvicorn on 127.0.0.1, full index) and abstention calibration.
+bench-api: install-test index
+	$(BIN)/python bench/api.py
+
+calibrate: install-test index
+	$(BIN)/python eval/calibrate_abstention.py

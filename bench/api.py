@@ -91,9 +91,9 @@ def wait_ready(base: str, proc: subprocess.Popen[str], timeout: float = 180) -> 
 _ENCODE_SCRIPT = """
 import itertools, json, sys, time
 from atmp_rag.config import Settings
-from atmp_rag.ingest import embedder_for
+from atmp_rag.service import Engine
 queries, repeats = json.loads(sys.stdin.read())
-embedder = embedder_for(Settings())
+embedder = Engine(Settings()).embedder  # the encoder exactly as the server configures it
 for q in queries[:10]:
     embedder.encode_queries([q])
 out = []

@@ -104,6 +104,23 @@ def test_known_sentence_of_q1a_is_one_unit(store) -> None:
             "substance.") in units(text)
 
 
+def test_idf_matches_document_frequencies_counted_from_the_chunks(answerer, store, session_settings) -> None:
+    import math
+
+    from atmp_rag.ingest import index_text
+    from atmp_rag.store import bm25_tokenize
+
+    token_sets = [set(t) for t in bm25_tokenize([index_text(store.documents[c.doc_id], c) for c in store.chunks],
+                                                session_settings.bm25_stemmer, session_settings.bm25_stopwords)]
+    n = len(token_sets)
+    for token in ("stabil", "photost", "risk", "batch", "hazard"):
+        df = sum(token in t for t in token_sets)
+        assert df > 0
+        assert answerer.idf(token) == pytest.approx(math.log(1 + (n - df + 0.5) / (df + 0.5)))
+    assert answerer.idf("zzzunseen") >= max(answerer.idf(t) for t in ("stabil", "hazard"))
+    assert "what" not in answerer.query_terms("What is photostability testing?")
+
+
 # ------------------------------------------------------------------ answers and citations
 
 def test_answer_quotes_the_gold_sentence_on_its_page(answerer, retriever, store) -> None:
@@ -159,12 +176,25 @@ def test_multi_document_answers_are_grouped_by_document(eager, retriever) -> Non
     assert len(a.answer.split("\n\n")) == len(set(docs))
 
 
-def test_superseded_guideline_is_warned(answerer, retriever) -> None:
+def test_superseded_guideline_is_warned(answerer, retriever, store) -> None:
     a = ask(answerer, retriever, "Which tools can be used for quality risk management, such as FMEA or HACCP?")
     assert not a.abstained
     q9 = [c for c in a.citations if c.doc_id == Q9]
     assert q9 and all(c.status == Status.superseded and "Superseded" in c.warning for c in q9)
-    assert any("ich-q9-r1" in w for w in a.warnings)
+    # One answer-level warning per superseded document, naming its replacement from the catalog.
+    assert len([w for w in a.warnings if "ICH Q9" in w]) == 1
+    assert any(store.documents[Q9].superseded_by in w for w in a.warnings)
+    assert all(not c.warning for c in a.citations if c.status == Status.final)
+
+
+def test_a_list_lead_in_is_quoted_with_its_items(answerer, retriever, store) -> None:
+    a = ask(answerer, retriever, "What are the two primary principles of quality risk management?")
+    lead = [c for c in a.citations if c.quote.startswith("Two primary principles of quality risk management are:")]
+    assert lead, [c.quote for c in a.citations]
+    # Both bullet items of Q9 section 3 belong to the quote, and it is still verbatim on PDF page 6.
+    assert "protection of the patient" in lead[0].quote
+    assert lead[0].quote.rstrip().endswith("commensurate with the level of risk.")
+    assert lead[0].pages == [6] and lead[0].quote in store.page(Q9, 6).text
 
 
 def test_verify_quote_rejects_altered_misplaced_and_overclaimed_quotes(store) -> None:
@@ -213,6 +243,21 @@ def test_property_every_citation_quote_is_verbatim_on_its_pages(data, eager, ret
         doc = store.documents[c.doc_id]
         if doc.pdf_url:
             assert c.url.endswith(f"#page={c.pages[0]}")
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_one_query_encoding_per_answer_and_no_sentence_encoding(answerer, retriever, mode,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    emb = retriever.embedder
+    queries: list[list[str]] = []
+    passages: list[list[str]] = []
+    enc_q, enc_p = emb.encode_queries, emb.encode_passages
+    monkeypatch.setattr(emb, "encode_queries", lambda qs: queries.append(qs) or enc_q(qs))
+    monkeypatch.setattr(emb, "encode_passages", lambda ts, **kw: passages.append(ts) or enc_p(ts, **kw))
+    question = "How long should long-term stability testing cover at the time of submission?"
+    a = answerer.answer(question, retriever.search(question, k=5, mode=mode))
+    assert a.citations or a.abstained
+    assert len(queries) == 1 and passages == []
 
 
 # ------------------------------------------------------------------ abstention

@@ -68,6 +68,8 @@ _LEADING_ENUM_RE = re.compile(rf"^(?:{_BULLET}|\d+(?:\.\d+)+\.?|\d+\.)\s+")
 # A candidate sentence end: terminal punctuation, optional closing quote/bracket, then whitespace.
 _END_RE = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
 _WORD_RE = re.compile(r"[^\W\d_][\w\-']*")
+# What may separate the items of a list: line breaks, spaces and a bullet or enumerator.
+_LIST_GAP_RE = re.compile(rf"\s*\n\s*(?:(?:{_BULLET}|\d{{1,2}}\.)\s+)?")
 
 
 def _is_heading(line: str, next_line: str) -> bool:
@@ -478,10 +480,34 @@ class Answerer:
         grouped = sorted(chosen, key=lambda c: (-order[c.sentence.doc_id], c.sentence.doc_id, c.sentence.start))
         citations: list[Citation] = []
         for c in grouped:
-            citation = self.citation(c.sentence, c.passage, len(citations) + 1)
+            citation = self.citation(self.with_list(c.sentence), c.passage, len(citations) + 1)
             if citation is not None:
                 citations.append(citation)
         return citations
+
+    def with_list(self, sentence: Sentence, max_items: int = 8, max_chars: int = 900) -> Sentence:
+        """A sentence that introduces a list ("… are:") extended over the list items that follow it.
+
+        Quoting only the lead-in would cite the promise of an answer without the answer. The items are
+        taken while nothing but white space and list markers separates them, so the quote stays one
+        verbatim span of the page text.
+        """
+        if not sentence.text.rstrip().endswith(":"):
+            return sentence
+        doc = self.document(sentence.doc_id)
+        i = int(np.searchsorted(doc.starts, sentence.start))
+        end, tokens = sentence.end, set(sentence.tokens)
+        for nxt in doc.sentences[i + 1:i + 1 + max_items]:
+            gap = doc.text[end:nxt.start]
+            if not _LIST_GAP_RE.fullmatch(gap) or nxt.end - sentence.start > max_chars:
+                break
+            end, tokens = nxt.end, tokens | nxt.tokens
+            if nxt.text.rstrip().endswith((".", "!", "?")):
+                break  # the last item of the list ends with a full stop
+        if end == sentence.end:
+            return sentence
+        return Sentence(sentence.doc_id, sentence.start, end, doc.text[sentence.start:end],
+                        doc.pages_of(sentence.start, end), frozenset(tokens), sentence.quality)
 
     def citation(self, sentence: Sentence, passage: Passage, n: int) -> Citation | None:
         """A citation of `sentence` naming only the page(s) it lies on, or None if it fails verification."""

@@ -290,7 +290,8 @@ class _LazyEmbedder:
 def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str], settings: Settings,
                    progress: ProgressFn | None = None, *, k: int = 10, split: str = "all",
                    store: IndexStore | None = None, answers: bool = True, stat_test: str = "student",
-                   show_progress: bool = False, limit: int | None = None) -> EvaluationResult:
+                   show_progress: bool = False, limit: int | None = None,
+                   embedder: Embedder | None = None) -> EvaluationResult:
     """Evaluate retrieval `modes` on a dataset and return every metric with per-query details.
 
     dataset: ``"regulatory"`` (questions scored against the published index, or `store`), a BEIR
@@ -300,6 +301,7 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
     answers: on the regulatory set, also run the extractive answerer (when available) and report
     citation precision on gold pages, quote verification rate and abstention precision/recall.
     limit: evaluate only the first `limit` queries (quick checks; never for reported numbers).
+    embedder: the query encoder to use (default: the process-wide one, loaded only if a mode needs it).
     """
     started = time.time()
     report = progress or (lambda _f, _m: None)
@@ -335,7 +337,7 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
     if needs_dense and not store.manifest.get("dense", True):
         raise ValueError(f"index {store.folder} was built without vectors; dense modes need a dense build")
 
-    embedder = cast(Embedder, _LazyEmbedder(settings))
+    embedder = embedder or cast(Embedder, _LazyEmbedder(settings))
     retriever = Retriever(store, embedder, settings)
     answerer = _answerer_for(store, settings, embedder) if regulatory and answers else None
     if regulatory and answers and answerer is None:
