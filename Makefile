@@ -41,6 +41,7 @@ ui: install
 	$(BIN)/atmp-rag ui
 
 test: install-test
+	$(BIN)/ruff check src tests bench ui eval
 	$(BIN)/python -m pytest -q
 
 lint: install-test
@@ -58,3 +59,7 @@ bench-api: install-test index
 
 calibrate: install-test index
 	$(BIN)/python eval/calibrate_abstention.py
+
+# Retrieval evaluation: time and memory of `atmp-rag eval` per mode on NFCorpus and SciFact.
+bench-eval: install-test
+	$(BIN)/python bench/eval.py --repeat 2

@@ -199,6 +199,19 @@ def session_result(session_questions: Path, store, session_settings: Settings):
     return result, calls
 
 
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_deep_evaluation_ranking_starts_with_what_users_see(retriever, session_settings: Settings,
+                                                           mode: str) -> None:
+    # The harness ranks 100 deep with the candidate count of a default top-k search; its head must
+    # be exactly the default search result, or the metrics would describe another system.
+    n_cand = max(session_settings.candidates, 3 * session_settings.k)
+    for query in ("storage conditions for accelerated testing", "hazard identification tools", "potency assay"):
+        deep = retriever.search(query, k=100, mode=mode, candidates=n_cand)
+        shown = retriever.search(query, mode=mode)
+        assert [p.chunk.chunk_id for p in deep[: len(shown)]] == [p.chunk.chunk_id for p in shown]
+        assert len(deep) > len(shown)
+
+
 def test_regulatory_run_judges_pages_and_reports_progress(session_result, store) -> None:
     result, calls = session_result
     assert result.modes == ["bm25", "dense", "hybrid"] and result.n_queries >= 30 and result.n_unanswerable >= 30

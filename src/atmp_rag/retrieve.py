@@ -142,14 +142,19 @@ class Retriever:
     # ------------------------------------------------------------ public
     def search(self, query: str, k: int | None = None, mode: str | None = None,
                filters: SearchFilters | None = None, rerank: bool = False,
-               dedupe: bool = True) -> list[Passage]:
-        """The `k` best passages for `query` (one query encoding at most)."""
+               dedupe: bool = True, candidates: int | None = None) -> list[Passage]:
+        """The `k` best passages for `query` (one query encoding at most).
+
+        `candidates` overrides how many rows each list contributes before fusion (default
+        ``max(settings.candidates, 3 * k)``); evaluation passes the count a top-`settings.k` search
+        would use, so a deep ranking keeps exactly the head that users see.
+        """
         k = k or self.settings.k
         mode = mode or self.settings.mode
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         mask = self.allowed_rows(filters)
-        n_cand = max(self.settings.candidates, k * 3)
+        n_cand = candidates if candidates is not None else max(self.settings.candidates, k * 3)
         qvec = self.embedder.encode_queries([query])[0] if mode != "bm25" or rerank else None
         dense = self.dense(qvec, n_cand, mask) if mode in ("dense", "hybrid") and qvec is not None else None
         lex = self.lexical(query, n_cand, mask) if mode in ("bm25", "hybrid") else None

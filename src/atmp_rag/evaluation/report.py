@@ -102,7 +102,9 @@ def render_markdown(result: EvaluationResult, charts: list[Path], base: Path) ->
                   "| metric | A | B | A | B | p | W/T/L (A vs B) | significant |",
                   "|---|---|---|---:|---:|---:|---|---|"]
         for c in result.comparisons:
-            lines.append(f"| {c.metric} | {c.a} | {c.b} | {c.a_score:.4f} | {c.b_score:.4f} | {c.p_value:.4g} | "
+            # ranx's randomisation test reports 0 when no permutation reached the observed difference.
+            p = "< 0.001" if c.test == "fisher" and c.p_value == 0 else f"{c.p_value:.4g}"
+            lines.append(f"| {c.metric} | {c.a} | {c.b} | {c.a_score:.4f} | {c.b_score:.4f} | {p} | "
                          f"{c.wins}/{c.ties}/{c.losses} | {'yes' if c.significant else 'no'} |")
         lines += ["", "`hit_rate@5` here is page-hit@5 (a chunk is relevant when it meets a gold page)."
                   if result.kind == "regulatory" else ""]

@@ -347,6 +347,7 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
     qrels = {t.qid: t.qrels for t in judged}
     metric_names = ranking_metrics(k)
     depth = max(DEPTH, k)
+    n_cand = max(settings.candidates, 3 * settings.k)
     total = len(modes) * len(tasks) * (2 if answerer is not None else 1)
     done = last_step = 0
     results: dict[str, ModeResult] = {}
@@ -361,8 +362,11 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
         answer_latencies: list[float] = []
         for task in tasks:
             t0 = time.perf_counter()
-            # BEIR records never overlap, so de-duplication would only cost time there.
-            passages = retriever.search(task.text, k=depth, mode=base, rerank=rerank, dedupe=regulatory)
+            # BEIR records never overlap, so de-duplication would only cost time there. The candidate
+            # count is the one of a default top-`settings.k` search, so the head of this deep ranking
+            # is exactly what a user is shown (more candidates would change the fused order).
+            passages = retriever.search(task.text, k=depth, mode=base, rerank=rerank, dedupe=regulatory,
+                                        candidates=n_cand)
             ms = (time.perf_counter() - t0) * 1000
             latencies.append(ms)
             run[task.qid] = rank_scores([p.chunk.chunk_id for p in passages])
@@ -404,8 +408,8 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
         n_unanswerable=sum(1 for t in tasks if not t.answerable), results=results, comparisons=comparisons,
         stat_test=stat_test, settings_hash=settings.settings_hash(),
         settings={**settings.index_settings(), **{n: getattr(settings, n) for n in (
-            "fusion", "rrf_k", "dense_weight", "candidates", "rerank_top_n", "query_prefix", "abstain_threshold",
-            "answer_passages")}},
+            "fusion", "rrf_k", "dense_weight", "candidates", "k", "rerank_top_n", "query_prefix",
+            "abstain_threshold", "answer_passages")}},
         git_commit=git_commit(), models={
             "embed_model": settings.embed_model,
             "index_embed_model": store.manifest.get("embed_model"),
