@@ -80,34 +80,6 @@ def retriever(store, embedder, session_settings: Settings):
     return Retriever(store, embedder, session_settings)
 
 
-def free_tcp_port() -> int:
-    """A TCP port nobody listens on right now (for test servers)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float, proc=None) -> None:
-    """Poll `url` until it answers 200; fail early if `proc` (a Popen) exits."""
-    import time
-
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"process for {url} exited with code {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{url} not ready after {timeout:.0f} s")
-
-
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:
     """Environment for a subprocess (service or UI) that serves the session index."""
     return {**os.environ, "ATMP_RAG_INDEX_DIR": str(settings.index_dir),
@@ -121,26 +93,17 @@ def api_service(session_settings: Settings, session_index, tmp_path_factory: pyt
 
     Set ATMP_RAG_TEST_API_URL to use an already running service instead (e.g. one over the full index).
     """
-    import subprocess
     import sys
+
+    from tests.servers import free_tcp_port, running
 
     given = os.environ.get("ATMP_RAG_TEST_API_URL")
     if given:
         yield given.rstrip("/")
         return
     port = free_tcp_port()
-    log = tmp_path_factory.mktemp("api") / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("atmp-rag")), "serve", "--port", str(port),
-                                 "--log-level", "warning"], env=service_env(session_settings), cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/readyz", 180, proc)
+    cmd = [str(Path(sys.executable).with_name("atmp-rag")), "serve", "--port", str(port), "--log-level", "warning"]
+    with running(cmd, service_env(session_settings), f"{url}/readyz", tmp_path_factory.mktemp("api") / "serve.log",
+                 ROOT, timeout=180, stop_timeout=15):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()

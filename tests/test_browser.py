@@ -8,7 +8,6 @@ To time the full corpus, point ATMP_RAG_TEST_API_URL at a service over the full 
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_tcp_port, service_env, wait_http
+from tests.conftest import ROOT, service_env
+from tests.servers import free_tcp_port, running
 from tests.test_ui import ANSWERED, api_ask
 
 pytestmark = pytest.mark.browser
@@ -32,21 +32,11 @@ TARGET_SECONDS = 3.0
 def ui_url(api_service: str, session_settings, tmp_path_factory: pytest.TempPathFactory):
     """`atmp-rag ui` on a free port, talking to the test service."""
     port = free_tcp_port()
-    log = tmp_path_factory.mktemp("ui") / "ui.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("atmp-rag")), "ui", "--port", str(port),
-                                 "--api-url", api_service], env=service_env(session_settings), cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/_stcore/health", 90, proc)
+    cmd = [str(Path(sys.executable).with_name("atmp-rag")), "ui", "--port", str(port), "--api-url", api_service]
+    with running(cmd, service_env(session_settings), f"{url}/_stcore/health", tmp_path_factory.mktemp("ui") / "ui.log",
+                 ROOT, timeout=90):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.mark.timeout(300)

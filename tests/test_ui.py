@@ -19,7 +19,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, free_tcp_port, service_env, wait_http
+from tests.conftest import ROOT, service_env
+from tests.servers import free_tcp_port, wait_http
 
 APP = ROOT / "ui" / "app.py"
 Q9 = "ich-q9-quality-risk-management-2005"
