@@ -54,6 +54,13 @@ def test_healthz_and_readyz(client, store) -> None:
     data = r.json()
     assert data["status"] == "ready" and data["chunks"] == len(store.chunks) and data["documents"] == 3
     assert data["index"] == store.manifest["name"] and data["built_at"] == store.manifest["built_at"]
+    assert data["generative"] is False  # no ATMP_RAG_LLM_URL in the test settings
+
+
+def test_readyz_says_when_generative_mode_is_available(engine) -> None:
+    s = engine.settings.model_copy(update={"llm_url": "http://127.0.0.1:9/v1"})
+    with TestClient(create_app(s, engine)) as c:
+        assert c.get("/readyz").json()["generative"] is True
 
 
 def test_openapi_and_docs(client) -> None:

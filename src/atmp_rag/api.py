@@ -197,6 +197,7 @@ class Ready(BaseModel):
     chunks: int
     documents: int
     built_at: str
+    generative: bool = False  # an LLM endpoint is configured for answer_mode "generative"
 
 
 # ------------------------------------------------------------------ middleware and helpers
@@ -325,7 +326,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         except NotReady as exc:
             return JSONResponse({"status": "not ready", "detail": str(exc)}, status_code=503)
         return Ready(index=loaded.name, chunks=len(loaded.store.chunks), built_at=loaded.built_at,
-                     documents=sum(1 for d in loaded.chunk_counts if loaded.chunk_counts[d]))
+                     documents=sum(1 for d in loaded.chunk_counts if loaded.chunk_counts[d]),
+                     generative=bool(settings.llm_url))
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(api_key_dependency(settings))],
                    responses={401: {"description": "missing or invalid API key"},

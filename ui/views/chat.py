@@ -57,10 +57,13 @@ with st.sidebar:
                                         "carry a warning.")
     k = st.slider("Passages (k)", 1, 20, 5, key="f_k", help="How many passages are retrieved as related reading.")
     mode = st.radio("Retrieval mode", list(MODES), format_func=MODES.get, key="f_mode")
-    answer_mode = st.radio("Answer mode", ["extractive", "generative"], key="f_answer_mode",
+    # Offer the generative mode only when the service has an LLM endpoint to use.
+    answer_modes = ["extractive", "generative"] if ready.get("generative") else ["extractive"]
+    answer_mode = st.radio("Answer mode", answer_modes, key="f_answer_mode",
                            format_func=str.capitalize,
-                           help="Extractive: verbatim quotes only. Generative needs an LLM endpoint configured "
-                                "on the service (ATMP_RAG_LLM_URL); without one the extractive answer is given.")
+                           help="Extractive: verbatim quotes only. Generative is offered when the service has an "
+                                "LLM endpoint configured (ATMP_RAG_LLM_URL); its sentences are checked against "
+                                "the cited passages.")
     fmt = st.selectbox("Citation format", FORMATS, format_func=FORMAT_LABELS.get, key="cite_fmt")
     if st.button("Clear conversation", icon=":material/delete_sweep:", key="clear", disabled=not messages):
         messages.clear()
