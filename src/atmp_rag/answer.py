@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from atmp_rag.cite import _source_label, citation_from_passage, page_url
+from atmp_rag.cite import citation_from_passage, page_url, source_label
 from atmp_rag.config import Settings
 from atmp_rag.embed import Embedder
 from atmp_rag.models import Answer, Citation, Passage, Status
@@ -591,7 +591,7 @@ def compose(citations: Sequence[Citation]) -> str:
         body = " ".join(f"{' '.join(c.quote.split())} [{c.n}]" for c in cites)
         if len(groups) > 1:
             first = cites[0]
-            name = _source_label(first.issuer, first.reference) or first.title or first.doc_id
+            name = source_label(first.issuer, first.reference) or first.title or first.doc_id
             body = f"{name}: {body}"
         paragraphs.append(body)
     return "\n\n".join(paragraphs)

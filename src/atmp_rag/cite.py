@@ -139,7 +139,7 @@ def citation_from_passage(passage: Passage, quote: str | None = None, n: int = 1
 
 
 def _status_warning(document: Document) -> str:
-    name = _source_label(document.issuer, document.reference) or document.title or document.doc_id
+    name = source_label(document.issuer, document.reference) or document.title or document.doc_id
     note = f" {document.status_note.strip()}" if document.status_note.strip() else ""
     if document.status == Status.draft:
         return (
@@ -195,7 +195,7 @@ def _validated(parts: dict[str, str | None]) -> tuple[int, ...] | None:
     return (year,)
 
 
-def _source_label(issuer: str, reference: str) -> str:
+def source_label(issuer: str, reference: str) -> str:
     """Issuer and reference as cited: ICH + Q9 -> "ICH Q9"; EMA + EMA/CAT/… -> the reference."""
     issuer, reference = issuer.strip(), reference.strip()
     if not reference:
@@ -276,7 +276,7 @@ def _date_of(citation: Citation, document: Document) -> tuple[int, ...] | None:
 
 
 def _name(citation: Citation) -> str:
-    return _source_label(citation.issuer, citation.reference)
+    return source_label(citation.issuer, citation.reference)
 
 
 def _citation_key(citation: Citation, document: Document) -> str:

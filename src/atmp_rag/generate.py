@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from atmp_rag.answer import Answerer, Sentence, _warnings, split_sentences
-from atmp_rag.cite import _source_label
+from atmp_rag.cite import source_label
 from atmp_rag.config import Settings
 from atmp_rag.models import Answer, Citation, Passage
 
@@ -64,7 +64,7 @@ def build_messages(question: str, passages: Sequence[Passage]) -> list[dict[str,
     blocks = []
     for i, p in enumerate(passages, start=1):
         doc = p.document
-        source = _source_label(doc.issuer, doc.reference) or doc.title or doc.doc_id
+        source = source_label(doc.issuer, doc.reference) or doc.title or doc.doc_id
         where = ", ".join(x for x in (p.chunk.section, f"p. {', '.join(p.page_labels)}" if p.page_labels else "") if x)
         text = " ".join(p.chunk.text.split())[:_PASSAGE_CHARS]
         blocks.append(f"[{i}] {source}{f' ({where})' if where else ''}:\n{text}")
