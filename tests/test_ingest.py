@@ -144,17 +144,27 @@ def test_killed_build_leaves_published_index_intact(copied_index: Settings, sig:
     before = resolve_current(copied_index.index_dir)
     assert before is not None
     manifest_before = (before / "manifest.json").read_text()
-    # A changed corpus forces a real build: add two more real PDFs.
+    # A changed corpus forces a real build: add three more real PDFs.
     for name in ("ich-q10-pharmaceutical-quality-system-2008.pdf",
-                 "ich-q11-development-manufacture-drug-substances-2012.pdf"):
+                 "ich-q11-development-manufacture-drug-substances-2012.pdf",
+                 "ich-q8-r2-pharmaceutical-development-2009.pdf"):
         shutil.copyfile(real_pdf(name), copied_index.corpus_dir / name)
     env = {**os.environ, "ATMP_RAG_CORPUS_DIR": str(copied_index.corpus_dir),
            "ATMP_RAG_INDEX_DIR": str(copied_index.index_dir), "ATMP_RAG_CATALOG_PATH": str(copied_index.catalog_path)}
-    proc = _cli("ingest", "--json", env=env)
-    time.sleep(12)  # model loaded, extraction and encoding under way
-    assert proc.poll() is None, "build finished before it could be interrupted; use a larger change"
+    proc = _cli("--verbose", "ingest", "--json", env=env)
+    # Interrupt while the new documents are being encoded: the build is then surely under way.
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 180
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "encoding" in line and "chunks" in line:
+            break
+        assert time.monotonic() < deadline, "".join(seen)
+    time.sleep(1.0)
+    assert proc.poll() is None, "build finished before it could be interrupted: " + "".join(seen)
     proc.send_signal(sig)
-    proc.wait(timeout=60)
+    proc.communicate(timeout=60)  # drains the pipes so a dying process cannot block on them
     assert proc.returncode != 0
     after = resolve_current(copied_index.index_dir)
     assert after == before
@@ -163,5 +173,5 @@ def test_killed_build_leaves_published_index_intact(copied_index: Settings, sig:
     assert len(reopened.chunks) == json.loads(manifest_before)["counts"]["chunks"]
     # the next build cleans up and completes
     done = ingest(copied_index, show_progress=False)
-    assert done.documents_indexed == 2 and done.documents_reused == len(SESSION_FILES)
+    assert done.documents_indexed == 3 and done.documents_reused == len(SESSION_FILES)
     assert not list(copied_index.index_dir.glob(".tmp-*"))

@@ -337,21 +337,40 @@ def test_highlight_survives_pdf_line_breaks_and_escapes_html() -> None:
 
 @pytest.mark.timeout(300)
 def test_up_starts_service_and_ui_and_stops_both_on_sigint(session_settings, session_index) -> None:
-    psutil = pytest.importorskip("psutil")
+    import threading
+
+    import psutil
+
     api_port, ui_port = free_tcp_port(), free_tcp_port()
     proc = subprocess.Popen([str(Path(sys.executable).with_name("atmp-rag")), "up", "--port", str(api_port),
                              "--ui-port", str(ui_port)], env=service_env(session_settings), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    announced = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "Ctrl-C stops both" in line:
+                announced.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
         wait_http(f"http://127.0.0.1:{api_port}/readyz", 180, proc)
         wait_http(f"http://127.0.0.1:{ui_port}/_stcore/health", 60, proc)
+        # `up` announces the URLs once its own health checks pass, which may be a moment after ours.
+        assert announced.wait(60), "".join(lines)
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 2
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
+    out = "".join(lines)
     assert proc.returncode == 0, out
     assert f"http://127.0.0.1:{api_port}" in out and f"http://127.0.0.1:{ui_port}" in out
     _, alive = psutil.wait_procs(children, timeout=10)

@@ -253,6 +253,8 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
     new_ids = [d for d, v in per_doc.items() if v[2] is None]
     new_texts = [index_text(docs_by_id[d], c) for d in new_ids for c in per_doc[d][1]]
     t0 = time.perf_counter()
+    if new_texts:
+        log.info("encoding %d chunks of %d new or changed documents", len(new_texts), len(new_ids))
     new_vectors = encode_chunks(model(), new_texts, show_progress) if new_texts else None
     timings["encode"] = time.perf_counter() - t0
     offset = 0
