@@ -184,7 +184,9 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Retrieve passages; with --queries, one JSON line per query."""
-    if mode not in ("bm25", "dense", "hybrid"):
+    from atmp_rag.retrieve import MODES
+
+    if mode not in MODES:
         raise fail("--mode must be bm25, dense or hybrid", 2)
     if (query is None) == (queries is None):
         raise fail("give a QUERY or --queries FILE (not both)", 2)
@@ -273,16 +275,6 @@ def eval_cmd(
 
 # ------------------------------------------------------------------ ask, cite, serve
 
-def citation_json(c: Any) -> dict[str, Any]:
-    """The CLI's JSON shape for one answer citation."""
-    return {
-        "n": c.n, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "file": c.file, "reference": c.reference,
-        "title": c.title, "issuer": c.issuer, "version": c.version, "status": c.status.value, "section": c.section,
-        "pages": c.pages, "page_labels": c.page_labels, "quote": c.quote, "verified": c.verified, "url": c.url,
-        "warning": c.warning,
-    }
-
-
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
@@ -293,9 +285,10 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question with verbatim quotes and numbered page citations (or abstain)."""
+    from atmp_rag.retrieve import MODES
     from atmp_rag.service import Engine
 
-    if mode not in ("bm25", "dense", "hybrid"):
+    if mode not in MODES:
         raise fail("--mode must be bm25, dense or hybrid", 2)
     if not question.strip():
         raise fail("the question is empty", 2)
@@ -307,7 +300,7 @@ def ask(
     if as_json:
         print(json.dumps({"question": answer.question, "answer": answer.answer, "abstained": answer.abstained,
                           "message": answer.message, "mode": answer.mode, "warnings": answer.warnings,
-                          "citations": [citation_json(c) for c in answer.citations],
+                          "citations": [c.model_dump(mode="json") for c in answer.citations],
                           "related": [passage_json(p) for p in answer.related]}, indent=2))
         return
     if answer.abstained:
@@ -345,11 +338,9 @@ def cite(
         store = open_index(s.index_dir)
     except IndexNotFound as exc:
         raise fail(str(exc)) from exc
-    chunk = store.chunk(chunk_id)
-    if chunk is None:
+    passage = store.passage(chunk_id)
+    if passage is None:
         raise fail(f"unknown passage: {chunk_id}")
-    passage = Passage(chunk=chunk, document=store.documents[chunk.doc_id], score=0.0, rank=0,
-                      page_labels=store.page_labels(chunk))
     print(format_citation(citation_from_passage(passage), passage.document, fmt, accessed=date.today()))
 
 

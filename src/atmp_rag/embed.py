@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from atmp_rag.config import Settings
+
 # Never reach for a model hub unless the user explicitly allows it (HF_HUB_OFFLINE=0).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -117,6 +119,12 @@ def get_embedder(model_name: str, query_prefix: str = "", passage_prefix: str = 
                  threads: int = 0) -> Embedder:
     """The process-wide Embedder for these settings (loaded on first use)."""
     return Embedder(model_name, query_prefix, passage_prefix, batch_size, threads)
+
+
+def embedder_for(settings: Settings, threads: int | None = None) -> Embedder:
+    """The process-wide encoder configured by `settings` (`threads` overrides `settings.torch_threads`)."""
+    return get_embedder(settings.embed_model, settings.query_prefix, settings.passage_prefix,
+                        settings.embed_batch_size, settings.torch_threads if threads is None else threads)
 
 
 class Reranker:

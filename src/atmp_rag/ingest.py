@@ -23,11 +23,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from atmp_rag.chunking import chunk_pages
 from atmp_rag.config import Settings
 from atmp_rag.corpus import corpus_documents, load_catalog, sha256_file, uncatalogued_document
-from atmp_rag.embed import Embedder, get_embedder
+from atmp_rag.embed import Embedder, embedder_for
 from atmp_rag.extract import ExtractionError, extract_pages, pdf_metadata
 from atmp_rag.models import Chunk, Document, IngestReport, Page, SkippedFile
 from atmp_rag.store import (
     IndexContent,
+    IndexStore,
     build_lock,
     clean_stale,
     publish,
@@ -47,12 +48,6 @@ def package_version() -> str:
         return version("atmp-rag")
     except PackageNotFoundError:
         return "0+unknown"
-
-
-def embedder_for(settings: Settings) -> Embedder:
-    """The process-wide embedder configured by `settings`."""
-    return get_embedder(settings.embed_model, settings.query_prefix, settings.passage_prefix,
-                        settings.embed_batch_size, settings.torch_threads)
 
 
 def chunk_header(document: Document, chunk: Chunk) -> str:
@@ -98,27 +93,16 @@ def encode_chunks(embedder: Embedder, texts: list[str], show_progress: bool, bat
 class _Reuse:
     """What a previous build with the same settings can give back, per document sha256."""
 
-    folder: Path | None = None
+    store: IndexStore | None = None
     sha: dict[str, str] = field(default_factory=dict)
     dimension: int = 0
 
     def take(self, doc_id: str) -> tuple[list[Page], list[Chunk], np.ndarray] | None:
-        if self.folder is None:
+        if self.store is None:
             return None
-        db = sqlite3.connect(f"file:{self.folder / 'store.sqlite'}?mode=ro", uri=True)
-        try:
-            pages = [
-                Page(doc_id=doc_id, number=n, label=lab, is_toc=bool(t), text=txt)
-                for n, lab, t, txt in db.execute(
-                    "SELECT number, label, is_toc, text FROM pages WHERE doc_id = ? ORDER BY number", (doc_id,)
-                )
-            ]
-            rows = list(db.execute("SELECT row, json FROM chunks WHERE doc_id = ? ORDER BY row", (doc_id,)))
-        finally:
-            db.close()
-        vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
-        chunks = [Chunk.model_validate_json(j) for _, j in rows]
-        return pages, chunks, np.asarray(vectors[[r for r, _ in rows]], dtype=np.float32)
+        rows = [i for i, c in enumerate(self.store.chunks) if c.doc_id == doc_id]
+        chunks = [self.store.chunks[i] for i in rows]
+        return self.store.pages(doc_id), chunks, np.asarray(self.store.vectors()[rows], dtype=np.float32)
 
 
 @lru_cache(maxsize=1)
@@ -137,14 +121,13 @@ def _previous_build(index_root: Path, settings_hash: str) -> _Reuse:
         with contextlib.suppress(OSError, ValueError):
             if json.loads((folder / "manifest.json").read_text()).get("pipeline") != pipeline_fingerprint():
                 continue
-        with contextlib.suppress(OSError, sqlite3.Error):
-            db = sqlite3.connect(f"file:{folder / 'store.sqlite'}?mode=ro", uri=True)
-            try:
-                sha = {d: s for d, s in db.execute("SELECT doc_id, sha256 FROM documents") if s}
-            finally:
-                db.close()
-            dimension = json.loads((folder / "manifest.json").read_text()).get("dimension", 0)
-            return _Reuse(folder, sha, dimension)
+        try:
+            store = IndexStore(folder)
+        except (OSError, ValueError, RuntimeError, sqlite3.Error) as exc:
+            log.warning("cannot reuse %s: %s", folder.name, exc)
+            continue
+        sha = {d: s for d, s in store.doc_sha256.items() if s}
+        return _Reuse(store, sha, int(store.manifest.get("dimension", 0)))
     return _Reuse()
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from atmp_rag.answer import Answerer
 from atmp_rag.config import Settings
-from atmp_rag.embed import Embedder, get_embedder
+from atmp_rag.embed import Embedder, embedder_for
 from atmp_rag.models import Answer, Chunk, Document, Passage, Status
 from atmp_rag.retrieve import Retriever, SearchFilters
 from atmp_rag.store import CURRENT, MANIFEST, IndexStore, resolve_current
@@ -120,9 +120,7 @@ class Engine:
     def embedder(self) -> Embedder:
         """The process-wide encoder (loaded on first use), with `serving_threads` torch threads."""
         if self._embedder is None:
-            s = self.settings
-            self._embedder = get_embedder(s.embed_model, s.query_prefix, s.passage_prefix, s.embed_batch_size,
-                                          serving_threads(s))
+            self._embedder = embedder_for(self.settings, threads=serving_threads(self.settings))
         return self._embedder
 
     def _link_target(self) -> str | None:
@@ -273,9 +271,4 @@ class Engine:
 
     def passage(self, chunk_id: str, loaded: Loaded | None = None) -> Passage | None:
         """A stored chunk as a Passage (rank 0, score 0), or None."""
-        loaded = loaded or self.current()
-        chunk = loaded.store.chunk(chunk_id)
-        if chunk is None:
-            return None
-        return Passage(chunk=chunk, document=loaded.store.documents[chunk.doc_id], score=0.0, rank=0,
-                       page_labels=loaded.store.page_labels(chunk))
+        return (loaded or self.current()).store.passage(chunk_id)

@@ -27,7 +27,7 @@ import bm25s
 import faiss
 import numpy as np
 
-from atmp_rag.models import Chunk, Document, Page
+from atmp_rag.models import Chunk, Document, Page, Passage
 
 log = logging.getLogger(__name__)
 # bm25s forces its logger to DEBUG on import; put it back under the application's control.
@@ -286,6 +286,14 @@ class IndexStore:
         """A chunk by id, or None."""
         row = self.row_of.get(chunk_id)
         return None if row is None else self.chunks[row]
+
+    def passage(self, chunk_id: str) -> Passage | None:
+        """A stored chunk as a Passage outside any ranking (rank 0, score 0), or None."""
+        chunk = self.chunk(chunk_id)
+        if chunk is None:
+            return None
+        return Passage(chunk=chunk, document=self.documents[chunk.doc_id], score=0.0, rank=0,
+                       page_labels=self.page_labels(chunk))
 
     def page_labels(self, chunk: Chunk) -> list[str]:
         """Printed page labels of a chunk's pages."""
