@@ -6,7 +6,7 @@ MIRROR ?= $(firstword $(wildcard ../shared/corpus/pdf))
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: up test install install-test corpus index serve ui lint bench clean
+.PHONY: up test install install-test corpus index serve ui lint bench bench-api bench-answers calibrate clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -53,12 +53,16 @@ bench: install-test corpus
 clean:
 	rm -rf indexes/*/ indexes/current indexes/.tmp-* .pytest_cache
 
-# API latency benchmark (real uvicorn on 127.0.0.1, full index) and abstention calibration.
+# API latency benchmark (real uvicorn on 127.0.0.1, full index); answer scorer + abstention fit (dev split);
+# answer quality against the pre-issue-8 answerer (test split).
 bench-api: install-test index
 	$(BIN)/python bench/api.py
 
 calibrate: install-test index
-	$(BIN)/python eval/calibrate_abstention.py
+	$(BIN)/python eval/fit_answer_scorer.py
+
+bench-answers: install-test index
+	$(BIN)/python bench/answers.py --split test
 
 # Retrieval evaluation: time and memory of `atmp-rag eval` per mode on NFCorpus and SciFact.
 bench-eval: install-test

@@ -1,12 +1,15 @@
 """Ingest benchmark: where the time of a full build goes, measured in one run on this machine.
 
-Usage: python bench/ingest.py [--pdfs DIR] [--threads 0,1,2]
+Usage: python bench/ingest.py [--pdfs DIR] [--threads 0,1,2] [--baseline-commit 1492f77 --repeat 2]
 
 Prints, for the corpus in --pdfs (default: ../shared/corpus/pdf, else corpus/pdf):
 * pages/s of each extractor backend (extraction + cleaning, as ingest runs it);
 * chunks/s of the encoder alone on the exact texts the build encodes, per torch thread setting;
 * full build seconds (`atmp-rag ingest` in a fresh process, model load included) and its peak RSS;
-* no-change rebuild seconds (fresh process), and the ratio full build / pure encoding time.
+* no-change rebuild seconds (fresh process), and the ratio full build / pure encoding time;
+* with --baseline-commit: the full build of that commit (checked out into a temporary git worktree and
+  run with the same interpreter and packages) and of this checkout, alternated --repeat times, best of
+  each: what the quotable units and their vectors (issue 8) add to the build.
 Every ratio compares numbers measured in this same run, because the machines are noisy.
 """
 
@@ -15,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -33,22 +35,73 @@ def default_pdfs() -> Path:
     return shared if shared.is_dir() else ROOT / "corpus" / "pdf"
 
 
+_PEAK = "PEAK_RSS_KB="
+#: Runs the CLI in-process and reports this process's own peak RSS when it exits (getrusage of the
+#: parent only gives the maximum over all children, so separate builds could not be told apart).
+_WRAPPER = (
+    "import atexit, resource, runpy, sys\n"
+    "atexit.register(lambda: sys.stderr.write('" + _PEAK + "%d\\n' % "
+    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "sys.argv = ['atmp_rag', *sys.argv[1:]]\n"
+    "runpy.run_module('atmp_rag', run_name='__main__')\n"
+)
+
+
 def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, dict, int]:
-    """Run `atmp-rag ARGS --json` in a fresh process: (wall seconds, parsed JSON, peak RSS in MiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run `atmp-rag ARGS --json` in a fresh process: (wall seconds, parsed JSON, its peak RSS in MiB)."""
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "atmp_rag", *args, "--json"], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", _WRAPPER, *args, "--json"], env=env, capture_output=True,
                          text=True, check=True)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, json.loads(out.stdout), max(peak, before) // 1024
+    peak = max((int(line[len(_PEAK):]) for line in out.stderr.splitlines() if line.startswith(_PEAK)), default=0)
+    return seconds, json.loads(out.stdout), peak // 1024
+
+
+def compare_with_baseline(pdfs: Path, commit: str, repeat: int) -> None:
+    """Full builds of `commit` and of this checkout, alternated, in fresh processes; prints the ratio."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "baseline"
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True,
+                       capture_output=True)
+        try:
+            times: dict[str, list[float]] = {"baseline": [], "current": []}
+            peaks: dict[str, int] = {"baseline": 0, "current": 0}
+            counts: dict[str, dict] = {}
+            for i in range(repeat):
+                for name, src in (("baseline", tree / "src"), ("current", ROOT / "src")):
+                    env = {**os.environ, "PYTHONPATH": str(src), "ATMP_RAG_CORPUS_DIR": str(pdfs),
+                           "ATMP_RAG_INDEX_DIR": str(Path(tmp) / f"idx-{name}-{i}"),
+                           "ATMP_RAG_CATALOG_PATH": str(ROOT / "corpus" / "catalog.csv")}
+                    seconds, report, peak = run_cli(["ingest"], env)
+                    times[name].append(seconds)
+                    peaks[name] = max(peaks[name], peak)
+                    counts[name] = report
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
+    base, cur = min(times["baseline"]), min(times["current"])
+    print(f"\nfull build, best of {repeat} (fresh processes, alternated):")
+    print(f"  baseline {commit}: {base:.1f} s, {counts['baseline']['chunks']} chunks "
+          f"(encode {counts['baseline']['encode_seconds']:.1f} s)")
+    print(f"  current:           {cur:.1f} s, {counts['current']['chunks']} chunks "
+          f"(encode {counts['current']['encode_seconds']:.1f} s)")
+    print(f"  current / baseline: {cur / base:.2f}x wall; all runs: baseline {[round(t, 1) for t in times['baseline']]}"
+          f", current {[round(t, 1) for t in times['current']]}")
+    print(f"  peak RSS: baseline {peaks['baseline']} MiB, current {peaks['current']} MiB "
+          f"({peaks['current'] / max(1, peaks['baseline']):.2f}x)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pdfs", type=Path, default=default_pdfs())
     parser.add_argument("--threads", default="0,1", help="torch thread settings to time the encoder with (0 = default)")
+    parser.add_argument("--baseline-commit", default=None,
+                        help="Also time the full build of this commit against this checkout (e.g. 1492f77).")
+    parser.add_argument("--repeat", type=int, default=2, help="Alternated builds per side with --baseline-commit.")
+    parser.add_argument("--only-baseline", action="store_true", help="Skip everything but the baseline comparison.")
     args = parser.parse_args()
+    if args.baseline_commit and args.only_baseline:
+        compare_with_baseline(args.pdfs, args.baseline_commit, args.repeat)
+        return
 
     from atmp_rag.config import Settings
     from atmp_rag.extract import extract_pages
@@ -98,6 +151,9 @@ def main() -> None:
 
             print(f"{threads or torch.get_num_threads():>13} {enc:>10.1f} {len(texts) / enc:>10.1f} "
                   f"{full_s / enc:>12.2f}x  (encoding share of the build: {min(1.0, enc / full_s):.0%})")
+
+    if args.baseline_commit:
+        compare_with_baseline(args.pdfs, args.baseline_commit, args.repeat)
 
 
 if __name__ == "__main__":

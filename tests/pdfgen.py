@@ -178,3 +178,129 @@ def corrupt_pdf(path: Path, source: Path | None = None, keep: float = 0.5) -> Pa
     data = source.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     return path
+
+
+#: Body of a guideline from "another regulator": numbered sections, a glossary of term lines, a
+#: captioned table, a figure whose boxes leave scattered words, a footnote, and a numbered reference
+#: list. Entries are (kind, text): "h" heading, "p" body line, "t" table line, "f" figure word,
+#: "n" footnote line (printed small at the page bottom), "m" footnote marker line.
+REGULATOR_BODY: list[list[tuple[str, str]]] = [
+    [
+        ("h", "1. Introduction"),
+        ("p", "This guidance describes the nonclinical studies expected before the first administration of a"),
+        ("p", "cell-based gene therapy product to humans. Sponsors should discuss the design of pivotal"),
+        ("p", "studies with the agency before they start."),
+        ("h", "2. Scope"),
+        ("p", "The guidance applies to genetically modified cell therapy products and to viral vectors used to"),
+        ("p", "modify cells ex vivo. It does not apply to vaccines against infectious diseases."),
+        ("h", "3. Biodistribution studies"),
+        ("p", "Biodistribution studies should be conducted in a relevant animal species before the first clinical"),
+        ("p", "trial. The persistence of the vector should be followed until it is no longer detected in the"),
+        ("p", "tissues examined, or for at least three months after administration."),
+        ("m", "1"),
+        ("p", "Samples should be taken from all major organs, including the gonads."),
+        ("n", "1 Sampling times are chosen according to the expected kinetics of the vector."),
+    ],
+    [
+        ("h", "4. Tumorigenicity"),
+        ("p", "The tumorigenic potential of the final cell product should be assessed when the cells have been"),
+        ("p", "extensively expanded or reprogrammed. Soft agar colony formation and in vivo studies in"),
+        ("p", "immunodeficient animals are acceptable approaches."),
+        ("t", "Table 2. Minimum observation periods in tumorigenicity studies"),
+        ("t", "Cell type Observation period Animals per group"),
+        ("t", "Pluripotent stem cell derived 6 months 10"),
+        ("t", "Adult stem cells 4 months 8"),
+        ("t", "Differentiated somatic cells 3 months 6"),
+        ("p", "Longer observation periods may be needed when the cells are expected to persist in the body."),
+        ("f", "Figure 3: Decision scheme for tumorigenicity testing"),
+        ("f", "Starting cells"),
+        ("f", "Expansion"),
+        ("f", "Reprogramming"),
+        ("f", "Soft agar"),
+        ("f", "In vivo study"),
+        ("f", "Release"),
+    ],
+    [
+        ("h", "5. Glossary"),
+        ("p", "Viral vector"),
+        ("p", "A virus modified to deliver genetic material into cells, which cannot replicate in the patient."),
+        ("p", "Shedding"),
+        ("p", "The release of the vector from the treated patient through excreta, secreta or the skin."),
+        ("p", "Biodistribution:"),
+        ("p", "The distribution, persistence and clearance of the product in the body after administration."),
+        ("h", "6. References"),
+        ("p", "1. Smith J, Jones AB, Brown C. Biodistribution of lentiviral vectors in mice. Hum Gene Ther."),
+        ("p", "2015;26(4):210-219. doi:10.1089/hum.2014.123"),
+        ("p", "2. Lee K, Park S. Tumorigenicity of reprogrammed cells (2018). Stem Cell Rep. 11:45-57."),
+        ("p", "3. World Health Organization. Guidelines on the quality of cell therapy products. WHO"),
+        ("p", "Technical Report Series No. 1004, 2017, pp. 101-130."),
+    ],
+]
+REGULATOR_TITLE = ["Health Products Regulatory Authority", "",
+                   "GUIDANCE FOR SPONSORS", "Nonclinical Evaluation of Cell-Based Gene Therapy Products",
+                   "", "Version 2.1", "Effective date: 1 March 2023", "Document number GN-0042"]
+REGULATOR_HISTORY = ["Document history", "Version Date Summary of changes",
+                     "1.0 12 January 2019 First publication", "2.0 5 May 2021 Section 4 on tumorigenicity added",
+                     "2.1 1 March 2023 Glossary updated; references revised"]
+REGULATOR_CONTACT = ["Contact us", "Health Products Regulatory Authority", "Kevin O'Malley House, Dublin 2",
+                     "Telephone: +353 1 676 4971", "E-mail: info@hpra.example", "Website: www.hpra.example"]
+
+
+def regulator_pdf(path: Path, labels: str = "dash", title_page: bool = True, history: bool = True,
+                  contact: bool = True, header: str = "HPRA GN-0042 Nonclinical evaluation") -> Path:
+    """A guideline in a layout this project was not written against: a title page, a document-history
+    page, body pages numbered "- N -" (labels="dash") or "Page N of M" (labels="of"), a running header,
+    a glossary of term lines, a captioned table, a figure of scattered words, a footnote marker and
+    footnote, a numbered reference list, and a contact page."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.setTitle("Nonclinical Evaluation of Cell-Based Gene Therapy Products")
+    c.setAuthor("Health Products Regulatory Authority")
+    width, height = A4
+    front = ([REGULATOR_TITLE] if title_page else []) + ([REGULATOR_HISTORY] if history else [])
+    for lines in front:
+        y = height - 200
+        for line in lines:
+            c.setFont("Helvetica-Bold" if line.isupper() else "Helvetica", 14 if lines is REGULATOR_TITLE else 10)
+            c.drawCentredString(width / 2, y, line) if lines is REGULATOR_TITLE else c.drawString(72, y, line)
+            y -= 22 if lines is REGULATOR_TITLE else 16
+        c.showPage()
+    n_body = len(REGULATOR_BODY) + (1 if contact else 0)
+    for number, entries in enumerate(REGULATOR_BODY, start=1):
+        c.setFont("Helvetica", 8)
+        c.drawString(72, height - 40, header)
+        label = f"- {number} -" if labels == "dash" else f"Page {number} of {n_body}"
+        c.drawCentredString(width / 2, 30, label)
+        y = height - 90
+        for kind, text in entries:
+            if kind == "n":
+                c.setFont("Helvetica", 7)
+                c.drawString(72, 60, text)
+                continue
+            if kind == "f":
+                # Boxes of a diagram: short words scattered over the page width, one per line.
+                c.setFont("Helvetica", 9)
+                c.drawString(72 + (hash(text) % 5) * 60 if kind == "f" and not text.startswith("Figure") else 72,
+                             y, text)
+                y -= 18
+                continue
+            if kind == "m":
+                c.setFont("Helvetica", 6)
+                c.drawString(540, y + 4, text)
+                continue
+            c.setFont("Helvetica-Bold" if kind == "h" else "Helvetica", 10)
+            c.drawString(72, y, text)
+            y -= 15
+        c.showPage()
+    if contact:
+        c.setFont("Helvetica", 8)
+        c.drawString(72, height - 40, header)
+        label = f"- {n_body} -" if labels == "dash" else f"Page {n_body} of {n_body}"
+        c.drawCentredString(width / 2, 30, label)
+        y = height - 90
+        c.setFont("Helvetica", 10)
+        for line in REGULATOR_CONTACT:
+            c.drawString(72, y, line)
+            y -= 15
+        c.showPage()
+    c.save()
+    return path

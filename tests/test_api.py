@@ -446,3 +446,55 @@ def test_real_uvicorn_serves_over_http(session_settings, session_index, store) -
             proc.kill()
             out, _ = proc.communicate()
     assert "path=/v1/ask status=200 ms=" in out  # one structured log line per request
+
+
+# ------------------------------------------------------------------ follow-up questions (issue 8)
+
+CONVERSATION = (
+    "What storage conditions are used for long-term stability testing of a drug substance?",
+    "And what if it is intended for storage in a refrigerator?",
+    "And in a freezer?",
+)
+
+
+def test_three_turn_conversation_through_the_real_api(api_service, store) -> None:
+    """The UI's protocol: each turn sends the earlier questions and the passages their answers cited."""
+    history: list[dict[str, object]] = []
+    answers = []
+    with httpx.Client(base_url=api_service, timeout=60) as http:
+        for question in CONVERSATION:
+            r = http.post("/v1/ask", json={"question": question, "history": history})
+            assert r.status_code == 200, r.text
+            a = r.json()
+            assert not a["abstained"] and a["question"] == question
+            answers.append(a)
+            history.append({"question": question, "chunk_ids": [c["chunk_id"] for c in a["citations"]]})
+        alone = http.post("/v1/ask", json={"question": CONVERSATION[-1]}).json()
+    third = answers[-1]
+    # Turns 2 and 3 are follow-ups: searched with the first question's terms, staying with drug *substances*.
+    assert answers[0]["retrieval_query"] == ""
+    assert "drug substance" in third["retrieval_query"]
+    first = third["citations"][0]
+    assert first["doc_id"] == "ich-q1a-r2-stability-2003"
+    assert first["section"].endswith("Drug substances intended for storage in a freezer"), first["section"]
+    assert first["pages"] == [10] and "freezer" in (first["context"] + first["quote"]).lower()
+    assert first["quote"] in "\n".join(store.page(first["doc_id"], p).text for p in first["pages"])
+    # Asked alone, "And in a freezer?" is not tied to drug substances.
+    assert alone["retrieval_query"] == ""
+    assert not alone["citations"] or alone["citations"][0]["section"] != first["section"]
+
+
+def test_history_is_validated(client) -> None:
+    too_long = [{"question": "q", "chunk_ids": []}] * 11
+    assert client.post("/v1/ask", json={"question": "And in a freezer?", "history": too_long}).status_code == 422
+    bad = [{"question": "", "chunk_ids": []}]
+    assert client.post("/v1/ask", json={"question": "And in a freezer?", "history": bad}).status_code == 422
+    # Unknown chunk ids (an index rebuilt since) are ignored, not an error.
+    ok = [{"question": "What storage conditions apply to drug substances?", "chunk_ids": ["no-such:0001"]}]
+    r = client.post("/v1/ask", json={"question": "And in a freezer?", "history": ok})
+    assert r.status_code == 200 and r.json()["retrieval_query"]
+
+
+def test_readyz_reports_answer_calibration(client) -> None:
+    data = client.get("/readyz").json()
+    assert data["answer_calibrated"] is True and data["warnings"] == []

@@ -124,7 +124,7 @@ def _pages() -> list[Page]:
     ])
     return [
         Page(doc_id="d", number=1, label="1", text=p1),
-        Page(doc_id="d", number=2, label="2", text=p2, is_toc=True),
+        Page(doc_id="d", number=2, label="2", text=p2, kind="toc"),
         Page(doc_id="d", number=3, label="3", text=p3),
         Page(doc_id="d", number=4, label="4", text=""),
     ]
@@ -161,8 +161,9 @@ def test_section_paths_and_boundaries() -> None:
     merged = [c for c in chunks if "Short control" in c.text]
     assert len(merged) == 1 and "Short review" in merged[0].text
     assert merged[0].section_path == ["3. PROCESS"]
+    # a glossary term line opens a section of its own ("4. GLOSSARY › Term")
     glossary = [c for c in chunks if "definition of the term" in c.text]
-    assert glossary[0].section_path == ["4. GLOSSARY"]
+    assert glossary[0].section_path == ["4. GLOSSARY", "Term"]
 
 
 def test_overlap_within_a_section_only() -> None:
@@ -210,7 +211,7 @@ def test_edge_cases() -> None:
     assert chunk_pages("d", [], words) == []
     assert chunk_pages("d", [Page(doc_id="d", number=1, text="  \n ")], words) == []
     assert chunk_pages("d", [Page(doc_id="d", number=1, text="... --- !!!")], words) == []
-    only_toc = Page(doc_id="d", number=1, text="1. A ... 1\n2. B ... 2\n3. C ... 3", is_toc=True)
+    only_toc = Page(doc_id="d", number=1, text="1. A ... 1\n2. B ... 2\n3. C ... 3", kind="toc")
     assert chunk_pages("d", [only_toc], words) == []
 
 
@@ -244,11 +245,12 @@ def test_real_offsets_reproduce_every_chunk(real_pages: dict[str, list[Page]]) -
     for name, pages in real_pages.items():
         chunks = chunk_pages(name[:-4], pages, words, max_tokens=150, overlap_tokens=20, min_tokens=30)
         assert len(chunks) > 20
-        toc = {p.number for p in pages if p.is_toc}
+        front = {p.number for p in pages if not p.is_content}  # TOC, title and history pages
+        assert front
         for c in chunks:
             assert reproduce(c, pages) == c.text, c.chunk_id
             assert words(c.text) <= 150
-            assert not toc & set(c.pages)
+            assert not front & set(c.pages)
 
 
 def test_real_q9_section_paths(real_pages: dict[str, list[Page]]) -> None:
@@ -286,3 +288,37 @@ def test_real_tokenizer_budget(real_pages: dict[str, list[Page]]) -> None:
             assert reproduce(c, pages) == c.text
         # chunks are reasonably filled, not scraps
         assert sorted(c.n_tokens for c in chunks)[len(chunks) // 2] >= 100
+
+
+def test_wrapped_title_case_heading_is_one_heading() -> None:
+    text = ("5.2.2 Justification of Starting Material Selection for Semi-Synthetic\n"
+            "Drug Substances\n"
+            "If an isolated intermediate is proposed as the starting material, the applicant should justify it.\n"
+            "5.2.3 Qualification of Source or Starting Materials for\n"
+            "Biotechnological/Biological Drug Substances\n"
+            "Guidance is contained in ICH Q5A, Q5B and Q5D.")
+    chunks = chunk_pages("d", [Page(doc_id="d", number=1, text=text)], words, max_tokens=40, min_tokens=1)
+    paths = [c.section_path[-1] for c in chunks]
+    assert "5.2.2 Justification of Starting Material Selection for Semi-Synthetic Drug Substances" in paths
+    assert "5.2.3 Qualification of Source or Starting Materials for Biotechnological/Biological Drug Substances" \
+        in paths
+
+
+def test_glossary_terms_become_sections_and_references_are_left_out() -> None:
+    from atmp_rag.chunking import segment
+
+    text = ("1. Scope\nThis guideline applies to cell therapy products.\n"
+            "2. Glossary\nCertified Copy\nA copy of the original record that has been verified.\n"
+            "Harm:\nDamage to health, including loss of product quality.\n2.3 Trial Site\n"
+            "The location where trial-related activities are conducted.\n"
+            "3. References\n1. Smith J, Doe A. Vectors. Hum Gene Ther. 2015;26:210-219.\n")
+    seg = segment("d", [Page(doc_id="d", number=1, text=text)])
+    by_path = {" › ".join(s.path): s for s in seg.sections}
+    assert by_path["2. Glossary › Certified Copy"].kind == "entry"
+    assert by_path["2. Glossary › Certified Copy"].term == "Certified Copy"
+    assert by_path["2. Glossary › Harm"].term == "Harm"
+    assert by_path["2. Glossary › 2.3 Trial Site"].kind == "entry"
+    assert by_path["3. References"].kind == "references"
+    chunks = chunk_pages("d", [Page(doc_id="d", number=1, text=text)], words, max_tokens=60, min_tokens=1)
+    assert not any("Smith J" in c.text for c in chunks)
+    assert any("Certified Copy" in c.text for c in chunks)

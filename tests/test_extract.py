@@ -287,6 +287,26 @@ def test_real_toc_pages_are_flagged(corpus: dict[str, list[Page]]) -> None:
     assert [p.number for p in corpus["ich-q3c-r8-residual-solvents-2021"] if p.is_toc] == [5, 6]
 
 
+def test_real_front_matter_pages_are_classified(corpus: dict[str, list[Page]]) -> None:
+    for doc_id, pages in corpus.items():
+        assert pages[0].kind == "title", doc_id
+        assert pages[1].kind == "history", doc_id
+    q3c = corpus["ich-q3c-r8-residual-solvents-2021"]
+    assert [p.kind.value for p in q3c[:4]] == ["title", "history", "history", "history"]
+    # the Q1A cover note on page 3 is content: it states what changed
+    assert corpus["ich-q1a-r2-stability-2003"][2].kind == "content"
+
+
+@pytest.mark.parametrize("labels", ["dash", "of"])
+def test_unseen_regulator_layout_pages(tmp_path: Path, labels: str) -> None:
+    from tests.pdfgen import regulator_pdf
+
+    pages = extract_pages(regulator_pdf(tmp_path / "reg.pdf", labels=labels), "reg")
+    assert [p.kind.value for p in pages] == ["title", "history", "content", "content", "content", "contact"]
+    assert [p.label for p in pages[2:]] == ["1", "2", "3", "4"]  # "- 1 -" or "Page 1 of 4" printed
+    assert not any("HPRA GN-0042" in p.text for p in pages)  # the running header is gone
+
+
 def test_real_labels_follow_printed_numbers(corpus: dict[str, list[Page]]) -> None:
     e6 = corpus[E6[:-4]]
     assert [p.label for p in e6[2:5]] == ["i", "ii", "iii"]

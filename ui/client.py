@@ -92,10 +92,14 @@ class ApiClient:
 
     def ask(self, question: str, *, k: int = 5, mode: str = "hybrid", answer_mode: str = "extractive",
             issuers: list[str] | None = None, doc_ids: list[str] | None = None,
-            statuses: list[str] | None = None) -> dict[str, Any]:
-        """POST /v1/ask: an answer with citations, or an abstention with related reading."""
+            statuses: list[str] | None = None, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """POST /v1/ask: an answer with citations, or an abstention with related reading.
+
+        `history`: earlier turns, oldest first, as {"question", "chunk_ids"} (follow-up questions).
+        """
         body = {"question": question, "k": k, "mode": mode, "answer_mode": answer_mode,
-                "filters": {"issuers": issuers or [], "doc_ids": doc_ids or [], "statuses": statuses or []}}
+                "filters": {"issuers": issuers or [], "doc_ids": doc_ids or [], "statuses": statuses or []},
+                "history": history or []}
         return self._request("POST", "/v1/ask", json=body)
 
     def documents(self) -> list[dict[str, Any]]:

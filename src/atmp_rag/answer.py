@@ -1,38 +1,49 @@
-"""Grounded, extractive answers: verbatim sentences of the retrieved passages, each with a verified citation.
+"""Grounded, extractive answers that lead with the answer: ranked quotable units, each a verified citation.
 
 How an answer is made
-1. Every indexed document is split once into sentences over its *page texts* (the same text the
-   store keeps), so a quote is always an exact substring of one page, or of two consecutive pages
-   joined by a line break when a sentence runs over a page break. Sentences are tokenised with the
-   BM25 tokenizer (same stemmer and stop words as the index) and cached per store.
-2. For a question, the sentences lying in the top passages are scored by IDF-weighted coverage of
-   the question's content terms (IDF from the BM25 index), times a small prior for the passage's
-   rank and a quality factor that demotes headings, table fragments and very short or long
-   sentences. No sentence is encoded at request time: a batch encode costs more than the whole
-   latency budget of /v1/ask.
-3. Abstention: the evidence score combines the best dense cosine of the retrieved passages with
-   the best sentence coverage; below `settings.abstain_threshold` the answer abstains and lists
-   the closest passages as related reading (threshold calibrated by eval/calibrate_abstention.py).
-4. Each chosen sentence becomes a `Citation` with only the page(s) it lies on, and is re-checked
-   against `store.page(...).text`; a sentence that fails the check is never returned.
+1. Candidates are the quotable units (`units.py`: sentences, lists with their lead-in, table rows
+   with their headers, glossary definitions) held by the top `answer_passages` retrieved passages.
+   Units were cut, tokenised and embedded at ingest, so ranking them costs dot products with the
+   query vector retrieval already computed and set lookups: no encoding at request time.
+2. Each candidate is described by a few signals (`FEATURES`): dense similarity of unit and question,
+   IDF-weighted coverage of the question's content terms (both also relative to the best candidate),
+   coverage by the unit's section title, the rank and dense score of the passage holding it,
+   definitional form for definition questions, the unit's kind and length. A logistic model over
+   these signals (`UnitScorer`, weights in `data/answer_scorer.json`, fitted on the dev split of the
+   regulatory question set by `eval/fit_answer_scorer.py`, recording the settings hash of the index
+   it was fitted on) gives each unit the probability that it states the answer.
+3. The best unit comes first. Another unit is added only when it clears a floor (absolute and
+   relative to the best) and adds something: it must not overlap a chosen unit nor repeat its words
+   or meaning. At most `answer_max_units` units; the rendered answer is grouped by document.
+4. Abstention: when the evidence (`evidence_score`: mean of the best passage's dense cosine and the
+   best unit's term coverage) is below the calibrated threshold (same JSON file, chosen on dev by
+   `eval/fit_answer_scorer.py`) the answer abstains and lists the closest passages.
+5. Every quote (and its context) is re-read from the stored page text at the unit's offsets and
+   checked verbatim before it is shown; a unit that fails is never returned.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import math
 import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from atmp_rag.cite import citation_from_passage, page_url, source_label
 from atmp_rag.config import Settings
 from atmp_rag.embed import Embedder
-from atmp_rag.models import Answer, Citation, Passage, Status
-from atmp_rag.store import IndexStore, bm25_tokenize
+from atmp_rag.models import Answer, Citation, PageSpan, Passage, QuoteUnit, Status, UnitKind
+from atmp_rag.store import IndexStore
+from atmp_rag.text.lexical import QueryTerms, Tokenizer, coverage
 
 log = logging.getLogger(__name__)
 
@@ -41,402 +52,446 @@ ABSTAIN_MESSAGE = (
     "The closest passages are listed as related reading."
 )
 
-# --------------------------------------------------------------------------------------------
-# sentence splitting
-
-#: Words that end in a full stop without ending a sentence ("e.g.", "No. 5", "Ph. Eur.").
-ABBREVIATIONS = frozenset(
-    {
-        "e.g", "eg", "i.e", "ie", "viz", "cf", "vs", "al", "no", "nos", "nr", "ph", "eur", "fig", "figs", "ref",
-        "refs", "vol", "vols", "approx", "ca", "dr", "mr", "mrs", "ms", "prof", "art", "arts", "sect", "sects",
-        "para", "paras", "incl", "min", "max", "resp", "rev", "corr", "ed", "eds", "pp", "p", "ch", "chap",
-        "app", "std", "co", "ltd", "inc", "corp", "dept", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
-        "sep", "sept", "oct", "nov", "dec", "st", "u.s", "e.u", "op", "cit", "ibid", "et", "seq", "sec", "ser",
-        "suppl", "sq"
-    }
+#: Signals describing how directly a unit answers a question (see the module docstring).
+FEATURES = (
+    "dense", "dense_rel", "coverage", "coverage_rel", "section_coverage", "passage_rank", "passage_dense",
+    "passage_score_rel", "retrieved", "definition_match", "defines_term", "numeric_match", "type_match",
+    "rare_hit", "bigrams", "first_in_section", "is_list", "is_table", "is_item", "is_definition", "log_words",
+    "bm25", "neighbor_coverage", "neighbor_dense", "section_dense",
 )
-_BULLET = r"[•●▪■◦○·\-–—*]|\(?[a-z]\)|\(?[ivx]{1,4}\)|\(?\d{1,2}\)|o(?=\s)"
-# A list item or numbered paragraph ("2. Any degradation…") also starts a new unit.
-_BULLET_RE = re.compile(rf"^\s*(?:{_BULLET}|\d{{1,2}}\.(?=\s+[A-Z]))\s+")
-# "4.3 Risk Assessment", "2. SCOPE", "Annex I", "A.1 General": a numbered or named heading line.
-_HEADING_START_RE = re.compile(
-    r"^\s*(?:(?:\d+(?:\.\d+)*\.?|[IVXLC]+\.|[A-Z]\.\d+(?:\.\d+)*\.?)\s+\S|(?:annex|appendix|part|chapter|section|"
-    r"glossary|references|attachment)\b)",
+#: Questions asking for a quantity: a unit holding a number is more likely to answer them.
+NUMERIC_QUESTION = re.compile(
+    r"\b(?:how (?:many|much|long|often|old|large|frequently)|temperatures?|limits?|concentrations?|levels?|"
+    r"percentage|amount|duration|periods?|frequency|intervals?|thresholds?|values?|pde|permitted daily exposure|"
+    r"storage conditions?|minimum|maximum|at least|ppm|°c|mg|days?|weeks?|months?|years?)\b|%",
     re.IGNORECASE,
 )
-_LEADING_ENUM_RE = re.compile(rf"^(?:{_BULLET}|\d+(?:\.\d+)+\.?|\d+\.)\s+")
-# A candidate sentence end: terminal punctuation, optional closing quote/bracket, then whitespace.
-_END_RE = re.compile(r"[.!?][\"'”’)\]]*(?=\s)")
-_WORD_RE = re.compile(r"[^\W\d_][\w\-']*")
-# What may separate the items of a list: line breaks, spaces and a bullet or enumerator.
-_LIST_GAP_RE = re.compile(rf"\s*\n\s*(?:(?:{_BULLET}|\d{{1,2}}\.)\s+)?")
-
-
-def _is_heading(line: str, next_line: str) -> bool:
-    """A short line without final punctuation that starts a numbered/named heading, or an ALL-CAPS line."""
-    stripped = line.strip()
-    if not stripped or len(stripped) > 90 or stripped[-1] in ".;,:":
-        return False
-    words = stripped.split()
-    letters = [c for c in stripped if c.isalpha()]
-    if len(letters) >= 4 and sum(c.isupper() for c in letters) / len(letters) > 0.8 and len(words) <= 12:
-        return True
-    if not _HEADING_START_RE.match(stripped) or len(words) > 12:
-        return False
-    # A wrapped numbered paragraph continues in lower case; a heading is followed by a new sentence.
-    nxt = next_line.strip()
-    return not nxt or not nxt[0].islower()
-
-
-def _ends_sentence(text: str, dot: int, end: int, unit_start: int = 0) -> bool:
-    """Whether the punctuation at `dot` (its match ending at `end`) ends a sentence, not an abbreviation or initial.
-
-    `unit_start` is where the current sentence began: an enumerator ("1.") before any word ends nothing.
-    """
-    if not _WORD_RE.search(text, unit_start, dot):
-        return False
-    if text[dot] in "!?":
-        return True
-    start = dot
-    while start > 0 and not text[start - 1].isspace() and text[start - 1] not in "([\"'“‘":
-        start -= 1
-    word = text[start:dot].lower().rstrip(".")
-    if not word:
-        return False
-    if word in ABBREVIATIONS or word.replace(".", "") in ABBREVIATIONS:
-        return False
-    # "A." or "J." initials; "e.g" style dotted abbreviations; "1." enumerators at a line start.
-    if len(word) == 1 and word.isalpha():
-        return False
-    if "." in word and all(len(part) <= 2 for part in word.split(".")) and word.replace(".", "").isalpha():
-        return False
-    rest = text[end:].lstrip()
-    if not rest:
-        return True
-    first = rest[0]
-    # A sentence starts with a capital, a digit, an opening quote/bracket or a bullet, never lower case.
-    return not first.islower()
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A sentence-like span [start, end) of a text and how quotable it is (0 = never)."""
-
-    start: int
-    end: int
-    quality: float
-    heading: bool = False
-
-
-def _quality(text: str, bullet: bool) -> float:
-    """Demote what reads badly as a quoted answer: fragments, tables, run-ons."""
-    words = _WORD_RE.findall(text)
-    n = len(words)
-    if n < 3:
-        return 0.0
-    q = 1.0
-    if n < 6:
-        q *= 0.45
-    elif n < 9:
-        q *= 0.8
-    if n > 70:
-        q *= 0.6
-    if n > 110:
-        q *= 0.5
-    visible = [c for c in text if not c.isspace()]
-    alpha = sum(c.isalpha() for c in visible) / max(1, len(visible))
-    if alpha < 0.6:
-        q *= 0.4  # numeric tables, reference lists
-    lines = [ln for ln in text.split("\n") if ln.strip()]
-    if len(lines) >= 3 and sum(len(ln) for ln in lines) / len(lines) < 30:
-        q *= 0.5  # short ragged lines: a table or a form flowing into text
-    stripped = text.rstrip()
-    if not bullet and stripped[-1:] not in ".!?:;\"”":
-        q *= 0.75  # no end: probably cut off by a table or a page furniture line
-        if n < 9:
-            q *= 0.6  # a short line without an end: a table header or a caption
-    if text[:1].islower() and not bullet:
-        q *= 0.6  # starts mid-sentence
-    if "...." in text or "…" in text:
-        q *= 0.3  # dot leaders: a table of contents
-    return q
-
-
-def split_sentences(text: str) -> list[Unit]:
-    """Split regulatory text into sentence units with character offsets into `text`.
-
-    Handles wrapped lines (a line break is not a boundary), headings on their own line, bullets
-    and enumerations ("•", "-", "(a)", "i)") as their own units, and full stops that do not end a
-    sentence: abbreviations ("e.g.", "i.e.", "No.", "Ph. Eur."), initials, section numbers and
-    decimals ("4.3", "25 °C ± 2 °C"). Offsets exclude surrounding whitespace and leading bullets
-    or section numbers, so `text[u.start:u.end]` is a clean verbatim quote.
-    """
-    lines: list[tuple[int, int]] = []
-    pos = 0
-    for line in text.split("\n"):
-        lines.append((pos, pos + len(line)))
-        pos += len(line) + 1
-
-    # Blocks: runs of lines that may hold running sentences; headings and bullets start new blocks.
-    blocks: list[tuple[int, int, bool, bool]] = []  # start, end, heading, bullet
-    cur: list[int] | None = None
-    cur_bullet = False
-    for i, (a, b) in enumerate(lines):
-        line = text[a:b]
-        nxt = text[lines[i + 1][0]:lines[i + 1][1]] if i + 1 < len(lines) else ""
-        if not line.strip():
-            if cur is not None:
-                blocks.append((cur[0], cur[1], False, cur_bullet))
-                cur = None
-            continue
-        if _is_heading(line, nxt):
-            if cur is not None:
-                blocks.append((cur[0], cur[1], False, cur_bullet))
-                cur = None
-            blocks.append((a, b, True, False))
-            continue
-        bullet = bool(_BULLET_RE.match(line))
-        if bullet and cur is not None:
-            blocks.append((cur[0], cur[1], False, cur_bullet))
-            cur = None
-        if cur is None:
-            cur, cur_bullet = [a, b], bullet
-        else:
-            cur[1] = b
-    if cur is not None:
-        blocks.append((cur[0], cur[1], False, cur_bullet))
-
-    units: list[Unit] = []
-    for a, b, heading, bullet in blocks:
-        if heading:
-            s, e = _trim(text, a, b)
-            if e > s:
-                units.append(Unit(s, e, 0.0, heading=True))
-            continue
-        block = text[a:b]
-        start = 0
-        for m in _END_RE.finditer(block):
-            if _ends_sentence(block, m.start(), m.end(), start):
-                _add_unit(units, text, a + start, a + m.end(), bullet and start == 0)
-                start = m.end()
-        _add_unit(units, text, a + start, b, bullet and start == 0)
-    return units
-
-
-def _trim(text: str, a: int, b: int) -> tuple[int, int]:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
-
-
-def _add_unit(units: list[Unit], text: str, a: int, b: int, bullet: bool) -> None:
-    a, b = _trim(text, a, b)
-    m = _LEADING_ENUM_RE.match(text[a:b])
-    if m and m.end() < b - a:
-        a, b = _trim(text, a + m.end(), b)
-    if b <= a:
-        return
-    units.append(Unit(a, b, _quality(text[a:b], bullet)))
+#: What kind of answer a question wants, and words that a unit giving that kind of answer tends to hold.
+ANSWER_TYPES = (
+    (re.compile(r"^\s*who\b|\bwho (?:is|should|must|can|has|decides|approves|signs)\b|\bwhose responsibility\b|"
+                r"\bresponsible for\b", re.IGNORECASE),
+     re.compile(r"\b(?:sponsor|investigator|monitor|irb|iec|committee|board|management|quality unit|manufacturer|"
+                r"applicant|holder|responsib\w*|person|personnel|authority|authorities)\b", re.IGNORECASE)),
+    (re.compile(r"\bhow (?:often|frequently|soon|quickly)\b|\bwhen (?:should|must|is|are|do|does)\b|\bdeadline\b",
+                re.IGNORECASE),
+     re.compile(r"\b(?:annual\w*|every|at least|prior to|before|after|within|promptly|immediately|periodic\w*|"
+                r"frequen\w*|times?|days?|weeks?|months?|years?|intervals?)\b", re.IGNORECASE)),
+    (re.compile(r"\bwhich (?:ich )?(?:guideline|guidance|document)\b|\bwhere (?:is|are|can)\b.*\b(?:described|covered|"
+                r"addressed)\b", re.IGNORECASE),
+     re.compile(r"\bICH\b|\bQ\d{1,2}[A-Z]?\b|\bE\d{1,2}\b|\bguideline\b|\bguidance\b|\bannex\b", re.IGNORECASE)),
+)
+_ANAPHOR = re.compile(r"^(?:it|this|these|that|those|they|such|in this case|in such cases|however|therefore|thus|"
+                      r"also|furthermore|moreover|in addition|additionally)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"['‘\"“]([^'’\"”]{2,60})['’\"”]")
+_TERM_AFTER = re.compile(
+    r"\b(?:what\s+(?:is|are)\s+(?:an?\s+|the\s+)?|define\s+(?:an?\s+|the\s+)?|definition\s+of\s+(?:an?\s+|the\s+)?|"
+    r"meaning\s+of\s+(?:an?\s+|the\s+)?|meant\s+by\s+(?:an?\s+|the\s+)?|what\s+does\s+(?:an?\s+|the\s+)?)"
+    r"(?P<term>[^?,;]{2,60}?)(?:\s+(?:mean|in|according|under|for|as defined|as used)\b|\s*[?,;]|$)",
+    re.IGNORECASE,
+)
+#: "What is a certified copy?", "Define QTPP", "meaning of …", "what is meant by …", "what does X mean".
+DEFINITION_QUESTION = re.compile(
+    r"^\s*(?:what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?:\S+\s+){0,5}?\S+\s*(?:in\s+\S+(?:\s+\S+){0,3}?\s*)?\?*\s*$"
+    r"|.*\b(?:define|defined|definition\s+of|meaning\s+of|meant\s+by|what\s+does\s+.{1,60}\s+mean"
+    r"|what\s+do\s+.{1,60}\s+mean|stands?\s+for)\b)",
+    re.IGNORECASE,
+)
+DEFAULT_SCORER = "answer_scorer.json"
 
 
 # --------------------------------------------------------------------------------------------
-# per-document sentence cache
+# the scorer
+
+@dataclass
+class UnitScorer:
+    """A logistic model over `FEATURES` and the abstention and selection thresholds fitted with it."""
+
+    weights: dict[str, float]
+    bias: float
+    abstain_threshold: float = 0.0
+    add_floor: float = 0.5  # another unit needs at least this probability
+    add_ratio: float = 0.6  # … and this share of the best unit's probability
+    settings_hash: str = ""
+    fitted: dict[str, Any] = field(default_factory=dict)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """P(unit states the answer) for a (n, len(FEATURES)) feature matrix."""
+        w = np.array([self.weights.get(f, 0.0) for f in FEATURES], dtype=np.float64)
+        z = x.astype(np.float64) @ w + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> UnitScorer:
+        """The scorer at `path`, or the one shipped with the package."""
+        if path is None:
+            text = resources.files("atmp_rag.data").joinpath(DEFAULT_SCORER).read_text(encoding="utf-8")
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+        data = json.loads(text)
+        unknown = set(data["weights"]) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"answer scorer {path or DEFAULT_SCORER} has unknown features: {sorted(unknown)}")
+        return cls(weights=data["weights"], bias=float(data["bias"]),
+                   abstain_threshold=float(data.get("abstain_threshold", 0.0)),
+                   add_floor=float(data.get("add_floor", 0.5)), add_ratio=float(data.get("add_ratio", 0.6)),
+                   settings_hash=str(data.get("settings_hash", "")), fitted=dict(data.get("fitted", {})))
+
+    def to_json(self) -> str:
+        """The scorer as the JSON `load` reads."""
+        return json.dumps({"features": list(FEATURES), "weights": self.weights, "bias": self.bias,
+                           "abstain_threshold": self.abstain_threshold, "add_floor": self.add_floor,
+                           "add_ratio": self.add_ratio, "settings_hash": self.settings_hash,
+                           "fitted": self.fitted}, indent=2)
 
 
-@dataclass(frozen=True)
-class Sentence:
-    """One quotable sentence of a document, located in the document text (pages joined by "\\n")."""
+# --------------------------------------------------------------------------------------------
+# candidates
 
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    pages: tuple[int, ...]
-    tokens: frozenset[str]
-    quality: float
+@dataclass
+class Candidate:
+    """A unit considered for an answer, the best-ranked passage holding it, its signals and probability."""
+
+    row: int
+    unit: QuoteUnit
+    passage: Passage
+    features: dict[str, float]
+    score: float = 0.0
 
 
 @dataclass
-class DocSentences:
-    """A document's text as the pages joined by "\\n", its page offsets and its sentences in order."""
+class Assessment:
+    """What `Answerer.assess` found: the question's terms, ranked candidates and the evidence to answer."""
 
-    doc_id: str
-    text: str
-    page_start: dict[int, int]
-    page_bounds: list[tuple[int, int, int]]  # (page number, start, end) in document text
-    sentences: list[Sentence]
-    starts: np.ndarray  # sentence start offsets, for bisecting
+    terms: dict[str, float]
+    ranked: list[Candidate] = field(default_factory=list)
+    evidence: float = 0.0
+    top_dense: float = 0.0
+    best_coverage: float = 0.0
 
-    def pages_of(self, start: int, end: int) -> tuple[int, ...]:
-        """PDF pages whose text the range [start, end) touches."""
-        return tuple(n for n, a, b in self.page_bounds if a < end and start < b)
+    @property
+    def best(self) -> Candidate | None:
+        """The top candidate, if any."""
+        return self.ranked[0] if self.ranked else None
 
 
-#: Question words that carry no topic; stemmed and removed from the query before scoring coverage.
-QUESTION_WORDS = (
-    "what which who whom whose when where why how does do did doing done can could would should shall must may "
-    "might need needs needed we our ours us you your i me my have has had having any some about according "
-    "guideline guidelines guidance ich document documents say says said state states stated describe describes "
-    "mean means meant tell explain list give expected expect also other than were been being its those them "
-    "much many please regarding kind type types way ways"
-)
+def evidence_score(top_dense: float, best_coverage: float) -> float:
+    """How well the index covers a question, in [0, 1]: the mean of the best passage's dense cosine and
+    the best unit's coverage of the question's IDF-weighted content terms.
+
+    Both grow with evidence and neither alone suffices: paraphrased questions have low lexical
+    coverage but a close passage; out-of-corpus questions that share vocabulary have a plausible
+    passage but leave their rare, specific terms uncovered. (The best unit's probability ranks units
+    within a question well but separates answerable from unanswerable questions worse: measured on
+    dev by eval/fit_answer_scorer.py.)
+    """
+    return 0.5 * max(0.0, top_dense) + 0.5 * best_coverage
+
+
+def is_definition_question(question: str) -> bool:
+    """Whether the question asks what a term means."""
+    return bool(DEFINITION_QUESTION.match(question.strip()))
+
+
+def asked_term(question: str) -> str:
+    """The term a definition question asks about: a quoted phrase, or the words after "what is", "define"…"""
+    quoted = _QUOTED.search(question)
+    if quoted:
+        return quoted.group(1)
+    m = _TERM_AFTER.search(question)
+    return m.group("term") if m else ""
+
+
+def _bigrams(tokens: Sequence[str]) -> frozenset[tuple[str, str]]:
+    return frozenset(itertools.pairwise(tokens))
 
 
 class Answerer:
-    """Composes extractive answers over one IndexStore (caches sentences per document)."""
+    """Composes extractive answers from the quotable units of one index."""
 
-    def __init__(self, store: IndexStore, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(self, store: IndexStore, settings: Settings, embedder: Embedder | None = None,
+                 scorer: UnitScorer | None = None) -> None:
         self.store = store
         self.settings = settings
         self.embedder = embedder
-        self._docs: dict[str, DocSentences] = {}
+        self.scorer = scorer or UnitScorer.load(settings.answer_scorer)
+        self.tokenizer = Tokenizer(settings.bm25_stemmer, settings.bm25_stopwords)
+        self.terms = QueryTerms(self.tokenizer, store.idf)
+        self._tokens: list[frozenset[str]] | None = None
+        self._section_tokens: list[frozenset[str]] = []
+        self._context_tokens: list[frozenset[str]] = []
+        self._bigram_sets: list[frozenset[tuple[str, str]]] = []
+        self._has_digit: list[bool] = []
+        self._first_in_section: list[bool] = []
+        self._definitions: dict[frozenset[str], list[int]] = {}
+        self._unit_matrix: np.ndarray | None = None
+        self._centroids: np.ndarray | None = None
+        self._token_lists: list[list[str]] = []
+        self._avg_len = 1.0
+        self._neighbors: list[list[int]] = []
+        self._section_of: list[int] = []
+        self._n_sections = 0
         self._lock = threading.Lock()
-        self._idf, self._idf_max = self._load_idf()
-        self._question_words = frozenset(self._tokens(QUESTION_WORDS))
+        if self.scorer.settings_hash and self.scorer.settings_hash != store.settings_hash:
+            log.warning("the answer scorer was fitted on an index with settings %s; this index has %s "
+                        "(refit with eval/fit_answer_scorer.py)", self.scorer.settings_hash, store.settings_hash)
+
+    @property
+    def abstain_threshold(self) -> float:
+        """Below this evidence the answer abstains (the scorer's own, unless the settings override it)."""
+        t = self.settings.abstain_threshold
+        return self.scorer.abstain_threshold if t is None else t
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the scorer (and its abstention threshold) was fitted on an index with these settings."""
+        return not self.scorer.settings_hash or self.scorer.settings_hash == self.store.settings_hash
 
     # ------------------------------------------------------------ lexical statistics
-    def _tokens(self, text: str) -> list[str]:
-        s = self.settings
-        return bm25_tokenize([text], s.bm25_stemmer, s.bm25_stopwords)[0]
-
-    def _load_idf(self) -> tuple[dict[str, float], float]:
-        """IDF per stemmed token from the BM25 index's document frequencies (no re-tokenising)."""
-        bm25 = self.store.bm25
-        n_docs = max(1, len(self.store.chunks))
-        try:
-            indptr = np.asarray(bm25.scores["indptr"])
-            df = np.diff(indptr)
-            vocab = bm25.vocab_dict
-        except (AttributeError, KeyError, TypeError):  # pragma: no cover - other bm25s layouts
-            log.warning("BM25 index has no readable vocabulary; using uniform IDF")
-            return {}, 1.0
-        idf = {tok: math.log(1.0 + (n_docs - int(df[i]) + 0.5) / (int(df[i]) + 0.5))
-               for tok, i in vocab.items() if tok and i < len(df)}
-        # A term the corpus never uses is as telling as the rarest term there is.
-        return idf, math.log(1.0 + (n_docs - 0.5) / 1.5)
-
     def idf(self, token: str) -> float:
-        """IDF of a stemmed token; unseen tokens get the IDF of a term found in one chunk."""
-        return self._idf.get(token, self._idf_max) if self._idf else 1.0
+        """IDF of a stemmed token over the index's chunks."""
+        return self.store.idf(token)
 
-    def query_terms(self, question: str) -> dict[str, float]:
-        """Stemmed content terms of the question with their IDF weights."""
-        terms = [t for t in self._tokens(question) if t not in self._question_words]
-        return {t: self.idf(t) for t in dict.fromkeys(terms)}
-
-    # ------------------------------------------------------------ sentences
-    def document(self, doc_id: str) -> DocSentences:
-        """Sentences of one document (split and tokenised once, then cached)."""
-        doc = self._docs.get(doc_id)
-        if doc is not None:
-            return doc
-        with self._lock:
-            doc = self._docs.get(doc_id)
-            if doc is None:
-                doc = self._build(doc_id)
-                self._docs[doc_id] = doc
-        return doc
+    def query_terms(self, text: str) -> dict[str, float]:
+        """Stemmed content terms of `text` with their IDF weights."""
+        return self.terms(text)
 
     def warm(self) -> None:
-        """Split every indexed document now, so the first requests do not pay for it."""
-        for doc_id in sorted({c.doc_id for c in self.store.chunks}):
-            self.document(doc_id)
+        """Tokenise every unit, its context and its section title once (the first request would otherwise)."""
+        self._unit_tokens()
+        self._all_unit_vectors()
+        self._section_centroids()
 
-    def _build(self, doc_id: str) -> DocSentences:
-        pages = self.store.pages(doc_id)
-        parts: list[str] = []
-        page_start: dict[int, int] = {}
-        bounds: list[tuple[int, int, int]] = []
-        toc: list[tuple[int, int]] = []
-        pos = 0
-        for p in pages:
-            page_start[p.number] = pos
-            bounds.append((p.number, pos, pos + len(p.text)))
-            if p.is_toc:
-                toc.append((pos, pos + len(p.text)))
-            parts.append(p.text)
-            pos += len(p.text) + 1
-        text = "\n".join(parts)
-        units = [u for u in split_sentences(text) if u.quality > 0
-                 and not any(a <= u.start < b for a, b in toc)]
-        s = self.settings
-        token_lists = bm25_tokenize([text[u.start:u.end] for u in units], s.bm25_stemmer, s.bm25_stopwords) \
-            if units else []
-        doc = DocSentences(doc_id, text, page_start, bounds, [], np.zeros(0, dtype=np.int64))
-        sentences = [
-            Sentence(doc_id, u.start, u.end, text[u.start:u.end], doc.pages_of(u.start, u.end), frozenset(toks),
-                     u.quality)
-            for u, toks in zip(units, token_lists, strict=True)
-        ]
-        doc.sentences = sentences
-        doc.starts = np.array([x.start for x in sentences], dtype=np.int64)
-        return doc
+    def _unit_tokens(self) -> list[frozenset[str]]:
+        if self._tokens is None:
+            with self._lock:
+                if self._tokens is None:
+                    units = self.store.units
+                    text = self.tokenizer([f"{u.context}\n{u.text}" for u in units])
+                    sections = self.tokenizer([u.section_path[-1] if u.section_path else "" for u in units])
+                    contexts = self.tokenizer([u.context for u in units])
+                    self._section_tokens = [frozenset(t) for t in sections]
+                    self._context_tokens = [frozenset(t) for t in contexts]
+                    self._bigram_sets = [_bigrams(t) for t in text]
+                    self._has_digit = [any(c.isdigit() for c in u.text) for u in units]
+                    self._first_in_section = [
+                        i == 0 or units[i - 1].doc_id != u.doc_id or units[i - 1].section_path != u.section_path
+                        for i, u in enumerate(units)
+                    ]
+                    self._token_lists = [list(t) for t in text]
+                    self._avg_len = sum(map(len, text)) / max(1, len(text))
+                    # Neighbours: the units just before and after in the same section (the paragraph around).
+                    self._neighbors = [
+                        [j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].doc_id == u.doc_id
+                         and units[j].section_path == u.section_path]
+                        for i, u in enumerate(units)
+                    ]
+                    self._section_of: list[int] = []
+                    sections: dict[tuple[str, tuple[str, ...]], int] = {}
+                    for u in units:
+                        self._section_of.append(sections.setdefault((u.doc_id, tuple(u.section_path)), len(sections)))
+                    self._n_sections = len(sections)
+                    self._definitions: dict[frozenset[str], list[int]] = {}
+                    for i, u in enumerate(units):
+                        if u.kind is UnitKind.definition and self._context_tokens[i]:
+                            self._definitions.setdefault(self._context_tokens[i], []).append(i)
+                    self._tokens = [frozenset(t) for t in text]
+        return self._tokens
 
-    def passage_sentences(self, passage: Passage) -> list[Sentence]:
-        """Sentences of the document that lie (mostly) inside the passage's chunk."""
-        doc = self.document(passage.chunk.doc_id)
-        found: dict[int, Sentence] = {}
-        for span in passage.chunk.spans:
-            base = doc.page_start.get(span.page)
-            if base is None:
-                continue
-            a, b = base + span.start, base + span.end
-            i = max(0, int(np.searchsorted(doc.starts, a, side="right")) - 1)
-            while i < len(doc.sentences) and doc.sentences[i].start < b:
-                sent = doc.sentences[i]
-                inside = min(sent.end, b) - max(sent.start, a)
-                # A sentence cut by the chunk edge still counts when most of it was retrieved.
-                if inside > 0 and inside >= 0.5 * (sent.end - sent.start):
-                    found[sent.start] = sent
-                i += 1
-        return [found[k] for k in sorted(found)]
+    def _section_centroids(self) -> np.ndarray:
+        """The normalised mean vector of each section's units (what a section is about as a whole)."""
+        if self._centroids is None:
+            units = self._all_unit_vectors()
+            self._unit_tokens()
+            sums = np.zeros((self._n_sections, units.shape[1] if units.ndim == 2 else 1), dtype=np.float32)
+            np.add.at(sums, np.asarray(self._section_of, dtype=np.int64), units)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            self._centroids = sums / np.maximum(norms, 1e-12)
+        return self._centroids
 
-    # ------------------------------------------------------------ scoring
-    def assess(self, question: str, passages: Sequence[Passage]) -> Assessment:
-        """Score the sentences of the top passages and the evidence for answering at all."""
+    def _bm25(self, terms: dict[str, float], row: int, k1: float = 1.2, b: float = 0.75) -> float:
+        """BM25 of a unit for the question's terms (IDF of the index's chunks, the unit's own length)."""
+        tokens = self._token_lists[row]
+        if not tokens:
+            return 0.0
+        counts: dict[str, int] = {}
+        for t in tokens:
+            if t in terms:
+                counts[t] = counts.get(t, 0) + 1
+        norm = k1 * (1 - b + b * len(tokens) / max(self._avg_len, 1e-9))
+        return sum(terms[t] * c * (k1 + 1) / (c + norm) for t, c in counts.items())
+
+    def _all_unit_vectors(self) -> np.ndarray:
+        """The unit vectors in memory, read once: a scan over them is a few hundred microseconds per
+        thousand units, while re-reading the memory map would copy it on every request."""
+        if self._unit_matrix is None:
+            with self._lock:
+                if self._unit_matrix is None:
+                    self._unit_matrix = np.ascontiguousarray(self.store.unit_vectors(), dtype=np.float32)
+        return self._unit_matrix
+
+    def unit_tokens(self, row: int) -> frozenset[str]:
+        """Stemmed tokens of a unit with its context."""
+        return self._unit_tokens()[row]
+
+    # ------------------------------------------------------------ candidates and scoring
+    def passage_units(self, passage: Passage) -> list[int]:
+        """Rows of the units a passage holds, in reading order."""
+        return sorted(self.store.units_of_chunk.get(passage.chunk.chunk_id, []))
+
+    def _query_vector(self, question: str, query_vector: np.ndarray | None) -> np.ndarray | None:
+        if query_vector is not None:
+            return query_vector
+        if self.embedder is None:
+            return None
+        return self.embedder.encode_queries([question])[0]
+
+    def candidates(self, question: str, passages: Sequence[Passage], query_vector: np.ndarray | None = None,
+                   allowed_docs: frozenset[str] | None = None) -> tuple[dict[str, float], list[Candidate]]:
+        """The units of the top passages, plus the units closest to the question anywhere in the index
+        (`answer_unit_candidates` by dense similarity, and glossary entries of the term a definition
+        question asks about), each with its signals (probabilities not yet set).
+
+        Units found outside the retrieved passages are how an answer can lead with a sentence whose
+        passage ranked below `answer_passages`; `allowed_docs` keeps them within the search filters.
+        """
+        tokens = self._unit_tokens()
         terms = self.query_terms(question)
-        total = sum(terms.values())
         top = list(passages[: self.settings.answer_passages])
-        scored: dict[tuple[str, int], Scored] = {}
-        for passage in top:
-            prior = 1.0 / (1.0 + 0.12 * (passage.rank - 1))
-            for sent in self.passage_sentences(passage):
-                hit = sum(w for t, w in terms.items() if t in sent.tokens)
-                coverage = hit / total if total else 0.0
-                score = coverage * sent.quality * prior
-                key = (sent.doc_id, sent.start)
-                if key not in scored or scored[key].score < score:
-                    scored[key] = Scored(sent, passage, coverage, score)
-        ranked = sorted(scored.values(), key=lambda x: (-x.score, x.sentence.doc_id, x.sentence.start))
-        best_coverage = max((x.coverage for x in ranked if x.sentence.quality >= 0.5), default=0.0)
-        top_dense = self._top_dense(question, top)
-        evidence = evidence_score(top_dense, best_coverage)
-        return Assessment(terms, ranked, top_dense, best_coverage, evidence)
+        holder: dict[int, Passage] = {}
+        for p in top:
+            for row in self.passage_units(p):
+                if row not in holder or p.rank < holder[row].rank:
+                    holder[row] = p
+        qvec = self._query_vector(question, query_vector)
+        vectors = self.store.unit_vectors()
+        definitional = is_definition_question(question)
+        term = self.tokenizer.one(asked_term(question)) if definitional else []
+        extra: list[int] = []
+        if qvec is not None and len(self.store.units) and self.settings.answer_unit_candidates > 0:
+            scores = self._all_unit_vectors() @ qvec
+            n = min(len(scores), self.settings.answer_unit_candidates * 4)
+            best = np.argpartition(-scores, n - 1)[:n]
+            for row in best[np.argsort(-scores[best])].tolist():
+                if len(extra) >= self.settings.answer_unit_candidates:
+                    break
+                if row not in holder and (allowed_docs is None or self.store.units[row].doc_id in allowed_docs):
+                    extra.append(row)
+        if term:
+            extra.extend(r for r in self._definitions.get(frozenset(term), [])
+                         if r not in holder and r not in extra
+                         and (allowed_docs is None or self.store.units[r].doc_id in allowed_docs))
+        for row in extra:
+            chunk_id = self.store.units[row].chunk_ids[0]
+            p = self.store.passage(chunk_id)
+            if p is not None:
+                holder[row] = p.model_copy(update={"rank": 0})  # rank 0: not among the retrieved passages
+        if not holder:
+            return terms, []
+        rows = sorted(holder)
+        dense = (np.asarray(vectors[rows], dtype=np.float32) @ qvec).astype(float) if qvec is not None \
+            else np.zeros(len(rows))
+        chunk_vectors = self.store.vectors()
+        covers = [coverage(terms, tokens[r]) for r in rows]
+        centroids = self._section_centroids()
+        total_idf = sum(terms.values()) or 1.0
+        # Dense similarity of every neighbour in one product, and each section's, instead of per candidate.
+        around = sorted({j for r in rows for j in self._neighbors[r]})
+        around_dense = dict(zip(around, (self._all_unit_vectors()[around] @ qvec).tolist(), strict=True)) \
+            if qvec is not None and around else {}
+        sections = sorted({self._section_of[r] for r in rows})
+        section_dense = dict(zip(sections, (centroids[sections] @ qvec).tolist(), strict=True)) \
+            if qvec is not None else {}
+        best_dense, best_cover = float(max(dense)), max(covers)
+        term_pattern = _defines_pattern(asked_term(question)) if definitional else None
+        numeric = bool(NUMERIC_QUESTION.search(question))
+        wanted = [unit_re for q_re, unit_re in ANSWER_TYPES if q_re.search(question)]
+        rarest = max(terms.values(), default=0.0) or 1.0
+        q_bigrams = _bigrams([t for t in self.tokenizer.one(question) if t in terms])
+        top_score = max((p.score for p in top), default=0.0) or 1.0
+        out = []
+        for i, row in enumerate(rows):
+            unit, p = self.store.units[row], holder[row]
+            kind = unit.kind
+            term_cover = coverage(terms, self._context_tokens[row]) if kind is UnitKind.definition else 0.0
+            by_term = kind is UnitKind.definition and bool(term) and set(term) <= self._context_tokens[row]
+            by_phrase = term_pattern is not None and term_pattern.search(unit.text) is not None
+            defines = float(by_term or by_phrase)
+            features = {
+                "dense": float(dense[i]),
+                "dense_rel": float(dense[i]) - best_dense,
+                "coverage": covers[i],
+                "coverage_rel": covers[i] - best_cover,
+                "section_coverage": coverage(terms, self._section_tokens[row]),
+                "passage_rank": 1.0 / p.rank if p.rank else 0.0,
+                "passage_dense": float(p.dense_score) if p.dense_score is not None else (
+                    float(np.dot(chunk_vectors[self.store.row_of[p.chunk.chunk_id]], qvec)) if qvec is not None
+                    else 0.0),
+                "passage_score_rel": float(p.score) / top_score if p.rank else 0.0,
+                "retrieved": float(p.rank > 0),
+                "definition_match": term_cover if definitional else 0.0,
+                "defines_term": defines,
+                "numeric_match": float(numeric and self._has_digit[row]),
+                "type_match": float(any(r.search(unit.text) for r in wanted)),
+                "rare_hit": max((w for t, w in terms.items() if t in tokens[row]), default=0.0) / rarest,
+                "bigrams": len(q_bigrams & self._bigram_sets[row]) / len(q_bigrams) if q_bigrams else 0.0,
+                "first_in_section": float(self._first_in_section[row]),
+                "is_list": float(kind is UnitKind.list),
+                "is_table": float(kind in (UnitKind.table, UnitKind.row)),
+                "is_item": float(kind is UnitKind.item),
+                "is_definition": float(kind is UnitKind.definition),
+                "log_words": math.log1p(len(unit.text.split())),
+                # BM25 normalised by the question's total IDF, so questions of any length compare.
+                "bm25": self._bm25(terms, row) / total_idf,
+                "neighbor_coverage": max((coverage(terms, tokens[j]) for j in self._neighbors[row]), default=0.0),
+                "neighbor_dense": max((around_dense.get(j, 0.0) for j in self._neighbors[row]), default=0.0),
+                "section_dense": section_dense.get(self._section_of[row], 0.0),
+            }
+            out.append(Candidate(row, unit, p, features))
+        return terms, out
 
-    def _top_dense(self, question: str, passages: Sequence[Passage]) -> float:
-        """Best dense cosine of the passages; encodes the question only if retrieval did not (bm25 mode)."""
-        scores = [p.dense_score for p in passages if p.dense_score is not None]
+    def assess(self, question: str, passages: Sequence[Passage], query_vector: np.ndarray | None = None,
+               allowed_docs: frozenset[str] | None = None) -> Assessment:
+        """Rank the candidate units by the scorer's probability; `evidence_score` says whether to answer."""
+        if query_vector is None and passages:
+            query_vector = self._query_vector(question, None)  # bm25 retrieval: encode the question once here
+        terms, cands = self.candidates(question, passages, query_vector, allowed_docs)
+        if not cands:
+            return Assessment(terms)
+        x = np.array([[c.features[f] for f in FEATURES] for c in cands], dtype=np.float64)
+        for c, prob in zip(cands, self.scorer.probabilities(x).tolist(), strict=True):
+            c.score = float(prob)
+        ranked = sorted(cands, key=lambda c: (-c.score, c.unit.doc_id, c.unit.ordinal))
+        top_dense = self._top_dense(passages, query_vector, question)
+        # Abstention looks at the retrieved passages only, as it was calibrated: units pulled in from
+        # elsewhere are chosen for being close to the question and would flatter out-of-corpus questions.
+        best_coverage = max((c.features["coverage"] for c in cands if c.features["retrieved"]), default=0.0)
+        return Assessment(terms, ranked, evidence_score(top_dense, best_coverage), top_dense, best_coverage)
+
+    def _top_dense(self, passages: Sequence[Passage], query_vector: np.ndarray | None, question: str) -> float:
+        """Best dense cosine of the top passages (encodes the question only when retrieval did not)."""
+        top = list(passages[: self.settings.answer_passages])
+        scores = [p.dense_score for p in top if p.dense_score is not None]
         if scores:
             return float(max(scores))
-        if not passages or self.embedder is None:
+        qvec = self._query_vector(question, query_vector)
+        if qvec is None or not top:
             return 0.0
-        qvec = self.embedder.encode_queries([question])[0]
         vectors = self.store.vectors()
-        rows = [self.store.row_of[p.chunk.chunk_id] for p in passages]
-        return float(max(float(np.dot(vectors[r], qvec)) for r in rows))
+        return float(max(float(np.dot(vectors[self.store.row_of[p.chunk.chunk_id]], qvec)) for p in top))
 
     # ------------------------------------------------------------ composing
-    def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
-        """An extractive answer of verified quotes, or an abstention with related reading."""
-        assessment = self.assess(question, passages)
-        if not passages or assessment.evidence < self.settings.abstain_threshold:
-            return self.abstain(question, passages, assessment)
-        chosen = self.select(assessment)
-        citations = self.cite(chosen)
+    def answer(self, question: str, passages: Sequence[Passage], query_vector: np.ndarray | None = None,
+               allowed_docs: frozenset[str] | None = None) -> Answer:
+        """An extractive answer of verified quotes, or an abstention with related reading.
+
+        `allowed_docs`: the documents the search filters allow (None: all).
+        """
+        assessment = self.assess(question, passages, query_vector, allowed_docs)
+        if not passages or assessment.best is None or assessment.evidence < self.abstain_threshold:
+            return self.abstain(question, passages)
+        citations = self.cite(self.select(assessment))
         if not citations:
-            return self.abstain(question, passages, assessment)
+            return self.abstain(question, passages)
         return Answer(
             question=question,
             answer=compose(citations),
@@ -447,116 +502,131 @@ class Answerer:
             warnings=_warnings(citations),
         )
 
-    def abstain(self, question: str, passages: Sequence[Passage], assessment: Assessment | None = None) -> Answer:
+    def abstain(self, question: str, passages: Sequence[Passage]) -> Answer:
         """The abstention answer: no claims, the closest passages as related reading."""
         return Answer(question=question, answer="", abstained=True, citations=[],
                       related=list(passages[: self.settings.answer_passages]), mode="extractive",
                       message=ABSTAIN_MESSAGE)
 
-    def select(self, assessment: Assessment) -> list[Scored]:
-        """Pick 1..answer_max_sentences sentences: the best, then those close to it, without repeats."""
-        ranked = [x for x in assessment.ranked if x.coverage > 0 and x.sentence.quality >= 0.3]
-        if not ranked:
+    def select(self, assessment: Assessment) -> list[Candidate]:
+        """The best unit, then units that clear the floor and add something new (at most `answer_max_units`)."""
+        if not assessment.ranked:
             return []
-        best = ranked[0].score
-        chosen: list[Scored] = []
-        for cand in ranked:
-            if len(chosen) >= self.settings.answer_max_sentences:
+        best = self._extend(assessment.ranked[0], assessment)
+        chosen = [best]
+        floor = max(self.scorer.add_floor, self.scorer.add_ratio * best.score)
+        vectors = self.store.unit_vectors()
+        for cand in assessment.ranked[1:]:
+            if len(chosen) >= self.settings.answer_max_units or cand.score < floor:
                 break
-            # The second sentence is held to a lower bar so that most answers have some context.
-            bar = 0.5 if len(chosen) >= 2 else 0.35
-            if chosen and cand.score < bar * best:
-                break
-            if any(_similar(cand.sentence, c.sentence) for c in chosen):
+            if any(self._redundant(cand, c, vectors) for c in chosen):
                 continue
             chosen.append(cand)
         return chosen
 
-    def cite(self, chosen: Sequence[Scored]) -> list[Citation]:
-        """Verified citations for the chosen sentences, grouped by document, numbered in reading order."""
-        order: dict[str, float] = {}
-        for c in chosen:
-            order[c.sentence.doc_id] = max(order.get(c.sentence.doc_id, 0.0), c.score)
-        grouped = sorted(chosen, key=lambda c: (-order[c.sentence.doc_id], c.sentence.doc_id, c.sentence.start))
+    def _extend(self, best: Candidate, assessment: Assessment, max_words: int = 90) -> Candidate:
+        """The best sentence joined with an adjacent sentence of its paragraph that completes it.
+
+        A neighbour is taken when it continues the thought ("It should include…", "However, …") or
+        the scorer rates it at least half as likely to answer; the quote stays one verbatim range of
+        one page. Either way the result reads on its own instead of starting with a dangling "It".
+        """
+        unit = best.unit
+        if unit.kind is not UnitKind.sentence or len(unit.spans) != 1:
+            return best
+        units = self.store.units
+        prob = {c.row: c.score for c in assessment.ranked}
+        lo = hi = best.row
+        if lo > 0 and _adjacent(units[lo - 1], unit) and (
+                _ANAPHOR.match(unit.text) or prob.get(lo - 1, 0.0) >= 0.5 * best.score):
+            lo -= 1
+        if hi + 1 < len(units) and _adjacent(unit, units[hi + 1]) and (
+                _ANAPHOR.match(units[hi + 1].text) or prob.get(hi + 1, 0.0) >= 0.5 * best.score):
+            hi += 1
+        if lo == hi:
+            return best
+        first, last = units[lo], units[hi]
+        page = self.store.page(unit.doc_id, unit.spans[0].page)
+        start, end = first.spans[0].start, last.spans[0].end
+        if page is None or end > len(page.text) or len(page.text[start:end].split()) > max_words:
+            return best
+        merged = unit.model_copy(update={
+            "text": page.text[start:end], "spans": [PageSpan(page=unit.spans[0].page, start=start, end=end)],
+            "unit_id": f"{first.unit_id}+{last.ordinal - first.ordinal}",
+        })
+        return Candidate(best.row, merged, best.passage, best.features, best.score)
+
+    def _redundant(self, a: Candidate, b: Candidate, vectors: np.ndarray) -> bool:
+        """Overlapping text, most words shared, or nearly the same meaning."""
+        if a.unit.doc_id == b.unit.doc_id and _overlaps(a.unit.spans, b.unit.spans):
+            return True
+        ta, tb = self.unit_tokens(a.row), self.unit_tokens(b.row)
+        union = ta | tb
+        if union and len(ta & tb) / len(union) > 0.6:
+            return True
+        return float(np.dot(vectors[a.row], vectors[b.row])) > 0.92
+
+    def cite(self, chosen: Sequence[Candidate]) -> list[Citation]:
+        """Verified citations, grouped by document (documents in order of their best unit), best unit first."""
+        order = {c.unit.doc_id: i for i, c in reversed(list(enumerate(chosen)))}
+        grouped = sorted(enumerate(chosen), key=lambda ic: (order[ic[1].unit.doc_id], ic[0]))
         citations: list[Citation] = []
-        for c in grouped:
-            citation = self.citation(self.with_list(c.sentence), c.passage, len(citations) + 1)
+        for _, c in grouped:
+            citation = self.citation(c.unit, c.passage, len(citations) + 1)
             if citation is not None:
                 citations.append(citation)
         return citations
 
-    def with_list(self, sentence: Sentence, max_items: int = 8, max_chars: int = 900) -> Sentence:
-        """A sentence that introduces a list ("… are:") extended over the list items that follow it.
-
-        Quoting only the lead-in would cite the promise of an answer without the answer. The items are
-        taken while nothing but white space and list markers separates them, so the quote stays one
-        verbatim span of the page text.
-        """
-        if not sentence.text.rstrip().endswith(":"):
-            return sentence
-        doc = self.document(sentence.doc_id)
-        i = int(np.searchsorted(doc.starts, sentence.start))
-        end, tokens = sentence.end, set(sentence.tokens)
-        for nxt in doc.sentences[i + 1:i + 1 + max_items]:
-            gap = doc.text[end:nxt.start]
-            if not _LIST_GAP_RE.fullmatch(gap) or nxt.end - sentence.start > max_chars:
-                break
-            end, tokens = nxt.end, tokens | nxt.tokens
-            if nxt.text.rstrip().endswith((".", "!", "?")):
-                break  # the last item of the list ends with a full stop
-        if end == sentence.end:
-            return sentence
-        return Sentence(sentence.doc_id, sentence.start, end, doc.text[sentence.start:end],
-                        doc.pages_of(sentence.start, end), frozenset(tokens), sentence.quality)
-
-    def citation(self, sentence: Sentence, passage: Passage, n: int) -> Citation | None:
-        """A citation of `sentence` naming only the page(s) it lies on, or None if it fails verification."""
-        pages = list(sentence.pages)
-        if not pages or not verify_quote(self.store, sentence.doc_id, pages, sentence.text):
-            log.warning("dropping unverifiable quote from %s pages %s", sentence.doc_id, pages)
+    def citation(self, unit: QuoteUnit, passage: Passage, n: int) -> Citation | None:
+        """A citation of `unit` naming only the page(s) it lies on, or None if it fails verification."""
+        if not verify_unit(self.store, unit):
+            log.warning("dropping unverifiable unit %s", unit.unit_id)
             return None
-        base = citation_from_passage(passage, quote=sentence.text, n=n, verified=True)
-        labels = [self.store.labels.get((sentence.doc_id, p), str(p)) for p in pages]
-        return base.model_copy(update={"pages": pages, "page_labels": labels,
-                                       "url": page_url(passage.document, pages[0])})
+        pages = unit.pages
+        base = citation_from_passage(passage, quote=unit.text, n=n, verified=True)
+        labels = [self.store.labels.get((unit.doc_id, p), str(p)) for p in pages]
+        return base.model_copy(update={
+            "pages": pages, "page_labels": labels, "url": page_url(passage.document, pages[0]),
+            "section": unit.section or base.section, "context": unit.context, "note": unit.note,
+            "kind": unit.kind.value, "unit_id": unit.unit_id,
+        })
 
 
-@dataclass
-class Scored:
-    """A candidate sentence with the passage it came from, its question coverage and final score."""
-
-    sentence: Sentence
-    passage: Passage
-    coverage: float
-    score: float
+def _adjacent(a: QuoteUnit, b: QuoteUnit) -> bool:
+    """`b` is the sentence right after sentence `a` on the same page and in the same section."""
+    return (a.doc_id == b.doc_id and a.kind is b.kind is UnitKind.sentence and a.section_path == b.section_path
+            and len(a.spans) == len(b.spans) == 1 and a.spans[0].page == b.spans[0].page
+            and 0 <= b.spans[0].start - a.spans[0].end <= 2)
 
 
-@dataclass
-class Assessment:
-    """What `Answerer.assess` found: query terms, ranked sentences and the abstention features."""
-
-    terms: dict[str, float]
-    ranked: list[Scored] = field(default_factory=list)
-    top_dense: float = 0.0
-    best_coverage: float = 0.0
-    evidence: float = 0.0
+def _defines_pattern(term: str) -> re.Pattern[str] | None:
+    """"<term> is/are/means/refers to/is defined as", case-insensitive, the term's words in order."""
+    words = [re.escape(w) for w in term.split() if w]
+    if not words:
+        return None
+    return re.compile(r"\b" + r"\W+".join(words) + r"\W*(?:\([^)]{1,40}\)\W*)?(?:is|are|means?|refers? to|"
+                      r"(?:is|are) defined as|(?:is|are) (?:considered|understood) (?:to be|as)|:)", re.IGNORECASE)
 
 
-def evidence_score(top_dense: float, best_coverage: float) -> float:
-    """How well the index covers a question, in [0, 1]: the mean of best dense cosine and best coverage.
-
-    Both inputs grow monotonically with evidence, and neither alone suffices: paraphrased questions
-    have low lexical coverage but a close passage; out-of-corpus questions that share vocabulary
-    have a plausible passage but leave their rare, specific terms uncovered.
-    """
-    return 0.5 * max(0.0, top_dense) + 0.5 * best_coverage
+def _overlaps(a: Sequence[PageSpan], b: Sequence[PageSpan]) -> bool:
+    return any(x.page == y.page and x.start < y.end and y.start < x.end for x in a for y in b)
 
 
-def _similar(a: Sentence, b: Sentence) -> bool:
-    if a.doc_id == b.doc_id and a.start < b.end and b.start < a.end:
-        return True
-    union = a.tokens | b.tokens
-    return bool(union) and len(a.tokens & b.tokens) / len(union) > 0.7
+def _span_text(store: IndexStore, doc_id: str, spans: Sequence[PageSpan]) -> str | None:
+    parts = []
+    for s in spans:
+        page = store.page(doc_id, s.page)
+        if page is None or s.end > len(page.text) or s.start < 0:
+            return None
+        parts.append(page.text[s.start:s.end])
+    return "\n".join(parts)
+
+
+def verify_unit(store: IndexStore, unit: QuoteUnit) -> bool:
+    """The unit's quote and context are exactly the stored page text at their offsets."""
+    if not unit.text or _span_text(store, unit.doc_id, unit.spans) != unit.text:
+        return False
+    return not unit.context or _span_text(store, unit.doc_id, unit.context_spans) == unit.context
 
 
 def verify_quote(store: IndexStore, doc_id: str, pages: Sequence[int], quote: str) -> bool:
@@ -581,6 +651,19 @@ def verify_quote(store: IndexStore, doc_id: str, pages: Sequence[int], quote: st
     return len(texts) == 1 or not (quote in "\n".join(texts[1:]) or quote in "\n".join(texts[:-1]))
 
 
+def quote_text(citation: Citation) -> str:
+    """How a citation reads in an answer: its context (term, table headers, lead-in), then the quote."""
+    quote = " ".join(citation.quote.split())
+    if citation.context:
+        context = " ".join(citation.context.split())
+        sep = " " if citation.kind == UnitKind.definition.value else " … "
+        quote = f"{context.rstrip(':')}:{sep}{quote}" if citation.kind == UnitKind.definition.value \
+            else f"{context}{sep}{quote}"
+    if citation.note:
+        quote = f"{quote} … ({citation.note})"
+    return quote
+
+
 def compose(citations: Sequence[Citation]) -> str:
     """The answer text: each quote (whitespace collapsed) followed by its [n]; one paragraph per document."""
     groups: dict[str, list[Citation]] = {}
@@ -588,7 +671,7 @@ def compose(citations: Sequence[Citation]) -> str:
         groups.setdefault(c.doc_id, []).append(c)
     paragraphs = []
     for cites in groups.values():
-        body = " ".join(f"{' '.join(c.quote.split())} [{c.n}]" for c in cites)
+        body = " ".join(f"{quote_text(c)} [{c.n}]" for c in cites)
         if len(groups) > 1:
             first = cites[0]
             name = source_label(first.issuer, first.reference) or first.title or first.doc_id

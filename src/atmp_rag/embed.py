@@ -100,6 +100,44 @@ class Embedder:
         """Encode passages (with the passage prefix) to normalised float32 vectors."""
         return self._encode([self.passage_prefix + t for t in texts], show_progress=show_progress)
 
+    def encode_passages_pooled(self, texts: list[str], ranges: list[list[tuple[int, int]]]
+                               ) -> tuple[np.ndarray, list[list[tuple[np.ndarray, int]]]]:
+        """Encode passages and, from the same forward pass, pool token embeddings over character ranges.
+
+        `ranges[i]` are character ranges of `texts[i]` (without the passage prefix). For each range the
+        result holds the sum of the token embeddings whose characters overlap it and their count, so a
+        caller can average a span that several passages share ("late chunking": a sentence's vector is
+        read off the passage it sits in, in context, instead of encoding it again). Passage vectors
+        are exactly those of `encode_passages`.
+        """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        shift = len(self.passage_prefix)
+        full = [self.passage_prefix + t for t in texts]
+        with self._lock:
+            outputs = self.model.encode(full, batch_size=self.batch_size, output_value=None,
+                                        convert_to_numpy=False, show_progress_bar=False)
+            offsets = self.model.tokenizer(full, return_offsets_mapping=True, truncation=True,
+                                           max_length=self.model.max_seq_length)["offset_mapping"]
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pooled: list[list[tuple[np.ndarray, int]]] = []
+        for i, out in enumerate(outputs):
+            sentence = out["sentence_embedding"].float().numpy()
+            vectors[i] = sentence / max(float(np.linalg.norm(sentence)), 1e-12)
+            n_tokens = int(out["attention_mask"].sum())
+            tokens = out["token_embeddings"][:n_tokens].float().numpy()
+            spans = np.asarray(offsets[i], dtype=np.int64)
+            if len(spans) != n_tokens:
+                raise RuntimeError(f"tokenizer offsets ({len(spans)}) and model tokens ({n_tokens}) disagree")
+            real = spans[:, 1] > spans[:, 0]  # special tokens have empty offsets
+            per_range = []
+            for a, b in ranges[i]:
+                hit = real & (spans[:, 0] < b + shift) & (spans[:, 1] > a + shift)
+                count = int(hit.sum())
+                per_range.append((tokens[hit].sum(axis=0) if count else np.zeros(self.dimension, np.float32), count))
+            pooled.append(per_range)
+        return vectors, pooled
+
     def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from atmp_rag.models import Page
+from atmp_rag.text.content import classify_pages
+from atmp_rag.text.headings import roman_to_int
 
 __all__ = [
     "BACKENDS",
@@ -403,7 +405,6 @@ def find_running_lines(pages: Sequence[Sequence[str]], depth: int = 3, min_share
     return running
 
 
-_ROMAN = re.compile(r"^(?=[ivxlc]+$)c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
 _PAGE_LINE = re.compile(
     r"^(?:page\s*)?[-–—]?\s*(\d{1,4}|[ivxlc]{1,7})\s*[-–—]?(?:\s*(?:/|of)\s*\d{1,4})?$", re.IGNORECASE
 )
@@ -420,18 +421,6 @@ class PageNumber:
     value: int
 
 
-def _roman_value(s: str) -> int | None:
-    s = s.lower()
-    if not s or not _ROMAN.match(s):
-        return None
-    values = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
-    total = 0
-    for a, b in zip(s, s[1:] + " ", strict=True):
-        v = values[a]
-        total += -v if b != " " and values[b] > v else v
-    return total
-
-
 def _page_number_candidates(lines: Sequence[str], depth: int) -> list[PageNumber]:
     out = []
     for i in _edge_indices(lines, depth):
@@ -442,7 +431,7 @@ def _page_number_candidates(lines: Sequence[str], depth: int) -> list[PageNumber
             if token.isdigit():
                 out.append(PageNumber(i, token, "arabic", int(token)))
             else:
-                value = _roman_value(token)
+                value = roman_to_int(token)
                 if value is not None and value <= 40:
                     out.append(PageNumber(i, token, "roman", value))
             continue
@@ -643,7 +632,8 @@ def extract_pages(
     `Page.number` is the 1-based PDF page index; `Page.label` the printed page label: the PDF's
     own page labels when they say more than the plain index (many producers write "1, 2, 3…",
     which would hide the printed numbering), else the page number detected in the header or
-    footer, else str(number). TOC pages are kept but flagged (`is_toc`).
+    footer, else str(number). Every page is kept with its kind (`text.content.classify_pages`): TOC,
+    title, document-history and contact pages are stored but never chunked or quoted.
 
     Raises ExtractionError for encrypted, corrupt or truncated, page-less, image-only PDFs and
     for pages over `max_page_chars` characters.
@@ -659,12 +649,15 @@ def extract_pages(
     informative = raw.labels is not None and any(
         lab and lab != str(i + 1) for i, lab in enumerate(raw.labels)
     )
+    toc: list[bool] = []
+    for text in texts:
+        toc.append(is_toc_page(text, previous_is_toc=bool(toc) and toc[-1]))
+    kinds = classify_pages(texts, toc)
     pages: list[Page] = []
     for i, text in enumerate(texts):
         number = i + 1
         label = (raw.labels[i] if informative and raw.labels else "") or printed[i] or str(number)
-        toc = is_toc_page(text, previous_is_toc=bool(pages) and pages[-1].is_toc)
-        pages.append(Page(doc_id=doc_id, number=number, label=label, text=text, is_toc=toc))
+        pages.append(Page(doc_id=doc_id, number=number, label=label, text=text, kind=kinds[i]))
     log.debug("%s: %d pages extracted with %s", path.name, len(pages), backend)
     return pages
 

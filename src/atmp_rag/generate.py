@@ -21,10 +21,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from atmp_rag.answer import Answerer, Sentence, _warnings, split_sentences
+from atmp_rag.answer import Answerer, _warnings
 from atmp_rag.cite import source_label
 from atmp_rag.config import Settings
-from atmp_rag.models import Answer, Citation, Passage
+from atmp_rag.models import Answer, Citation, Passage, QuoteUnit
+from atmp_rag.text.sentences import split
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def _fallback(extractive: Answer, warning: str) -> Answer:
 def reply_sentences(reply: str) -> list[str]:
     """Sentences of a model reply, with markers placed after the final punctuation moved inside it."""
     text = _TRAILING_MARKERS_RE.sub(lambda m: f"{m.group(2)}{m.group(1)}", reply.strip())
-    return [" ".join(text[u.start:u.end].split()) for u in split_sentences(text) if u.end > u.start]
+    return [" ".join(text[a:b].split()) for a, b in split(text) if b > a]
 
 
 def check_reply(question: str, reply: str, passages: Sequence[Passage], answerer: Answerer) -> Answer | None:
@@ -161,8 +162,8 @@ def check_reply(question: str, reply: str, passages: Sequence[Passage], answerer
             said.setdefault(m, set()).update(tokens)
     citations: dict[int, Citation] = {}
     for m in dict.fromkeys(x for _, ms in kept for x in ms):
-        quote = _best_quote(answerer, passages[m - 1], said.get(m, set()))
-        citation = answerer.citation(quote, passages[m - 1], len(citations) + 1) if quote else None
+        unit = _best_unit(answerer, passages[m - 1], said.get(m, set()))
+        citation = answerer.citation(unit, passages[m - 1], len(citations) + 1) if unit is not None else None
         if citation is not None:
             citations[m] = citation
         else:
@@ -180,9 +181,11 @@ def check_reply(question: str, reply: str, passages: Sequence[Passage], answerer
                   warnings=[*_warnings(cites), *warnings])
 
 
-def _best_quote(answerer: Answerer, passage: Passage, tokens: set[str]) -> Sentence | None:
-    sentences = [s for s in answerer.passage_sentences(passage) if s.quality >= 0.3]
-    if not sentences:
+def _best_unit(answerer: Answerer, passage: Passage, tokens: set[str]) -> QuoteUnit | None:
+    """The passage's unit that shares the most IDF weight with what the model said about it."""
+    rows = answerer.passage_units(passage)
+    if not rows:
         return None
     weight = {t: answerer.idf(t) for t in tokens}
-    return max(sentences, key=lambda s: (sum(weight.get(t, 0.0) for t in s.tokens) * s.quality, -s.start))
+    best = max(rows, key=lambda r: (sum(weight.get(t, 0.0) for t in answerer.unit_tokens(r)), -r))
+    return answerer.store.units[best]

@@ -9,6 +9,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -20,12 +21,12 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from atmp_rag.chunking import chunk_pages
+from atmp_rag.chunking import Segmented, chunk_segmented, segment
 from atmp_rag.config import Settings
 from atmp_rag.corpus import corpus_documents, load_catalog, sha256_file, uncatalogued_document
 from atmp_rag.embed import Embedder, embedder_for
 from atmp_rag.extract import ExtractionError, extract_pages, pdf_metadata
-from atmp_rag.models import Chunk, Document, IngestReport, Page, SkippedFile
+from atmp_rag.models import Chunk, Document, IngestReport, Page, QuoteUnit, SkippedFile
 from atmp_rag.store import (
     IndexContent,
     IndexStore,
@@ -37,6 +38,7 @@ from atmp_rag.store import (
     staging_folder,
     write_index,
 )
+from atmp_rag.units import build_units
 
 log = logging.getLogger(__name__)
 _stderr = Console(stderr=True)
@@ -76,17 +78,43 @@ def _progress(enabled: bool) -> Iterator[Progress]:
         yield progress
 
 
-def encode_chunks(embedder: Embedder, texts: list[str], show_progress: bool, batch: int = 256) -> np.ndarray:
-    """Encode texts in length-sorted slices so the bar moves and padding stays small."""
+def encode_chunks(embedder: Embedder, texts: list[str], show_progress: bool, batch: int = 256,
+                  ranges: list[list[tuple[int, int]]] | None = None
+                  ) -> tuple[np.ndarray, list[list[tuple[np.ndarray, int]]]]:
+    """Encode texts in length-sorted slices so the bar moves and padding stays small.
+
+    With `ranges` (character ranges per text), token embeddings are also pooled over each range in the
+    same forward pass (`Embedder.encode_passages_pooled`); otherwise the pooled list is empty.
+    """
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    pooled: list[list[tuple[np.ndarray, int]]] = [[] for _ in texts] if ranges is not None else []
     with _progress(show_progress) as progress:
         task = progress.add_task("encode", total=len(texts))
         for start in range(0, len(order), batch):
             idx = order[start:start + batch]
-            out[idx] = embedder.encode_passages([texts[i] for i in idx])
+            if ranges is None:
+                out[idx] = embedder.encode_passages([texts[i] for i in idx])
+            else:
+                vecs, pools = embedder.encode_passages_pooled([texts[i] for i in idx], [ranges[i] for i in idx])
+                out[idx] = vecs
+                for i, p in zip(idx, pools, strict=True):
+                    pooled[i] = p
             progress.advance(task, len(idx))
-    return out
+    return out, pooled
+
+
+@dataclass
+class _DocBuild:
+    """One document on its way into the index: pages, chunks, units and (once encoded) their vectors."""
+
+    pages: list[Page]
+    chunks: list[Chunk]
+    units: list[QuoteUnit]
+    vectors: np.ndarray | None = None
+    unit_vectors: np.ndarray | None = None
+    seg: Segmented | None = None  # present for newly processed documents (unit pooling needs it)
+    unit_ranges: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -97,22 +125,26 @@ class _Reuse:
     sha: dict[str, str] = field(default_factory=dict)
     dimension: int = 0
 
-    def take(self, doc_id: str) -> tuple[list[Page], list[Chunk], np.ndarray] | None:
+    def take(self, doc_id: str) -> _DocBuild | None:
         if self.store is None:
             return None
         rows = [i for i, c in enumerate(self.store.chunks) if c.doc_id == doc_id]
         chunks = [self.store.chunks[i] for i in rows]
-        return self.store.pages(doc_id), chunks, np.asarray(self.store.vectors()[rows], dtype=np.float32)
+        units, unit_vectors = self.store.doc_units(doc_id)
+        vectors = np.asarray(self.store.vectors()[rows], dtype=np.float32)
+        return _DocBuild(self.store.pages(doc_id), chunks, units, vectors, unit_vectors)
 
 
 @lru_cache(maxsize=1)
 def pipeline_fingerprint() -> str:
     """Hash of the code that turns PDFs into chunks: a change there must not reuse old chunks."""
-    from atmp_rag import chunking, extract
+    from atmp_rag import chunking, extract, units
+    from atmp_rag.text import content, headings, sentences
 
     h = hashlib.sha256()
-    for source in (inspect.getsource(extract), inspect.getsource(chunking), inspect.getsource(index_text)):
-        h.update(source.encode())
+    for module in (extract, chunking, units, content, headings, sentences):
+        h.update(inspect.getsource(module).encode())
+    h.update(inspect.getsource(index_text).encode())
     return h.hexdigest()[:10]
 
 
@@ -192,9 +224,10 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
         return embedder
 
     skipped: list[SkippedFile] = []
-    per_doc: dict[str, tuple[list[Page], list[Chunk], np.ndarray | None]] = {}
+    per_doc: dict[str, _DocBuild] = {}
     reused: list[str] = []
     timings = {"extract": 0.0, "chunk": 0.0, "encode": 0.0, "write": 0.0}
+    dropped: Counter[str] = Counter()
 
     with _progress(show_progress) as progress:
         task = progress.add_task("extract", total=len(files))
@@ -202,7 +235,7 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
             progress.update(task, description=f"extract {doc.doc_id[:24]}")
             if reuse.sha.get(doc.doc_id) == doc_sha[doc.doc_id]:
                 taken = reuse.take(doc.doc_id)
-                if taken is not None:
+                if taken is not None and taken.unit_vectors is not None:
                     per_doc[doc.doc_id] = taken
                     reused.append(doc.doc_id)
                     progress.advance(task)
@@ -218,39 +251,39 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
                 progress.advance(task)
                 continue
             t1 = time.perf_counter()
-            chunks = chunk_pages(doc.doc_id, pages, encoder.count_tokens,
-                                 max_tokens=min(settings.chunk_max_tokens, encoder.max_tokens),
-                                 overlap_tokens=settings.chunk_overlap_tokens, min_tokens=settings.chunk_min_tokens)
+            seg = segment(doc.doc_id, pages)
+            chunks = chunk_segmented(seg, encoder.count_tokens,
+                                     max_tokens=min(settings.chunk_max_tokens, encoder.max_tokens),
+                                     overlap_tokens=settings.chunk_overlap_tokens, min_tokens=settings.chunk_min_tokens)
+            built = build_units(seg, chunks)
+            dropped.update(built.dropped)
             timings["extract"] += t1 - t0
             timings["chunk"] += time.perf_counter() - t1
             if not chunks:
                 skipped.append(SkippedFile(file=path.name, reason="no indexable text after cleaning"))
             else:
-                per_doc[doc.doc_id] = (pages, chunks, None)
+                per_doc[doc.doc_id] = _DocBuild(pages, chunks, built.units, seg=seg, unit_ranges=built.ranges)
             progress.advance(task)
 
     if strict and skipped:
         raise ExtractionError("; ".join(f"{s.file}: {s.reason}" for s in skipped))
 
     docs_by_id = {d.doc_id: d for d, _ in files}
-    new_ids = [d for d, v in per_doc.items() if v[2] is None]
-    new_texts = [index_text(docs_by_id[d], c) for d in new_ids for c in per_doc[d][1]]
+    new_ids = [d for d, v in per_doc.items() if v.vectors is None]
     t0 = time.perf_counter()
-    if new_texts:
-        log.info("encoding %d chunks of %d new or changed documents", len(new_texts), len(new_ids))
-    new_vectors = encode_chunks(model(), new_texts, show_progress) if new_texts else None
+    if new_ids:
+        log.info("encoding the chunks of %d new or changed documents", len(new_ids))
+        directly = _encode_documents(model(), settings, [(docs_by_id[d], per_doc[d]) for d in new_ids], show_progress)
+        if directly:
+            log.info("%d units held no token of any chunk and were encoded on their own", directly)
     timings["encode"] = time.perf_counter() - t0
-    offset = 0
-    for d in new_ids:
-        pages, chunks, _ = per_doc[d]
-        assert new_vectors is not None
-        per_doc[d] = (pages, chunks, new_vectors[offset:offset + len(chunks)])
-        offset += len(chunks)
 
     dimension = int(reuse.dimension) if embedder is None and reuse.dimension else model().dimension
     content = _assemble(catalog, files, per_doc, doc_sha, dimension)
     manifest = {
-        "documents": {d: {"sha256": doc_sha[d], "chunks": len(per_doc[d][1])} for d in per_doc},
+        "documents": {d: {"sha256": doc_sha[d], "chunks": len(per_doc[d].chunks), "units": len(per_doc[d].units)}
+                      for d in per_doc},
+        "units_dropped": dict(sorted(dropped.items())),
         "skipped": [s.model_dump() for s in skipped],
         "uncatalogued": [d.doc_id for d, _ in files if not d.catalogued and d.doc_id in per_doc],
         "timings": timings,
@@ -308,7 +341,7 @@ def index_records(settings: Settings, documents: list[Document], chunks: list[Ch
         if encode:
             embedder = embedder or embedder_for(settings)
             dimension = embedder.dimension
-            vectors = encode_chunks(embedder, [index_text(docs_by_id[c.doc_id], c) for c in chunks], show_progress)
+            vectors, _ = encode_chunks(embedder, [index_text(docs_by_id[c.doc_id], c) for c in chunks], show_progress)
         else:
             dimension = 1
             vectors = np.zeros((len(chunks), dimension), dtype=np.float32)
@@ -319,24 +352,85 @@ def index_records(settings: Settings, documents: list[Document], chunks: list[Ch
         return _write_and_publish(settings, content, {"dense": encode}, name, dimension, started)
 
 
-def _assemble(catalog: list[Document], files: list[tuple[Document, Path]],
-              per_doc: dict[str, tuple[list[Page], list[Chunk], np.ndarray | None]], doc_sha: dict[str, str],
-              dimension: int) -> IndexContent:
+def _assemble(catalog: list[Document], files: list[tuple[Document, Path]], per_doc: dict[str, _DocBuild],
+              doc_sha: dict[str, str], dimension: int) -> IndexContent:
     # Every catalog entry is stored (so the API can list what is missing); `pages` marks what is indexed.
     listed = {d.doc_id: d for d in catalog}
     listed.update({d.doc_id: d for d, _ in files})
-    documents = [d.model_copy(update={"pages": len(per_doc[d.doc_id][0]) if d.doc_id in per_doc else None})
+    documents = [d.model_copy(update={"pages": len(per_doc[d.doc_id].pages) if d.doc_id in per_doc else None})
                  for d in listed.values()]
     docs_by_id = {d.doc_id: d for d in documents}
     pages: list[Page] = []
     chunks: list[Chunk] = []
+    units: list[QuoteUnit] = []
     vectors: list[np.ndarray] = []
+    unit_vectors: list[np.ndarray] = []
     for doc_id in sorted(per_doc):
-        p, c, v = per_doc[doc_id]
-        pages.extend(p)
-        chunks.extend(c)
-        assert v is not None
-        vectors.append(v)
+        built = per_doc[doc_id]
+        assert built.vectors is not None and built.unit_vectors is not None
+        pages.extend(built.pages)
+        chunks.extend(built.chunks)
+        units.extend(built.units)
+        vectors.append(built.vectors)
+        unit_vectors.append(built.unit_vectors)
     matrix = np.vstack(vectors) if vectors else np.zeros((0, dimension), dtype=np.float32)
+    unit_matrix = np.vstack(unit_vectors) if unit_vectors else np.zeros((0, dimension), dtype=np.float32)
     lexical = [index_text(docs_by_id[c.doc_id], c) for c in chunks]
-    return IndexContent(documents, pages, chunks, matrix, lexical, {d: doc_sha[d] for d in per_doc})
+    return IndexContent(documents, pages, chunks, matrix, lexical, {d: doc_sha[d] for d in per_doc}, units,
+                        unit_matrix)
+
+
+def _encode_documents(embedder: Embedder, settings: Settings, docs: list[tuple[Document, _DocBuild]],
+                      show_progress: bool) -> int:
+    """Encode the chunks of new documents and give every unit a vector; returns how many units were
+    encoded on their own.
+
+    Default ("pooled"): a unit's vector is the mean of its token embeddings in the forward passes of
+    the chunks that hold it, normalised (late chunking) — no second encoding pass, and the unit is
+    read in its context. ``ATMP_RAG_UNIT_VECTORS=encoded`` encodes each unit (with its context) instead.
+    """
+    texts: list[str] = []
+    ranges: list[list[tuple[int, int]]] = []
+    owners: list[list[tuple[int, int]]] = []  # per chunk text: (doc index, unit index) per range
+    for di, (doc, built) in enumerate(docs):
+        assert built.seg is not None
+        by_chunk: dict[str, list[int]] = {}
+        for ui, unit in enumerate(built.units):
+            for cid in unit.chunk_ids:
+                by_chunk.setdefault(cid, []).append(ui)
+        for chunk in built.chunks:
+            text = index_text(doc, chunk)
+            head = len(text) - len(chunk.text)  # the header and its line break come first
+            ca, cb = built.seg.range_of(chunk.spans)
+            chunk_ranges, chunk_owners = [], []
+            if settings.unit_vectors == "pooled":
+                for ui in by_chunk.get(chunk.chunk_id, []):
+                    ua, ub = built.unit_ranges[ui]
+                    a, b = max(ua, ca) - ca, min(ub, cb) - ca
+                    if a < b:
+                        chunk_ranges.append((head + a, head + b))
+                        chunk_owners.append((di, ui))
+            texts.append(text)
+            ranges.append(chunk_ranges)
+            owners.append(chunk_owners)
+    vectors, pooled = encode_chunks(embedder, texts, show_progress, ranges=ranges)
+    sums = [np.zeros((len(b.units), embedder.dimension), dtype=np.float32) for _, b in docs]
+    counts = [np.zeros(len(b.units), dtype=np.int64) for _, b in docs]
+    for chunk_pools, chunk_owners in zip(pooled, owners, strict=True):
+        for (vec, n), (di, ui) in zip(chunk_pools, chunk_owners, strict=True):
+            sums[di][ui] += vec
+            counts[di][ui] += n
+    offset = 0
+    directly = 0
+    for di, (_doc, built) in enumerate(docs):
+        built.vectors = vectors[offset:offset + len(built.chunks)]
+        offset += len(built.chunks)
+        missing = [ui for ui in range(len(built.units)) if counts[di][ui] == 0]
+        unit_vectors = sums[di] / np.maximum(counts[di], 1)[:, None]
+        if missing:
+            directly += len(missing)
+            texts_ = [f"{built.units[ui].context}\n{built.units[ui].text}".strip() for ui in missing]
+            unit_vectors[missing] = embedder.encode_passages(texts_)
+        norms = np.linalg.norm(unit_vectors, axis=1, keepdims=True)
+        built.unit_vectors = (unit_vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return directly

@@ -6,6 +6,7 @@ This module imports nothing else of atmp_rag: every other layer depends on it.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +42,16 @@ class Document(BaseModel):
     pages: int | None = None
 
 
+class PageKind(StrEnum):
+    """What a page holds; only content pages are chunked, embedded and quoted."""
+
+    content = "content"
+    toc = "toc"
+    title = "title"
+    history = "history"
+    contact = "contact"
+
+
 class Page(BaseModel):
     """Cleaned text of one PDF page; `number` is the 1-based PDF page index."""
 
@@ -50,7 +61,17 @@ class Page(BaseModel):
     number: int
     label: str = ""
     text: str
-    is_toc: bool = False
+    kind: PageKind = PageKind.content
+
+    @property
+    def is_toc(self) -> bool:
+        """A table-of-contents page."""
+        return self.kind is PageKind.toc
+
+    @property
+    def is_content(self) -> bool:
+        """A page of guideline text (not a title, TOC, history or contact page)."""
+        return self.kind is PageKind.content
 
 
 class PageSpan(BaseModel):
@@ -84,6 +105,50 @@ class Chunk(BaseModel):
     def pages(self) -> list[int]:
         """1-based PDF page indices covered by this chunk, in order."""
         return sorted({s.page for s in self.spans})
+
+    @property
+    def section(self) -> str:
+        """Section path joined for display."""
+        return " › ".join(self.section_path)
+
+
+class UnitKind(StrEnum):
+    """The shape of a quotable unit."""
+
+    sentence = "sentence"
+    list = "list"  # a lead-in sentence with the list items that follow it
+    item = "item"  # one list item that reads on its own (its lead-in is the context)
+    table = "table"  # a small table quoted whole
+    row = "row"  # one row of a larger table (caption and column headers are the context)
+    definition = "definition"  # the definition of a glossary term (the term is the context)
+
+
+class QuoteUnit(BaseModel):
+    """A verbatim statement of a guideline that an answer may quote, with exact provenance.
+
+    `text` equals ``"\\n".join(page_text[s.start:s.end] for s in spans)``; `context` (a glossary
+    term, a table's caption and headers, a list's lead-in) is verbatim page text too, shown before
+    the quote so that it reads on its own. `chunk_ids` are the chunks that hold the unit.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: str
+    doc_id: str
+    ordinal: int
+    kind: UnitKind
+    text: str
+    spans: list[PageSpan]
+    context: str = ""
+    context_spans: list[PageSpan] = Field(default_factory=list)
+    section_path: list[str] = Field(default_factory=list)
+    chunk_ids: list[str] = Field(default_factory=list)
+    note: str = ""
+
+    @property
+    def pages(self) -> list[int]:
+        """1-based PDF pages of the quote and its context, in order."""
+        return sorted({s.page for s in self.spans} | {s.page for s in self.context_spans})
 
     @property
     def section(self) -> str:
@@ -126,6 +191,19 @@ class Citation(BaseModel):
     url: str
     verified: bool
     warning: str = ""
+    context: str = ""  # verbatim text shown before the quote: a term, table headers, a list's lead-in
+    note: str = ""  # e.g. how many list items follow beyond the quoted ones
+    kind: str = "sentence"
+    unit_id: str = ""
+
+
+class Turn(BaseModel):
+    """An earlier turn of a conversation: what was asked and which passages its answer cited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=2000)
+    chunk_ids: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=50)
 
 
 class Answer(BaseModel):
@@ -141,6 +219,8 @@ class Answer(BaseModel):
     mode: str = "extractive"
     message: str = ""
     warnings: list[str] = Field(default_factory=list)
+    # A follow-up is searched with terms of the earlier question(s): the query actually used, else "".
+    retrieval_query: str = ""
 
 
 class SkippedFile(BaseModel):

@@ -12,7 +12,8 @@ import numpy as np
 from atmp_rag.config import Settings
 from atmp_rag.embed import Embedder, Reranker, get_reranker
 from atmp_rag.models import Chunk, Passage, Status
-from atmp_rag.store import IndexStore, bm25_tokenize
+from atmp_rag.store import IndexStore
+from atmp_rag.text.lexical import bm25_tokenize
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,14 @@ def _overlap(a: Chunk, b: Chunk) -> float:
     return shared / shorter
 
 
+@dataclass
+class Retrieval:
+    """Passages of one search and the query vector they were found with (None for bm25 alone)."""
+
+    passages: list[Passage]
+    query_vector: np.ndarray | None = None
+
+
 class Retriever:
     """Searches one IndexStore; the model and index are loaded once and shared across queries."""
 
@@ -94,18 +103,23 @@ class Retriever:
         self._n = len(store.chunks)
 
     # ------------------------------------------------------------ filters
-    def allowed_rows(self, filters: SearchFilters | None) -> np.ndarray | None:
-        """Boolean mask of rows passing the filters, or None when unfiltered."""
+    def allowed_documents(self, filters: SearchFilters | None) -> frozenset[str] | None:
+        """Ids of the documents passing the filters, or None when unfiltered."""
         if filters is None or filters.is_empty():
             return None
-        ok_docs = np.zeros(len(self._doc_index), dtype=bool)
-        for doc_id, i in self._doc_index.items():
-            doc = self.store.documents[doc_id]
-            ok_docs[i] = (
-                (not filters.doc_ids or doc_id in filters.doc_ids)
-                and (not filters.issuers or doc.issuer in filters.issuers)
-                and (not filters.statuses or doc.status in filters.statuses)
-            )
+        return frozenset(
+            doc_id for doc_id in self._doc_index
+            if (not filters.doc_ids or doc_id in filters.doc_ids)
+            and (not filters.issuers or self.store.documents[doc_id].issuer in filters.issuers)
+            and (not filters.statuses or self.store.documents[doc_id].status in filters.statuses)
+        )
+
+    def allowed_rows(self, filters: SearchFilters | None) -> np.ndarray | None:
+        """Boolean mask of rows passing the filters, or None when unfiltered."""
+        allowed = self.allowed_documents(filters)
+        if allowed is None:
+            return None
+        ok_docs = np.array([d in allowed for d in self._doc_index], dtype=bool)
         return ok_docs[self._row_doc]
 
     # ------------------------------------------------------------ single lists
@@ -149,6 +163,16 @@ class Retriever:
         ``max(settings.candidates, 3 * k)``); evaluation passes the count a top-`settings.k` search
         would use, so a deep ranking keeps exactly the head that users see.
         """
+        return self.retrieve(query, k, mode, filters, rerank, dedupe, candidates).passages
+
+    def retrieve(self, query: str, k: int | None = None, mode: str | None = None,
+                 filters: SearchFilters | None = None, rerank: bool = False, dedupe: bool = True,
+                 candidates: int | None = None, doc_boost: dict[str, float] | None = None) -> Retrieval:
+        """Like `search`, and also returns the query vector (None in bm25 mode) for answer scoring.
+
+        `doc_boost` multiplies the fused score of every candidate of the named documents (follow-up
+        questions prefer the documents a conversation has cited; see `service.Engine.ask`).
+        """
         k = k or self.settings.k
         mode = mode or self.settings.mode
         if mode not in MODES:
@@ -173,6 +197,11 @@ class Retriever:
             assert dense is not None and lex is not None
             fused = rrf([dense, lex], self.settings.rrf_k)
 
+        if doc_boost:
+            for row in fused:
+                factor = doc_boost.get(self.store.chunks[row].doc_id)
+                if factor:
+                    fused[row] *= factor
         ordered = sorted(fused, key=lambda r: (-fused[r], r))
         if rerank and self.reranker is not None:
             head = ordered[: self.settings.rerank_top_n]
@@ -195,8 +224,9 @@ class Retriever:
         if qvec is not None and chosen:
             vectors = self.store.vectors()
             dense_scores = {r: float(np.dot(vectors[r], qvec)) for r in chosen}
-        return [self._passage(row, rank, fused[row], dense_scores.get(row), lex_scores.get(row))
-                for rank, row in enumerate(chosen, start=1)]
+        passages = [self._passage(row, rank, fused[row], dense_scores.get(row), lex_scores.get(row))
+                    for rank, row in enumerate(chosen, start=1)]
+        return Retrieval(passages, qvec)
 
     def _passage(self, row: int, rank: int, score: float, dense: float | None, lexical: float | None) -> Passage:
         chunk = self.store.chunks[row]

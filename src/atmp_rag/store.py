@@ -18,8 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,8 @@ import bm25s
 import faiss
 import numpy as np
 
-from atmp_rag.models import Chunk, Document, Page, Passage
+from atmp_rag.models import Chunk, Document, Page, PageKind, Passage, QuoteUnit
+from atmp_rag.text.lexical import Idf, bm25_tokenize, document_frequencies
 
 log = logging.getLogger(__name__)
 # bm25s forces its logger to DEBUG on import; put it back under the application's control.
@@ -37,11 +37,14 @@ MANIFEST = "manifest.json"
 CURRENT = "current"
 _SCHEMA = """
 CREATE TABLE documents (doc_id TEXT PRIMARY KEY, sha256 TEXT, json TEXT NOT NULL);
-CREATE TABLE pages (doc_id TEXT NOT NULL, number INTEGER NOT NULL, label TEXT, is_toc INTEGER NOT NULL,
+CREATE TABLE pages (doc_id TEXT NOT NULL, number INTEGER NOT NULL, label TEXT, kind TEXT NOT NULL,
                     text TEXT NOT NULL, PRIMARY KEY (doc_id, number));
 CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL,
                      json TEXT NOT NULL);
 CREATE INDEX chunks_doc ON chunks (doc_id);
+CREATE TABLE units (row INTEGER PRIMARY KEY, unit_id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL, json TEXT NOT NULL);
+CREATE INDEX units_doc ON units (doc_id);
+CREATE TABLE terms (token TEXT PRIMARY KEY, df INTEGER NOT NULL);
 """
 
 
@@ -51,28 +54,6 @@ class IndexNotFound(FileNotFoundError):
 
 class BuildLocked(RuntimeError):
     """Another build holds the index folder's lock."""
-
-
-# ---------------------------------------------------------------- lexical
-
-@lru_cache(maxsize=4)
-def _stemmer(language: str) -> Any:
-    if not language:
-        return None
-    import Stemmer
-
-    return Stemmer.Stemmer(language)
-
-
-def bm25_tokenize(texts: list[str], stemmer: str, stopwords: str) -> list[list[str]]:
-    """Tokenise with the same lowercasing, stop words and stemming at index and query time."""
-    return bm25s.tokenize(
-        texts,
-        stopwords=stopwords or None,
-        stemmer=_stemmer(stemmer),
-        return_ids=False,
-        show_progress=False,
-    )
 
 
 # ---------------------------------------------------------------- vectors
@@ -109,6 +90,8 @@ class IndexContent:
     vectors: np.ndarray
     lexical_texts: list[str]
     doc_sha256: dict[str, str]
+    units: list[QuoteUnit] = field(default_factory=list)
+    unit_vectors: np.ndarray | None = None  # row i is units[i]
 
 
 def write_index(folder: Path, content: IndexContent, manifest: dict[str, Any], faiss_kind: str,
@@ -124,18 +107,28 @@ def write_index(folder: Path, content: IndexContent, manifest: dict[str, Any], f
         )
         db.executemany(
             "INSERT INTO pages VALUES (?, ?, ?, ?, ?)",
-            [(p.doc_id, p.number, p.label, int(p.is_toc), p.text) for p in content.pages],
+            [(p.doc_id, p.number, p.label, p.kind.value, p.text) for p in content.pages],
         )
         db.executemany(
             "INSERT INTO chunks VALUES (?, ?, ?, ?)",
             [(i, c.chunk_id, c.doc_id, c.model_dump_json()) for i, c in enumerate(content.chunks)],
         )
+        db.executemany(
+            "INSERT INTO units VALUES (?, ?, ?, ?)",
+            [(i, u.unit_id, u.doc_id, u.model_dump_json()) for i, u in enumerate(content.units)],
+        )
+        # Document frequencies from the very tokens BM25 indexes: the IDF of answer scoring.
+        tokens = bm25_tokenize(content.lexical_texts, bm25_params["stemmer"], bm25_params["stopwords"])
+        db.executemany("INSERT INTO terms VALUES (?, ?)", sorted(document_frequencies(tokens).items()))
         db.commit()
     finally:
         db.close()
     np.save(folder / "vectors.npy", content.vectors)
+    unit_vectors = content.unit_vectors
+    if unit_vectors is None:
+        unit_vectors = np.zeros((len(content.units), content.vectors.shape[1]), dtype=np.float32)
+    np.save(folder / "unit_vectors.npy", np.ascontiguousarray(unit_vectors, dtype=np.float32))
     faiss.write_index(build_faiss(content.vectors, faiss_kind), str(folder / "faiss.index"))
-    tokens = bm25_tokenize(content.lexical_texts, bm25_params["stemmer"], bm25_params["stopwords"])
     bm25 = bm25s.BM25(k1=bm25_params["k1"], b=bm25_params["b"])
     bm25.index(tokens, show_progress=False)
     bm25.save(str(folder / "bm25"), show_progress=False)
@@ -244,9 +237,18 @@ class IndexStore:
         self.labels: dict[tuple[str, int], str] = {
             (d, n): lab or str(n) for d, n, lab in db.execute("SELECT doc_id, number, label FROM pages")
         }
+        self.units: list[QuoteUnit] = [
+            QuoteUnit.model_validate_json(row[0]) for row in db.execute("SELECT json FROM units ORDER BY row")
+        ]
+        self.units_of_chunk: dict[str, list[int]] = {}
+        for i, u in enumerate(self.units):
+            for chunk_id in u.chunk_ids:
+                self.units_of_chunk.setdefault(chunk_id, []).append(i)
+        self.idf = Idf(dict(db.execute("SELECT token, df FROM terms")), len(self.chunks))
         self.faiss = faiss.read_index(str(folder / "faiss.index"))
         self.bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
         self._vectors: np.ndarray | None = None
+        self._unit_vectors: np.ndarray | None = None
         self.loaded_at = time.time()
 
     def _db(self) -> sqlite3.Connection:
@@ -265,18 +267,19 @@ class IndexStore:
     def page(self, doc_id: str, number: int) -> Page | None:
         """One page's cleaned text, or None."""
         row = self._db().execute(
-            "SELECT label, is_toc, text FROM pages WHERE doc_id = ? AND number = ?", (doc_id, number)
+            "SELECT label, kind, text FROM pages WHERE doc_id = ? AND number = ?", (doc_id, number)
         ).fetchone()
         if row is None:
             return None
-        return Page(doc_id=doc_id, number=number, label=row[0] or str(number), is_toc=bool(row[1]), text=row[2])
+        return Page(doc_id=doc_id, number=number, label=row[0] or str(number), kind=PageKind(row[1]), text=row[2])
 
     def pages(self, doc_id: str) -> list[Page]:
         """All pages of a document in order."""
         rows = self._db().execute(
-            "SELECT number, label, is_toc, text FROM pages WHERE doc_id = ? ORDER BY number", (doc_id,)
+            "SELECT number, label, kind, text FROM pages WHERE doc_id = ? ORDER BY number", (doc_id,)
         )
-        return [Page(doc_id=doc_id, number=n, label=lab or str(n), is_toc=bool(t), text=txt) for n, lab, t, txt in rows]
+        return [Page(doc_id=doc_id, number=n, label=lab or str(n), kind=PageKind(k), text=txt)
+                for n, lab, k, txt in rows]
 
     def page_count(self, doc_id: str) -> int:
         """Number of stored pages of a document."""
@@ -304,6 +307,17 @@ class IndexStore:
         if self._vectors is None:
             self._vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
         return self._vectors
+
+    def unit_vectors(self) -> np.ndarray:
+        """All quotable-unit vectors (memory-mapped), row-aligned with `units`."""
+        if self._unit_vectors is None:
+            self._unit_vectors = np.load(self.folder / "unit_vectors.npy", mmap_mode="r")
+        return self._unit_vectors
+
+    def doc_units(self, doc_id: str) -> tuple[list[QuoteUnit], np.ndarray]:
+        """A document's units and their vectors (copied out of the memory map), in unit order."""
+        rows = [i for i, u in enumerate(self.units) if u.doc_id == doc_id]
+        return [self.units[i] for i in rows], np.asarray(self.unit_vectors()[rows], dtype=np.float32)
 
     def close(self) -> None:
         """Close this thread's SQLite connection."""

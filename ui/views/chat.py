@@ -79,7 +79,7 @@ def ask(question: str) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         answer = api.ask(question, k=k, mode=mode, answer_mode=answer_mode, issuers=issuers, doc_ids=doc_ids,
-                         statuses=statuses)
+                         statuses=statuses, history=history())
     except ServiceError as exc:
         return {"role": "assistant", "error": str(exc)}
     elapsed = time.perf_counter() - started
@@ -89,6 +89,16 @@ def ask(question: str) -> dict[str, Any]:
         contexts[c["n"]] = _context(api, c, texts)
     return {"role": "assistant", "answer": answer, "contexts": contexts, "seconds": elapsed,
             "settings": {"mode": mode, "k": k, "answer_mode": answer_mode}}
+
+
+def history(turns: int = 3) -> list[dict[str, Any]]:
+    """The last answered turns of this conversation (question and cited passages), for follow-up questions."""
+    out: list[dict[str, Any]] = []
+    for i, m in enumerate(messages):
+        if m["role"] == "user" and i + 1 < len(messages) and "answer" in messages[i + 1]:
+            cited = [c["chunk_id"] for c in messages[i + 1]["answer"]["citations"]]
+            out.append({"question": m["content"], "chunk_ids": cited})
+    return out[-turns:]
 
 
 def _context(api: Any, citation: dict[str, Any], texts: dict[str, str]) -> str:
@@ -120,7 +130,11 @@ def show_citation(citation: dict[str, Any], context: str, key: str) -> None:
             st.warning(citation["warning"], icon=":material/warning:")
         st.markdown(f"**Section:** {citation['section'] or '—'}  \n"
                     f"**Page:** {', '.join(dict.fromkeys(labels))} (PDF page {', '.join(map(str, pages))})")
+        if citation.get("context"):
+            st.caption(f"Read with: {' '.join(citation['context'].split())}")
         st.markdown(context, unsafe_allow_html=True)
+        if citation.get("note"):
+            st.caption(citation["note"].capitalize())
         st.caption(":material/verified: Quote verified verbatim against the stored page text."
                    if citation["verified"] else ":material/error: Quote could not be verified against the page.")
         st.markdown(official_link(citation["url"], pages[0]))
@@ -166,6 +180,8 @@ def show_answer(message: dict[str, Any], key: str) -> None:
         st.info(f"**No answer (abstained).** {answer.get('message') or ''}", icon=":material/block:")
         show_related(answer.get("related", []), key)
         return
+    if answer.get("retrieval_query"):
+        st.caption(f"Read as a follow-up: searched for “{answer['retrieval_query']}”")
     st.markdown(answer_html(answer["answer"]), unsafe_allow_html=True)
     st.caption(f"{len(answer['citations'])} verbatim quotes · {answer['mode']} answer · "
                f"{MODES.get(message['settings']['mode'], '')} retrieval · {message['seconds']:.2f} s")

@@ -81,13 +81,12 @@ doc, outline = detail["document"], detail["outline"]
 
 st.subheader(doc["title"] or doc["doc_id"])
 st.markdown(f"{doc['issuer']} · reference **{doc['reference']}** · {doc['version']} {status_badge(doc['status'])}")
+# The service words the warning once (atmp_rag.cite.status_warning), the same as in chat citations.
 if doc["status"] == "superseded":
-    by = f" by `{doc['superseded_by']}`" if doc["superseded_by"] else ""
-    st.warning(f"Superseded{by}. {doc['status_note']} Check the current version before relying on this text.",
+    st.warning(f"{doc['status_warning']} Check the current version before relying on this text.",
                icon=":material/history:")
 elif doc["status"] == "draft":
-    st.warning(f"Draft for consultation; it does not state current requirements. {doc['status_note']}",
-               icon=":material/edit_note:")
+    st.warning(doc["status_warning"], icon=":material/edit_note:")
 elif doc["status_note"]:
     st.caption(doc["status_note"])
 links = [f"[Official PDF]({doc['pdf_url']})" if doc["pdf_url"] else "",

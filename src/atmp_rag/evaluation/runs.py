@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from atmp_rag.config import Settings
 from atmp_rag.embed import Embedder
+from atmp_rag.evaluation.answers import AnswerJudgement, CitedQuote, answer_quality
 from atmp_rag.evaluation.datasets import (
     BeirDataset,
     DatasetRef,
@@ -94,6 +95,7 @@ class QueryDetail(BaseModel):
     metrics: dict[str, float] = Field(default_factory=dict)
     abstained: bool | None = None
     citations: list[dict[str, Any]] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list)
 
 
 class ModeResult(BaseModel):
@@ -156,6 +158,7 @@ class _Task:
     style: str = ""
     answerable: bool = True
     gold_pages: dict[str, set[int]] = field(default_factory=dict)  # doc_id -> pages (regulatory only)
+    evidence: list[str] = field(default_factory=list)  # verbatim evidence quotes (regulatory only)
 
 
 def _chunk_relevant(task: _Task, chunk: Chunk, regulatory: bool) -> bool:
@@ -183,7 +186,7 @@ def regulatory_tasks(questions: Sequence[RegulatoryQuestion], store: IndexStore)
                 notes.append(f"{q.id}: gold file {g.file} is not in the index")
                 continue
             gold_pages.setdefault(doc_id, set()).update(g.pages)
-        task = _Task(q.id, q.question, {}, gold, q.style, q.answerable, gold_pages)
+        task = _Task(q.id, q.question, {}, gold, q.style, q.answerable, gold_pages, [e.quote for e in q.evidence])
         if q.answerable:
             rel = {c.chunk_id: 1 for d in gold_pages for c in by_doc.get(d, []) if _chunk_relevant(task, c, True)}
             if not rel:
@@ -443,9 +446,10 @@ def _detail(task: _Task, passages: list[Passage], ms: float, k: int, regulatory:
 def _answer(task: _Task, detail: QueryDetail, answerer: Any, retriever: Retriever, mode: str, rerank: bool,
             settings: Settings, store: IndexStore) -> None:
     # Same retrieval as the service's ask(): at least `answer_passages` passages in this mode.
-    passages = retriever.search(task.text, k=max(settings.k, settings.answer_passages), mode=mode, rerank=rerank)
-    answer = answerer.answer(task.text, passages)
+    retrieval = retriever.retrieve(task.text, k=max(settings.k, settings.answer_passages), mode=mode, rerank=rerank)
+    answer = answerer.answer(task.text, retrieval.passages, query_vector=retrieval.query_vector)
     detail.abstained = bool(answer.abstained)
+    detail.evidence = task.evidence
     detail.citations = []
     for c in answer.citations:
         pages = task.gold_pages.get(c.doc_id, set())
@@ -459,19 +463,25 @@ def answer_metrics(details: Sequence[QueryDetail]) -> dict[str, float]:
     """Answer-level metrics over the questions of one mode.
 
     citation_precision: share of citations given for answerable questions that point to a gold page.
-    quote_verification: share of all citations whose quote was verified against the stored page.
     abstention_precision / _recall: abstentions that were right / unanswerable questions abstained on.
     answered_rate: share of answerable questions that got an answer.
+    answer_*: what the user reads first (`evaluation.answers.answer_quality`): [1] on a gold page,
+    [1] reproducing an evidence quote, units and words per answer, false and out-of-corpus abstention.
     """
     cites_ans = [c for d in details if d.answerable for c in d.citations]
-    cites_all = [c for d in details for c in d.citations]
     abstained = [d for d in details if d.abstained]
     unanswerable = [d for d in details if not d.answerable]
     answerable = [d for d in details if d.answerable]
+    judged = [
+        AnswerJudgement(d.qid, d.answerable, bool(d.abstained),
+                        [CitedQuote(c["doc_id"], list(c["pages"]), c["quote"]) for c in d.citations],
+                        {g.doc_id: set(g.pages) for g in d.gold if g.doc_id}, list(d.evidence))
+        for d in details
+    ]
     return {
         "citation_precision": fraction([c["on_gold"] for c in cites_ans]),
-        "quote_verification": fraction([c["verified"] for c in cites_all]),
         "abstention_precision": fraction([not d.answerable for d in abstained]),
         "abstention_recall": fraction([bool(d.abstained) for d in unanswerable]),
         "answered_rate": fraction([not d.abstained for d in answerable]),
+        **answer_quality(judged),
     }

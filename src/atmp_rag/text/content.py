@@ -1,0 +1,220 @@
+"""What is content and what is not: page kinds and text that must never be quoted as an answer.
+
+Guideline PDFs carry much text that answers nothing: title pages, document-history tables, contact
+and copyright blocks, reference lists, the scattered words of a figure, footnote markers. The rules
+here are written against general layouts (ICH, EMA, FDA, WHO and other regulators), not against one
+corpus, and are tested with generated PDFs that vary them:
+
+- `classify_pages`: "title" (the first page with text when it has no body heading and few
+  sentences), "history" (a page headed "Document history" / "Revision history" and the date-heavy
+  pages that continue it), "contact" (most lines are addresses, phone numbers, e-mail or web
+  addresses), "toc" (decided by `extract.is_toc_page`), else "content". Only content pages are
+  chunked, embedded and quoted.
+- `unit_problem`: why a candidate quote is not a statement of the guideline (a continuation that
+  starts in lower case, a figure's text dump, a reference entry, contact details, a TOC line, too
+  few words), or None.
+- `strip_lead_noise`: moves a quote's start past a footnote marker line or the wrapped tail of a
+  heading, so a quote never starts with either.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from atmp_rag.models import PageKind
+from atmp_rag.text.headings import SMALL_WORDS, VERBS, detect_heading, is_caps
+
+__all__ = ["classify_pages", "is_prose_line", "strip_lead_noise", "unit_problem"]
+
+_HISTORY_TITLE = re.compile(
+    r"^(?:[\dIVX.]+\s*)?(?:document|revision|change|version|amendment|publication)s?\s+(?:history|record|log)\b"
+    r"|^history of (?:changes|revisions|amendments|the document)\b|^record of (?:changes|amendments|revisions)\b",
+    re.IGNORECASE,
+)
+_MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
+          "oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b|\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b", re.IGNORECASE)
+_CONTACT = re.compile(
+    r"\b(?:tel(?:ephone)?|phone|fax|facsimile|e-?mail|website|web site)\b\s*[:.+]?|www\.|https?://|"
+    r"[\w.-]+@[\w-]+\.\w|\+\d{1,3}[\s(]|\bp\.?\s?o\.?\s+box\b|©|\(c\)\s*(?:19|20)\d{2}|all rights reserved|"
+    r"reproduction is authori[sz]ed|an agency of the european union",
+    re.IGNORECASE,
+)
+#: Headings that start the body of a guideline (a page holding one is not front matter).
+_BODY_HEADING = re.compile(
+    r"^(?:(?:\d{1,2}|[IVX]{1,4})\.?\s+\S|(?:executive\s+)?summary\b|introduction\b|scope\b|purpose\b|background\b|"
+    r"preamble\b|objectives?\b|abstract\b|foreword\b|legal basis\b|general principles\b|questions? and answers?\b)",
+    re.IGNORECASE,
+)
+_REFERENCE_SIGNALS = (
+    re.compile(r"\((?:19|20)\d{2}[a-z]?\)"),
+    re.compile(r"\b(?:19|20)\d{2}\s*[;,]\s*\d+\s*(?:\(\d+\))?\s*[:,]\s*\d+"),  # 2005;94:123 / 2005, 12: 4
+    re.compile(r"\bdoi\s*:|\bdoi\.org\b|\bPMID\b|\bISBN\b", re.IGNORECASE),
+    re.compile(r"\bet al\b\.?"),
+    re.compile(r"\b(?:pp?\.|vol\.|no\.)\s*\d", re.IGNORECASE),
+    re.compile(r"(?:^|[\s,;])(?:[A-Z][a-z'’-]+,?\s(?:[A-Z]\.?\s?){1,3}[,.;]\s*){2,}"),  # Smith J, Doe AB,
+    re.compile(r"^\s*\[\d{1,3}\]"),
+)
+_FOOTNOTE_MARK = re.compile(r"(?:\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)[ \t]+(?=[A-Z][a-z])")
+_FOOTNOTE_LINE = re.compile(r"^(?:\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+|\*{1,3}|[a-z])$")
+_LEADERS = re.compile(r"(?:\.\s?){3,}\s*\d+\s*$|…\s*\d+\s*$", re.MULTILINE)
+_LEGAL = re.compile(
+    r"protected by copyright|all rights reserved|reproduction is authori[sz]ed|without warranty of any kind|"
+    r"^legal notice\b|^disclaimer\b|"
+    # Procedural boilerplate of harmonised guidelines: where a document stands, not what it requires.
+    r"having reached step \d|recommended for adoption to the (?:three )?regulatory (?:parties|bodies)",
+    re.IGNORECASE,
+)
+_CAPTION = re.compile(r"^(?:figure|fig\.|table|diagram|chart|scheme)\s+[\dA-Z]{1,4}[a-z]?\s*[:.–-]", re.IGNORECASE)
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+def _lines(text: str) -> list[str]:
+    return [ln.strip() for ln in text.split("\n") if ln.strip()]
+
+
+def is_prose_line(line: str) -> bool:
+    """A line of running text: it ends a sentence, or it is long and mostly lower-case words."""
+    words = line.split()
+    if len(words) >= 4 and line.rstrip()[-1:] in ".;:!?" and any(w.islower() for w in words):
+        return True
+    if len(words) < 8:
+        return False
+    lettered = [w.lstrip("\"“‘(") for w in words if sum(c.isalpha() for c in w) >= 2]
+    if len(lettered) < 5:
+        return False
+    lower = sum(1 for w in lettered if w[:1].islower()) / len(lettered)
+    # A table header ("Study Storage condition Minimum time period covered by") has no verb.
+    return (lower >= 0.6 and len(words) >= 10) or (lower >= 0.4 and any(w in VERBS for w in words))
+
+
+def _sentences_count(lines: Sequence[str]) -> int:
+    return sum(1 for ln in lines if ln.endswith((".", "!", "?")) and any(c.islower() for c in ln))
+
+
+def _has_body_heading(lines: Sequence[str]) -> bool:
+    for ln in lines:
+        heading = detect_heading(ln)
+        if heading is not None and _BODY_HEADING.match(heading.text):
+            return True
+    return False
+
+
+def _contact_share(lines: Sequence[str]) -> float:
+    return sum(1 for ln in lines if _CONTACT.search(ln)) / max(1, len(lines))
+
+
+def _date_share(lines: Sequence[str]) -> float:
+    return sum(1 for ln in lines if _DATE.search(ln)) / max(1, len(lines))
+
+
+def classify_pages(texts: Sequence[str], toc: Sequence[bool]) -> list[PageKind]:
+    """The kind of every page of one document (see the module docstring)."""
+    kinds = [PageKind.toc if t else PageKind.content for t in toc]
+    first_text = next((i for i, t in enumerate(texts) if t.strip()), None)
+    for i, text in enumerate(texts):
+        if kinds[i] is PageKind.toc:
+            continue
+        lines = _lines(text)
+        if not lines:
+            continue
+        if len(lines) >= 3 and _contact_share(lines) >= 0.4 and _sentences_count(lines) <= 3:
+            kinds[i] = PageKind.contact
+        elif any(_HISTORY_TITLE.match(ln) for ln in lines[:6]):
+            kinds[i] = PageKind.history
+        elif (i > 0 and kinds[i - 1] is PageKind.history and not _has_body_heading(lines)
+              and (_date_share(lines) >= 0.15 or sum(1 for ln in lines[:12] if _DATE.search(ln)) >= 2)):
+            kinds[i] = PageKind.history  # a history table continued over several pages
+        elif (i == first_text and i <= 1 and not _has_body_heading(lines) and _sentences_count(lines) <= 4
+              and len(lines) <= 60):
+            kinds[i] = PageKind.title
+    return kinds
+
+
+def strip_lead_noise(text: str, start: int, end: int) -> int:
+    """A new start for text[start:end] past a footnote-marker line or the tail of a wrapped heading.
+
+    "1\\nweight variation…" loses its "1" line, "1 Samples should…" its "1 ";
+    "Drug Substances\\nIf an isolated intermediate…" loses
+    "Drug Substances" (a short Title Case line without a verb or an end, followed by a capital).
+    """
+    while True:
+        marker = _FOOTNOTE_MARK.match(text, start, end)
+        if marker:
+            # "1 Samples should be taken…": a footnote marker (or the number of a footnote) before a sentence.
+            start = marker.end()
+            continue
+        nl = text.find("\n", start, end)
+        if nl < 0:
+            return start
+        first = text[start:nl].strip()
+        rest = text[nl + 1:end].lstrip()
+        if not rest:
+            return start
+        if _FOOTNOTE_LINE.match(first):
+            start = nl + 1
+            while start < end and text[start].isspace():
+                start += 1
+            continue
+        words = first.split()
+        significant = [w for w in words if w[:1].isalpha() and w.lower() not in SMALL_WORDS]
+        tail = (
+            0 < len(words) <= 6 and first[-1:] not in ".;:,!?" and significant
+            and all(w[0].isupper() for w in significant) and not any(w in VERBS for w in words)
+            and rest[:1].isupper() and not is_caps(first) and detect_heading(first) is None
+        )
+        if not tail:
+            return start
+        start = nl + 1
+        while start < end and text[start].isspace():
+            start += 1
+
+
+def _figure_dump(lines: Sequence[str]) -> bool:
+    """Many short lines without sentence ends or verbs: the text layer of a diagram."""
+    if len(lines) < 4:
+        return False
+    words_per_line = sum(len(ln.split()) for ln in lines) / len(lines)
+    ended = sum(1 for ln in lines if ln[-1:] in ".;:!?")
+    with_verb = sum(1 for ln in lines if any(w.lower() in VERBS for w in ln.split()))
+    return words_per_line <= 4.5 and ended <= 0.25 * len(lines) and with_verb <= 0.25 * len(lines)
+
+
+def unit_problem(text: str, kind: str = "sentence") -> str | None:
+    """Why `text` must not be quoted as a statement of the guideline, or None when it may be."""
+    stripped = text.strip()
+    if not stripped:
+        return "empty"
+    first = stripped[0]
+    if first.islower():
+        return "starts mid-sentence"
+    if first in ",;.)]}":
+        return "starts with punctuation"
+    lines = _lines(stripped)
+    if _CAPTION.match(stripped) and len(stripped.split()) <= 25 and kind not in ("table", "row"):
+        return "caption"
+    if _LEADERS.search(stripped) and kind != "table":
+        return "table of contents line"
+    if kind not in ("table", "row") and _figure_dump(lines):
+        return "figure text"
+    hits = sum(1 for p in _REFERENCE_SIGNALS if p.search(stripped))
+    if hits >= 2:
+        return "reference entry"
+    if len(_CONTACT.findall(stripped)) >= 2:
+        return "contact details"
+    if _LEGAL.search(stripped):
+        return "legal or procedural notice"
+    words = _WORD.findall(stripped)
+    if kind not in ("table", "row", "definition") and len(words) < 4:
+        return "too short"
+    letters = sum(c.isalpha() for c in stripped)
+    visible = sum(not c.isspace() for c in stripped)
+    if kind not in ("table", "row") and letters < 0.5 * max(1, visible):
+        return "mostly numbers or symbols"
+    if kind == "sentence" and stripped[-1] not in ".!?:;\"”’)":
+        if len(words) < 9:
+            return "no sentence end"
+        if stripped.split()[-1].lower() in SMALL_WORDS | VERBS | {"as", "follows", "equals", "where"}:
+            return "cut off before a formula or table"  # "The PDE for acetonitrile … is calculated as"
+    return None

@@ -1,0 +1,316 @@
+"""One heading detector for every layer: extraction, chunking, units and answers.
+
+A heading is a line that names a section: a decimal or CTD number with a title ("4.3 Risk Control",
+"3.2.S.4.1 Specification"), a roman section ("II. SCOPE"), "Annex I", "PART II", a lettered item
+("A. General", "(a) Short title") or a line in capitals ("GLOSSARY"). `detect_heading` classifies
+one line; `plausible_next` checks a numbered heading against the previous one, so that numbered
+list items inside a section stay body text; `continues_heading` decides whether the next line is
+the wrapped rest of a heading ("5.2.2 Justification of Starting Material Selection for Semi-Synthetic"
++ "Drug Substances"). Section titles that mark glossaries and reference lists are named here too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "GLOSSARY_TITLES",
+    "HARD_CAPS",
+    "REFERENCE_TITLES",
+    "Heading",
+    "continues_heading",
+    "detect_heading",
+    "is_caps",
+    "number_key",
+    "plausible_next",
+    "roman_to_int",
+    "title_ok",
+]
+
+
+def wordset(words: str) -> frozenset[str]:
+    """A set of space-separated words (keeps long word lists readable)."""
+    return frozenset(words.split())
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A heading line: its number or label ("4.3.1", "3.2.S.4.1", "Annex I", "II", "A", "(a)", "")
+    and title, the line as printed (whitespace-normalised), its level and kind.
+
+    Levels: decimal depth (4 -> 1, 4.3 -> 2, 4.3.1 -> 3; "I.5" -> 2), annex/appendix -> 1,
+    roman section ("II. SCOPE") -> 1, PART -> 0 (parts hold numbered sections), lettered items
+    -> 2 ("A.") or 3 ("(a)"), unnumbered capitals -> 1. `kind` is one of "numbered", "roman",
+    "annex", "part", "letter", "caps".
+    """
+
+    number: str
+    title: str
+    level: int
+    kind: str
+    text: str
+
+
+_UNITS = wordset(
+    "mg g kg µg μg ng ml mL l L µl μl h hr hrs hours days day weeks months month years year min sec s "
+    "ppm ppb % °C °F C K mm cm m nm µm μm rpm Pa kPa bar mol mmol M mM IU U kDa Da x"
+)
+VERBS = wordset(
+    "should must shall will may is are was were can could might has have had be been does do would"
+)
+SMALL_WORDS = wordset("a an and as at by for from in into of on or the to with within without via vs per")
+HARD_CAPS = wordset(
+    "GLOSSARY REFERENCES REFERENCE DEFINITIONS INTRODUCTION SCOPE BACKGROUND ABBREVIATIONS BIBLIOGRAPHY "
+    "SUMMARY CONCLUSION CONCLUSIONS ANNEXES APPENDICES FOREWORD PREAMBLE"
+)
+
+_NUMBERED = re.compile(
+    r"^(?P<num>(?:\d{1,2}[a-z]?|[A-Z]\d{0,2}|[IVX]{1,5})(?:\.(?:\d{1,3}[a-z]?|[A-Z]))*)(?P<dot>\.?)"
+    r"(?:\s+(?P<title>\S.*))?$"
+)
+_ANNEX = re.compile(
+    r"^(?P<word>annex|appendix|attachment)\s+(?P<num>[IVX]{1,5}|\d{1,2}|[A-Z])\b\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
+    re.IGNORECASE,
+)
+_PART = re.compile(r"^(?P<word>part)\s+(?P<num>[IVX]{1,5}|\d{1,2}|[A-Z])\b\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
+                   re.IGNORECASE)
+_PAREN_ITEM = re.compile(r"^\((?P<num>[a-z]|[ivx]{1,4})\)\s+(?P<title>\S.*)$")
+_ROMAN_COMPONENT = re.compile(r"^[IVX]{1,5}$")
+
+
+def _words(title: str) -> list[str]:
+    return title.split()
+
+
+def is_caps(text: str) -> bool:
+    """Written in capitals; a few lowercase letters are tolerated ("SPECIFIC GUIDANCE FOR APIs")."""
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 2 and sum(c.isupper() for c in letters) >= 0.9 * len(letters)
+
+
+def title_ok(title: str, max_words: int = 16) -> bool:
+    """Does `title` read like a heading title rather than a sentence, a value or a table cell?"""
+    title = title.strip()
+    if not title or len(title) > 110:
+        return False
+    first = title.lstrip("\"'“‘(")
+    if not first[:1].isupper():
+        return False
+    words = _words(title)
+    if len(words) > max_words or words[0] in _UNITS:
+        return False
+    if title[-1] in ",;?!&" or (title.endswith(".") and len(words) > 3):
+        return False
+    if re.search(r"\.\s+\S", title):
+        return False  # two sentences ("Lewis RJ. Hawley's Dictionary"): a reference or a paragraph
+    if is_caps(title):
+        return True
+    if any(w in VERBS for w in words) or (len(words) > 1 and words[-1] in SMALL_WORDS):
+        return False  # a modal verb, or a line broken after "of"/"and": a wrapped sentence
+    if len(words) > 8:
+        # Long titles are in Title Case; a long sentence-case line is a paragraph's first line.
+        significant = [w for w in words if w.isalpha() and w.lower() not in SMALL_WORDS]
+        if not significant or sum(w[0].isupper() for w in significant) < 0.5 * len(significant):
+            return False
+    return True
+
+
+def detect_heading(line: str) -> Heading | None:
+    """Classify one line as a heading, or None.
+
+    Recognised: decimal and CTD numbers ("4.", "4.2.1 Title", "3.2.S.4.1 Specification",
+    "A2.1 Title", "I.5 Title"), roman sections ("II. SCOPE"), "Annex 1", "ANNEX I: Title",
+    "Appendix 2.", "PART I:", lettered items ("A. General", "(a) Short title") and unnumbered
+    capitals ("GLOSSARY"). Rejected: long or sentence-like titles (a modal verb, a final full
+    stop on more than three words, a final comma/semicolon/question mark), numbers followed by a
+    unit or a lowercase word ("25 °C ± 2 °C", "12 months"), and a bare number without a full stop
+    unless its title is in capitals.
+    """
+    text = " ".join(line.split())
+    if not text or len(text) > 130:
+        return None
+
+    m = _ANNEX.match(text) or _PART.match(text)
+    if m:
+        word, num, title = m.group("word"), m.group("num"), m.group("title").strip()
+        # "Annex II provides examples ..." and "Appendix 3. Summaries ... are published in" are sentences.
+        if title and not title_ok(title):
+            return None
+        kind = "part" if word.lower() == "part" else "annex"
+        return Heading(number=f"{word} {num}", title=title, level=0 if kind == "part" else 1, kind=kind, text=text)
+
+    m = _PAREN_ITEM.match(text)
+    if m:
+        title = m.group("title")
+        # List items end in punctuation ("(e) The subject's responsibilities."); titles do not.
+        if len(title) <= 60 and title[-1] not in ".:;," and title_ok(title, max_words=8):
+            return Heading(number=f"({m.group('num')})", title=title, level=3, kind="letter", text=text)
+        return None
+
+    m = _NUMBERED.match(text)
+    if m:
+        num, dot, title = m.group("num"), m.group("dot"), (m.group("title") or "").strip()
+        parts = num.split(".")
+        if len(parts) == 1:
+            comp = parts[0]
+            if comp.isdigit() or comp[:-1].isdigit():
+                # A bare "3 Title" is too often a footnote or a table row; EMA and ICH write "3." or caps.
+                if not title or not title_ok(title) or not (dot or is_caps(title)):
+                    return None
+                return Heading(number=num, title=title, level=1, kind="numbered", text=text)
+            if _ROMAN_COMPONENT.match(comp):  # "I." is roman; other single capitals are letters
+                if dot and title and title_ok(title):
+                    return Heading(number=num, title=title, level=1, kind="roman", text=text)
+                return None
+            if len(comp) == 1 and comp.isupper():
+                if dot and title and title[-1] not in ".:;," and title_ok(title, max_words=8):
+                    return Heading(number=num, title=title, level=2, kind="letter", text=text)
+                return None
+            return None
+        if not any(any(ch.isdigit() for ch in p) for p in parts):
+            return None  # "U.S. Food" and other abbreviations
+        # After the first component only digits or single capitals (CTD "S", "P") are numbers.
+        if not all(re.fullmatch(r"\d{1,3}[a-z]?|[A-Z]", p) for p in parts[1:]):
+            return None
+        if not title or not title_ok(title):
+            return None
+        return Heading(number=num, title=title, level=len(parts), kind="numbered", text=text)
+
+    words = _words(text)
+    if (
+        is_caps(text)
+        and not any(ch.isdigit() for ch in text)
+        and len(words) <= 12
+        and sum(c.isalpha() for c in text) >= 4
+        and any(len(re.sub(r"\W", "", w)) >= 3 for w in words)
+        and text[-1] not in ".,;"
+        and text[0].isalpha()
+        and words[0].lower() not in SMALL_WORDS  # "AND TERTIARY-BUTYL ALCOHOL": a wrapped line
+        # One short word is an acronym in a table ("DMSO") or a glossary term ("NOEL:").
+        and ((len(words) > 1 and not text.endswith(":")) or len(text) >= 6 or text in HARD_CAPS)
+    ):
+        return Heading(number="", title=text, level=1, kind="caps", text=text)
+    return None
+
+
+def number_key(number: str) -> tuple[tuple[str, int], ...]:
+    """"4.2.1" -> (("d", 4), ("d", 2), ("d", 1)); roman first parts and letters get their own types."""
+    out = []
+    for i, part in enumerate(number.split(".")):
+        m = re.fullmatch(r"(\d+)[a-z]?", part)
+        if m:
+            out.append(("d", int(m.group(1))))
+        elif i == 0 and _ROMAN_COMPONENT.match(part):
+            out.append(("r", roman_to_int(part) or 0))
+        else:
+            out.append(("a:" + part, 0))
+    return tuple(out)
+
+
+_ROMAN = re.compile(r"^(?=[ivxlc]+$)c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
+
+
+def roman_to_int(s: str) -> int | None:
+    """Value of a well-formed roman numeral in either case ("iv" -> 4, "XII" -> 12), else None."""
+    s = s.lower()
+    if not s or not _ROMAN.match(s):
+        return None
+    values = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+    total = 0
+    for a, b in zip(s, s[1:] + " ", strict=True):
+        v = values[a]
+        total += -v if b != " " and values[b] > v else v
+    return total
+
+
+def plausible_next(prev: tuple[tuple[str, int], ...] | None, cand: tuple[tuple[str, int], ...]) -> bool:
+    """Is `cand` a plausible heading number after `prev` (next sibling of some ancestor, or a child)?
+
+    Up to two missed siblings are tolerated; deeper levels opened by a jump start at 0-3
+    ("4.2" -> "5.1" is fine, "4.2" -> "5.7" is not).
+    """
+    if prev is None:
+        return True
+    for k in range(len(cand)):
+        if cand[:k] != prev[:k]:
+            return False
+        rest_ok = all(t == "d" and v <= 3 for t, v in cand[k + 1:])
+        if k < len(prev):
+            (pt, pv), (ct, cv) = prev[k], cand[k]
+            if pt == ct and pt in ("d", "r") and pv < cv <= pv + 3 and rest_ok:
+                return True
+        else:
+            # A child of the previous heading; any first number (earlier siblings may have been missed).
+            return cand[k][0] == "d" and rest_ok
+    return False
+
+
+
+
+#: Section titles whose entries are terms and their definitions.
+GLOSSARY_TITLES = re.compile(r"\b(?:glossary|definitions?|terminology|terms and definitions)\b", re.IGNORECASE)
+#: Section titles of reference lists and bibliographies (never quoted as an answer).
+REFERENCE_TITLES = re.compile(
+    r"^(?:[\dIVX.]+\s*)?(?:references?|bibliography|literature(?: references)?|reference list|"
+    r"references? and (?:further )?(?:reading|bibliography)|further reading)\s*:?$",
+    re.IGNORECASE,
+)
+
+
+def _title_case(line: str) -> bool:
+    """Significant words start in capitals ("Biotechnological/Biological Drug Substances")."""
+    words = [w for w in line.split() if w[:1].isalpha()]
+    significant = [w for w in words if w.lower() not in SMALL_WORDS]
+    return bool(significant) and all(w[0].isupper() for w in significant)
+
+
+def continues_heading(heading: Heading, next_line: str, following: str = "") -> bool:
+    """Whether `next_line` is the wrapped rest of `heading`'s title.
+
+    Capitals continue in capitals ("6. INTEGRATION OF QUALITY RISK MANAGEMENT INTO INDUSTRY" + "AND
+    REGULATORY OPERATIONS"). A title in Title Case continues when the heading line looks cut (long,
+    or ending in a small word or a hyphen) and the next line is a short Title Case fragment followed
+    by the start of a sentence or another heading ("…Selection for Semi-Synthetic" + "Drug Substances").
+    """
+    nxt = " ".join(next_line.split())
+    if not nxt or len(nxt) > 90 or not heading.title:
+        return False
+    other = detect_heading(nxt)
+    if other is not None and other.kind != "caps":
+        return False
+    title = heading.title
+    if is_caps(title):
+        digits_ok = len(nxt.split()) >= 2 or not any(c.isdigit() for c in nxt)
+        return title.rstrip(":") not in HARD_CAPS and is_caps(nxt) and digits_ok
+    last = title.split()[-1].lower()
+    looks_cut = len(heading.text) >= 50 or last in SMALL_WORDS or title.endswith(("-", "/", ","))
+    if not looks_cut or len(nxt.split()) > 8 or nxt[-1] in ".;:,!?" or not _title_case(nxt):
+        return False
+    if any(w in VERBS for w in nxt.split()):
+        return False
+    after = following.strip()
+    return not after or not after[0].islower()
+
+
+def glossary_term(line: str, next_line: str) -> str | None:
+    """The term of a glossary entry line ("Batch (or Lot)", "Harm:"), or None for body text.
+
+    A term line is short, starts in capitals or digits, does not end a sentence and has no modal
+    verb, and its definition starts on the next line with a capital.
+    """
+    text = " ".join(line.split())
+    nxt = next_line.strip()
+    if not text or not nxt or len(text) > 100 or not (text[0].isupper() or text[0].isdigit()):
+        return None
+    if not nxt[0].isupper() and not nxt[0].isdigit() and nxt[0] not in "\"“(":
+        return None
+    words = text.split()
+    if len(words) > 12 or text[-1] in ".;,!?" or any(w in VERBS for w in words):
+        return None
+    if re.search(r"[.;]\s", text) or "," in re.sub(r"\([^)]*\)", "", text):
+        return None  # clauses: a sentence (or a wrapped line of one), not a term
+    term = text.rstrip(":").strip()
+    if not term or term.split()[-1].lower() in SMALL_WORDS:
+        return None  # "…production of a": a line broken after a small word
+    return term

@@ -1,0 +1,311 @@
+"""Quotable units: the statements an answer may quote, cut once at ingest and stored with the index.
+
+A unit is a verbatim range of a document's content text (`chunking.Segmented.text`) with its page
+spans, section path and the chunks that hold it:
+
+- **sentence** — one sentence of running text (the splitter of `text.sentences`, the one chunking uses);
+- **list** — a lead-in sentence ending in ":" together with the items that follow it, up to
+  `max_list_chars`; a longer list is cut after the last whole item that fits and its `note` says
+  how many items follow;
+- **item** — a list item that reads on its own (starts with a capital, ≥ 6 words); its lead-in is the
+  unit's `context`;
+- **table** — a small table quoted whole (caption, header and rows, ≤ `max_table_chars`);
+- **row** — one row of a larger table, with the caption and column headers as its `context`;
+- **definition** — the definition of a glossary term, with the term line as its `context`.
+
+What is not a statement is never a unit: headings, reference lists, figure text, TOC lines, title and
+history pages (never in the content text), fragments that start mid-sentence, footnote markers and
+heading tails at a unit's start (stripped by `text.content.strip_lead_noise`). `build_units` reports
+how many candidates were dropped and why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from atmp_rag.chunking import Section, Segmented
+from atmp_rag.models import Chunk, QuoteUnit, UnitKind
+from atmp_rag.text.content import is_prose_line, strip_lead_noise, unit_problem
+from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, split, strip_range
+
+__all__ = ["UnitBuild", "build_units"]
+
+_CAPTION = re.compile(r"^(?:table|tab\.)\s+[\dA-Z]{1,4}[a-z]?\b", re.IGNORECASE)
+_FIGURE = re.compile(r"^(?:figure|fig\.|diagram|chart|scheme)\s+[\dA-Z]{1,4}\b", re.IGNORECASE)
+_ROW_START = re.compile(r"^\S*[^\W\d_]")  # the first token holds a letter ("Benzene", "1,2-Dichloroethane")
+
+
+@dataclass
+class _Draft:
+    kind: UnitKind
+    start: int
+    end: int
+    section: Section
+    context: tuple[int, int] | None = None
+    rest: tuple[int, int, int] | None = None  # a list's items beyond the quote: start, end, count
+
+
+@dataclass
+class UnitBuild:
+    """The units of one document, their ranges in the content text, and what was dropped and why."""
+
+    units: list[QuoteUnit]
+    ranges: list[tuple[int, int]]
+    dropped: Counter[str]
+
+
+def _line_ranges(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    out = []
+    for off, line in lines_with_offsets(text[start:end]):
+        r = strip_range(text, start + off, start + off + len(line))
+        if r:
+            out.append(r)
+    return out
+
+
+def _header_of(text: str, lines: list[tuple[int, int]], caption: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The caption and header lines of a table region: everything before its first row of values."""
+    first_row = next((k for k, (a, b) in enumerate(lines) if _row_like(text[a:b])), 0)
+    start = caption[0] if caption else lines[0][0]
+    if first_row == 0:
+        return caption
+    return start, lines[first_row - 1][1]
+
+
+def _row_like(line: str) -> bool:
+    """A line of table values: a quarter or more of its tokens hold digits or measurement symbols
+    ("Long term - 20°C ± 5°C 12 months", "Acetonitrile 4.1 410"), unlike a sentence that mentions a year."""
+    tokens = line.split()
+    valued = sum(1 for t in tokens if any(c.isdigit() for c in t) or t in {"±", "-", "–", "<", ">", "≤", "≥", "x"})
+    return bool(tokens) and valued >= 0.25 * len(tokens) and any(c.isdigit() for c in line)
+
+
+def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """Runs of ≥ 3 lines that are not running text: (first line index, end index, "table" | "figure")."""
+    out = []
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines):
+            line = text[lines[j][0]:lines[j][1]]
+            if is_prose_line(line) or (LIST_ITEM.match(line) and not _CAPTION.match(line)):
+                break
+            j += 1
+        if j - i >= 3:
+            run = [text[a:b] for a, b in lines[i:j]]
+            rows = sum(1 for ln in run if _row_like(ln))
+            if _CAPTION.match(run[0]) or (rows >= 1 and rows >= len(run) / 3):
+                out.append((i, j, "table"))
+            elif _FIGURE.match(run[0]) or sum(len(ln.split()) for ln in run) / len(run) <= 4.5:
+                out.append((i, j, "figure"))
+        i = max(j, i + 1)
+    return out
+
+
+def _table_units(text: str, lines: list[tuple[int, int]], section: Section, caption: tuple[int, int] | None,
+                 max_chars: int, carried: tuple[int, int] | None = None) -> list[_Draft]:
+    """Units of one table region. `carried`: the caption and header of the table this region continues
+    (a table broken over a page starts again with rows), given to its units as context."""
+    start = caption[0] if caption else lines[0][0]
+    end = lines[-1][1]
+    if carried is not None:
+        return [_Draft(UnitKind.table, a, b, section, carried) for a, b in _slices(lines, max_chars)]
+    if end - start <= max_chars:
+        return [_Draft(UnitKind.table, start, end, section)]
+    # A long table: one unit per row, the caption and column headers as context. The header runs up
+    # to the first line holding a value (a digit), less a short label that starts the first row
+    # ("Long term*" above its values); a row starts at a line whose first token has a letter.
+    first_value = next((k for k, (a, b) in enumerate(lines) if any(c.isdigit() for c in text[a:b])), None)
+    if first_value is None:
+        return []
+    header_end = first_value
+    if header_end >= 2 and len(text[lines[header_end - 1][0]:lines[header_end - 1][1]].split()) <= 3:
+        header_end -= 1
+    context = (start, lines[header_end - 1][1]) if header_end > 0 else caption
+    body = lines[header_end:]
+    # "Acetonitrile 4.1 410": a label, then its values at the end of the same line.
+    one_line_rows = sum(1 for a, b in body if _ROW_START.match(text[a:b])
+                        and any(c.isdigit() for c in text[a:b].split()[-1]))
+    single = sum(1 for a, b in body if len(text[a:b].split()) < 2)
+    if one_line_rows >= 0.7 * len(body) and single < 0.2 * len(body):
+        # Every line is a row with its values ("Acetonitrile 4.1 410"): one unit per row.
+        return [_Draft(UnitKind.row, a, b, section, context) for a, b in body]
+    # Cells wrap over several lines, so rows cannot be told apart in the text layer: quote the
+    # table in consecutive slices that fit, each with the caption and headers as context.
+    return [_Draft(UnitKind.table, a, b, section, context) for a, b in _slices(body, max_chars)]
+
+
+def _slices(lines: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
+    """Consecutive runs of whole lines, each at most `max_chars` long (a longer single line stands alone)."""
+    out: list[tuple[int, int]] = []
+    piece: list[tuple[int, int]] = []
+    for a, b in lines:
+        if piece and b - piece[0][0] > max_chars:
+            out.append((piece[0][0], piece[-1][1]))
+            piece = []
+        piece.append((a, b))
+    if piece:
+        out.append((piece[0][0], piece[-1][1]))
+    return out
+
+
+def _body_units(text: str, section: Section, start: int, end: int, max_list_chars: int,
+                max_table_chars: int, dropped: Counter[str]) -> list[_Draft]:
+    lines = _line_ranges(text, start, end)
+    drafts: list[_Draft] = []
+    regions: list[tuple[int, int]] = []  # ranges handled as tables or figures
+    header: tuple[int, int] | None = None  # caption and column headers of the last table of the section
+    for i, j, kind in _ragged_runs(text, lines):
+        caption = None
+        if i > 0 and _CAPTION.match(text[lines[i - 1][0]:lines[i - 1][1]]):
+            caption = lines[i - 1]
+        if kind == "table":
+            first = text[lines[i][0]:lines[i][1]]
+            continued = header if caption is None and header is not None and _row_like(first) else None
+            tables = _table_units(text, lines[i:j], section, caption, max_table_chars, continued)
+            if continued is None:
+                header = _header_of(text, lines[i:j], caption)
+            drafts.extend(tables)
+            if not tables:
+                dropped["table without values"] += 1
+        else:
+            dropped["figure text"] += 1
+        regions.append(((caption or lines[i])[0], lines[j - 1][1]))
+    # Running text between the tables and figures.
+    pos = start
+    gaps = []
+    for a, b in sorted(regions):
+        if a > pos:
+            gaps.append((pos, a))
+        pos = max(pos, b)
+    if pos < end:
+        gaps.append((pos, end))
+    for a, b in gaps:
+        drafts.extend(_prose_units(text, section, a, b, max_list_chars))
+    return sorted(drafts, key=lambda d: (d.start, d.end))  # reading order: ordinals follow the text
+
+
+def _is_item(text: str, a: int) -> bool:
+    line_start = text.rfind("\n", 0, a) + 1
+    return bool(LIST_ITEM.match(text[line_start:a + 12].lstrip())) and not text[line_start:a].strip()
+
+
+def _prose_units(text: str, section: Section, start: int, end: int, max_list_chars: int) -> list[_Draft]:
+    ranges = split(text, start, end)
+    drafts: list[_Draft] = []
+    i = 0
+    while i < len(ranges):
+        a, b = ranges[i]
+        if text[a:b].rstrip().endswith(":") and i + 1 < len(ranges) and _is_item(text, ranges[i + 1][0]):
+            # A lead-in and its items: the items are the range's sentences that start at a list marker,
+            # and the sentences that continue an item.
+            j = i + 1
+            items: list[tuple[int, int]] = []
+            while j < len(ranges):
+                s, e = ranges[j]
+                if _is_item(text, s):
+                    items.append((s, e))
+                elif items and _continues_item(text, items[-1][1], s):
+                    items[-1] = (items[-1][0], e)  # a second sentence of the same item
+                else:
+                    break
+                j += 1
+            kept = [it for it in items if it[1] - a <= max_list_chars] or items[:1]
+            rest = (items[len(kept)][0], items[-1][1], len(items) - len(kept)) if len(kept) < len(items) else None
+            drafts.append(_Draft(UnitKind.list, a, kept[-1][1], section, rest=rest))
+            for s, e in items:
+                s = _after_marker(text, s, e)
+                if text[s:s + 1].isupper() and len(text[s:e].split()) >= 6:
+                    drafts.append(_Draft(UnitKind.item, s, e, section, context=(a, b)))
+            i = j
+            continue
+        if _is_item(text, a):
+            a = _after_marker(text, a, b)
+        drafts.append(_Draft(UnitKind.sentence, a, b, section))
+        i += 1
+    return drafts
+
+
+def _continues_item(text: str, item_end: int, start: int) -> bool:
+    """A sentence after a list item belongs to it when it goes on in the same line, or the item's
+    last sentence had no end; a new line after a finished item starts a new paragraph."""
+    if "\n" not in text[item_end:start]:
+        return True
+    return text[:item_end].rstrip()[-1:] not in ".!?;"
+
+
+def _after_marker(text: str, a: int, b: int) -> int:
+    m = LIST_ITEM.match(text[a:b])
+    return a + m.end() if m and a + m.end() < b else a
+
+
+def _section_drafts(text: str, section: Section, max_list_chars: int, max_table_chars: int,
+                    dropped: Counter[str]) -> list[_Draft]:
+    if section.kind == "references":
+        dropped["reference list"] += 1
+        return []
+    body = strip_range(text, section.body_start, section.end)
+    if body is None:
+        return []
+    start, end = body
+    if section.kind == "entry":
+        head = strip_range(text, section.start, section.body_start)
+        ranges = split(text, start, end)
+        if not ranges:
+            return []
+        # The definition: the entry's first sentences up to a length a reader takes in at once.
+        last = 0
+        while last + 1 < len(ranges) and ranges[last + 1][1] - start <= 600:
+            last += 1
+        drafts = [_Draft(UnitKind.definition, ranges[0][0], ranges[last][1], section, context=head)]
+        for a, b in ranges[last + 1:]:
+            drafts.append(_Draft(UnitKind.sentence, a, b, section))
+        return drafts
+    return _body_units(text, section, start, end, max_list_chars, max_table_chars, dropped)
+
+
+def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 900,
+                max_table_chars: int = 700) -> UnitBuild:
+    """The quotable units of one segmented document (see the module docstring)."""
+    text = seg.text
+    dropped: Counter[str] = Counter()
+    chunk_ranges = [(seg.range_of(c.spans), c.chunk_id) for c in chunks if c.spans]
+    units: list[QuoteUnit] = []
+    ranges: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    for section in seg.sections:
+        for d in _section_drafts(text, section, max_list_chars, max_table_chars, dropped):
+            start = d.start if d.kind in (UnitKind.table, UnitKind.row) else strip_lead_noise(text, d.start, d.end)
+            if d.kind is UnitKind.list and start != d.start:
+                dropped["list lead-in is a fragment"] += 1
+                continue
+            problem = unit_problem(text[start:d.end], d.kind.value)
+            if problem is not None:
+                dropped[problem] += 1
+                continue
+            if (start, d.end) in seen:
+                continue
+            seen.add((start, d.end))
+            holders = [cid for (a, b), cid in chunk_ranges if a < d.end and start < b]
+            if not holders:
+                dropped["outside every chunk"] += 1
+                continue
+            context, context_spans = "", []
+            if d.context is not None:
+                context, context_spans = text[d.context[0]:d.context[1]], seg.spans(*d.context)
+            note = ""
+            if d.rest is not None:
+                pages = sorted({s.page for s in seg.spans(d.rest[0], d.rest[1])})
+                where = f"PDF page {pages[0]}" if len(pages) == 1 else f"PDF pages {pages[0]}–{pages[-1]}"
+                note = f"the list continues with {d.rest[2]} more item(s) ({where})"
+            ordinal = len(units)
+            units.append(QuoteUnit(
+                unit_id=f"{seg.doc_id}:u{ordinal:05d}", doc_id=seg.doc_id, ordinal=ordinal, kind=d.kind,
+                text=text[start:d.end], spans=seg.spans(start, d.end), context=context, context_spans=context_spans,
+                section_path=list(section.path), chunk_ids=holders, note=note,
+            ))
+            ranges.append((start, d.end))
+    return UnitBuild(units, ranges, dropped)

@@ -1,0 +1,150 @@
+"""The text layer: one sentence splitter, one heading detector, one tokenizer/IDF, content rules."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from atmp_rag.models import PageKind
+from atmp_rag.text.content import classify_pages, is_prose_line, strip_lead_noise, unit_problem
+from atmp_rag.text.headings import Heading, continues_heading, glossary_term, roman_to_int
+from atmp_rag.text.lexical import Idf, QueryTerms, Tokenizer, coverage, document_frequencies
+from atmp_rag.text.sentences import split
+
+
+def pieces(text: str) -> list[str]:
+    return [text[a:b] for a, b in split(text)]
+
+
+# ------------------------------------------------------------------ sentences
+
+def test_split_keeps_abbreviations_decimals_and_section_numbers_inside_sentences() -> None:
+    text = ("Samples should be stored at 25 °C ± 2 °C/60% RH ± 5% RH, e.g. in a chamber qualified per Ph. Eur. "
+            "No. 5 requirements, i.e. for 12 months. See section 4.3 for the protocol and Fig. 2 for details. "
+            "Data from 3.5 years may be used.")
+    assert pieces(text) == [
+        "Samples should be stored at 25 °C ± 2 °C/60% RH ± 5% RH, e.g. in a chamber qualified per Ph. Eur. "
+        "No. 5 requirements, i.e. for 12 months.",
+        "See section 4.3 for the protocol and Fig. 2 for details.",
+        "Data from 3.5 years may be used.",
+    ]
+
+
+def test_split_wrapped_lines_and_list_items() -> None:
+    text = ("Stability information should be provided on at least 3 batches of final container\n"
+            "product representative of that which will be used at manufacturing scale. Where\n"
+            "possible, batches should be derived from different batches of bulk material.\n"
+            "The following should be considered:\n"
+            "• the intended storage condition of the product;\n"
+            "• the container closure system in contact with the product;\n"
+            "1. A 5% change in assay from its initial value;\n")
+    got = pieces(text)
+    assert got[0].endswith("manufacturing scale.") and "\n" in got[0]  # quotes stay verbatim page text
+    assert got[1] == "Where\npossible, batches should be derived from different batches of bulk material."
+    assert got[2] == "The following should be considered:"
+    assert "• the intended storage condition of the product;" in got
+    assert "1. A 5% change in assay from its initial value;" in got
+    for a, b in split(text):
+        assert text[a:b] == text[a:b].strip()
+
+
+def test_initials_and_enumerators_do_not_end_sentences() -> None:
+    assert pieces("As shown by D. W. Gaylor in 1990. The model holds.") == [
+        "As shown by D. W. Gaylor in 1990.", "The model holds."]
+
+
+# ------------------------------------------------------------------ headings
+
+def test_roman_numerals_one_implementation() -> None:
+    assert [roman_to_int(s) for s in ("iv", "IX", "xii", "XL", "ic", "")] == [4, 9, 12, 40, None, None]
+
+
+def test_title_case_continuation_of_a_cut_heading() -> None:
+    heading = Heading("5.2.2", "Justification of Starting Material Selection for Semi-Synthetic", 3, "numbered",
+                      "5.2.2 Justification of Starting Material Selection for Semi-Synthetic")
+    assert continues_heading(heading, "Drug Substances", "If an isolated intermediate is proposed…")
+    # a sentence is not a continuation, and a short complete heading is not cut
+    assert not continues_heading(heading, "If an isolated intermediate is proposed", "")
+    short = Heading("6.1", "General Principles", 2, "numbered", "6.1 General Principles")
+    assert not continues_heading(short, "A Control Strategy", "is a planned set of controls")
+
+
+@pytest.mark.parametrize(("line", "nxt", "term"), [
+    ("Batch (or Lot)", "A specific quantity of material produced in a process.", "Batch (or Lot)"),
+    ("Harm:", "Damage to health, including the damage that can occur.", "Harm"),
+    ("Life cycle:", "All phases in the life of the product.", "Life cycle"),
+    ("The following should be considered:", "Whether the", None),  # a verb: a sentence
+    ("In the case of continuous production, a", "Batch may correspond", None),
+    ("Trial Site", "the location(s) where trial-related activities are conducted", None),  # lower-case start
+])
+def test_glossary_terms(line: str, nxt: str, term: str | None) -> None:
+    assert glossary_term(line, nxt) == term
+
+
+# ------------------------------------------------------------------ lexical
+
+def test_idf_is_counted_from_the_token_lists_and_query_terms_drop_question_words() -> None:
+    tok = Tokenizer("english", "en")
+    docs = tok(["Stability testing of drug substances.", "Stability of biotech products.", "Risk management."])
+    df = document_frequencies(docs)
+    assert df["stabil"] == 2 and df["risk"] == 1
+    idf = Idf(df, len(docs))
+    assert idf("stabil") == pytest.approx(math.log(1 + (3 - 2 + 0.5) / (2 + 0.5)))
+    assert idf("never-seen") == idf.unseen >= idf("risk")
+    terms = QueryTerms(tok, idf)("What is stability testing?")
+    assert "what" not in terms and set(terms) == {"stabil", "test"}
+    assert coverage(terms, {"stabil"}) == pytest.approx(idf("stabil") / (idf("stabil") + idf("test")))
+
+
+# ------------------------------------------------------------------ content
+
+def test_prose_lines_and_table_headers() -> None:
+    assert is_prose_line("The long term testing should cover a minimum of 12 months’ duration on at least")
+    assert not is_prose_line("Study Storage condition Minimum time period covered by")
+    assert not is_prose_line("Benzene 2 Carcinogen")
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("assure that a quality risk management process is defined;", "starts mid-sentence"),
+    ("Risk Review\nRisk Communication\nRisk Assessment\nRisk Evaluation\nunacceptable\nRisk Control",
+     "figure text"),
+    ("Smith J, Jones AB, Brown C. Biodistribution of lentiviral vectors. Hum Gene Ther. 2015;26(4):210-219.",
+     "reference entry"),
+    ("Telephone: +353 1 676 4971 E-mail: info@hpra.example", "contact details"),
+    ("Figure 1: Overview of a typical quality risk management process", "caption"),
+    ("This document is protected by copyright and may be used under a public license.", "legal or procedural notice"),
+    ("2.1.7 Storage Conditions ... 8", "table of contents line"),
+    ("Risk control includes decision making to reduce and/or accept risks.", None),
+])
+def test_unit_problems(text: str, problem: str | None) -> None:
+    assert unit_problem(text) == problem
+
+
+def test_lead_noise_is_stripped_from_quotes() -> None:
+    text = "1\nweight variation is applied.\nDrug Substances\nIf an isolated intermediate is used, justify it."
+    assert text[strip_lead_noise(text, 0, 30):].startswith("weight variation")
+    start = text.index("Drug Substances")
+    assert text[strip_lead_noise(text, start, len(text)):].startswith("If an isolated")
+    marker = "1 Samples should be taken from all major organs."
+    assert marker[strip_lead_noise(marker, 0, len(marker)):].startswith("Samples")
+    cfr = "21 CFR Part 11 applies to electronic records."
+    assert strip_lead_noise(cfr, 0, len(cfr)) == 0  # "21 CFR" is not a footnote marker
+
+
+def test_classify_pages_title_history_contact() -> None:
+    title = "European Agency\nGUIDELINE ON POTENCY TESTING\nOF CELL-BASED PRODUCTS\nDraft\n1 March 2024"
+    history = "Revision history\nVersion Date Change\n1.0 May 2019 First\n2.0 June 2021 Second"
+    more_history = "3.0 July 2023 Third\n4.0 May 2024 Fourth edition published"
+    body = "1. Introduction\nThis guideline applies to cell therapy products. It describes potency assays."
+    contact = "Contact\nTelephone: +44 20 3660 6000\nE-mail: info@agency.example\nwww.agency.example"
+    kinds = classify_pages([title, history, more_history, body, contact], [False] * 5)
+    assert kinds == [PageKind.title, PageKind.history, PageKind.history, PageKind.content, PageKind.contact]
+    # a first page that starts the body is content, not a title page
+    assert classify_pages([body, body], [False, False]) == [PageKind.content, PageKind.content]
+
+
+def test_a_sentence_cut_before_a_formula_is_not_a_statement() -> None:
+    assert unit_problem("The PDE for acetonitrile in this study is calculated as") == \
+        "cut off before a formula or table"
+    assert unit_problem("The PDE for acetonitrile in this study is calculated as 4.1 mg per day") is None

@@ -1,0 +1,158 @@
+"""Quotable units: cut at ingest, verbatim at their offsets, never from non-content pages or fragments,
+and the answers built from them on a layout this project was not written against."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from atmp_rag.answer import Answerer, verify_unit
+from atmp_rag.config import Settings
+from atmp_rag.models import UnitKind
+from tests.conftest import CATALOG
+
+
+def reproduce(store, doc_id: str, spans) -> str:
+    return "\n".join(store.page(doc_id, s.page).text[s.start:s.end] for s in spans)
+
+
+def test_every_unit_is_verbatim_at_its_offsets(store) -> None:
+    assert len(store.units) > 300
+    for u in store.units:
+        assert reproduce(store, u.doc_id, u.spans) == u.text, u.unit_id
+        if u.context:
+            assert reproduce(store, u.doc_id, u.context_spans) == u.context, u.unit_id
+        assert verify_unit(store, u)
+        assert u.chunk_ids and all(store.chunk(c) is not None for c in u.chunk_ids)
+
+
+def test_units_are_never_fragments_or_non_content(store) -> None:
+    headings = {p[-1] for u in store.units for p in [u.section_path] if p}
+    for u in store.units:
+        assert not u.text[0].islower(), u.text[:60]
+        assert not u.text.split("\n")[0].strip().isdigit(), u.text[:60]  # no footnote-marker line first
+        assert all(store.page(u.doc_id, s.page).is_content for s in [*u.spans, *u.context_spans]), u.unit_id
+        lines = u.text.split("\n")
+        first_line = lines[0].strip()
+        # a unit never starts with the wrapped tail of a heading ("Drug Substances\nIf an isolated…"): a
+        # heading's last words alone on the first line, the next line starting a new sentence
+        tail = len(lines) > 1 and lines[1][:1].isupper() and len(first_line.split()) <= 6
+        assert not (tail and any(h.endswith(first_line) and h != first_line for h in headings)), u.text[:80]
+
+
+def test_unit_vectors_are_normalised_and_row_aligned(store) -> None:
+    vectors = np.asarray(store.unit_vectors())
+    assert vectors.shape == (len(store.units), store.manifest["dimension"])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+
+
+def test_real_units_have_lists_tables_and_definitions(store) -> None:
+    kinds = {u.kind for u in store.units}
+    assert {UnitKind.sentence, UnitKind.list, UnitKind.item, UnitKind.table, UnitKind.definition} <= kinds
+    q9_lead = [u for u in store.units if u.kind is UnitKind.list
+               and u.text.startswith("Two primary principles of quality risk management are:")]
+    assert q9_lead and q9_lead[0].text.rstrip().endswith("commensurate with the level of risk.")
+    tables = [u for u in store.units if u.kind is UnitKind.table and "Intermediate**" in u.text]
+    assert tables and tables[0].text.startswith("Study Storage condition")  # the header stays with the rows
+    defs = {u.context.rstrip(":"): u for u in store.units if u.kind is UnitKind.definition}
+    assert "Accelerated testing" in defs
+    assert defs["Accelerated testing"].section_path[-1] == "Accelerated testing"
+
+
+# ------------------------------------------------------------------ a layout never seen before
+
+@pytest.fixture(scope="module")
+def regulator_index(tmp_path_factory: pytest.TempPathFactory, embedder):
+    """A one-document index of a generated guideline of "another regulator" (title page, history page,
+    "- N -" labels, glossary, table, figure, footnote, reference list, contact page); not in the catalog."""
+    from atmp_rag.ingest import ingest
+    from atmp_rag.store import open_index
+    from tests.pdfgen import regulator_pdf
+
+    tmp = tmp_path_factory.mktemp("regulator")
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    regulator_pdf(corpus / "hpra-gn-0042.pdf")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp / "indexes", catalog_path=CATALOG)
+    report = ingest(settings, show_progress=False, embedder=embedder)
+    assert report.uncatalogued == ["hpra-gn-0042"]
+    store = open_index(settings.index_dir)
+    return store, Answerer(store, settings.model_copy(update={"abstain_threshold": 0.0}), embedder), settings
+
+
+def _answer(regulator_index, question: str):
+    from atmp_rag.retrieve import Retriever
+
+    store, answerer, settings = regulator_index
+    retrieval = Retriever(store, answerer.embedder, settings).retrieve(question, k=5)
+    return answerer.answer(question, retrieval.passages, retrieval.query_vector)
+
+
+def test_unseen_layout_definition_leads(regulator_index) -> None:
+    a = _answer(regulator_index, "What is a viral vector?")
+    first = a.citations[0]
+    assert first.kind == "definition" and first.context == "Viral vector"
+    assert first.section.endswith("Glossary › Viral vector")
+    assert a.answer.startswith("Viral vector: A virus modified to deliver genetic material")
+
+
+def test_unseen_layout_table_is_quoted_with_its_header(regulator_index) -> None:
+    a = _answer(regulator_index, "What is the minimum observation period in tumorigenicity studies of "
+                                 "pluripotent stem cell derived products?")
+    first = a.citations[0]
+    assert first.kind == "table"
+    assert "Cell type Observation period Animals per group" in first.quote
+    assert "Pluripotent stem cell derived 6 months 10" in first.quote
+
+
+@pytest.mark.parametrize("question", [
+    "Health Products Regulatory Authority guidance for sponsors version 2.1 effective date",
+    "document history first publication section 4 on tumorigenicity added",
+    "Smith Jones Brown biodistribution of lentiviral vectors in mice Hum Gene Ther",
+    "contact telephone e-mail website of the authority",
+    "decision scheme starting cells expansion reprogramming soft agar release",
+])
+def test_unseen_layout_never_quotes_front_matter_references_or_figures(regulator_index, question: str) -> None:
+    store, _, _ = regulator_index
+    a = _answer(regulator_index, question)
+    for c in a.citations:
+        assert all(store.page(c.doc_id, p).is_content for p in c.pages), (question, c.pages)
+        assert "doi" not in c.quote and "Hum Gene Ther" not in c.quote
+        assert "Reprogramming\nSoft agar" not in c.quote
+        assert not c.quote.startswith("1 ")
+
+
+def test_unseen_layout_footnote_marker_is_not_quoted(regulator_index) -> None:
+    store, _, _ = regulator_index
+    samples = [u for u in store.units if "Samples should be taken from all major organs" in u.text]
+    assert samples and samples[0].text.startswith("Samples should be taken")
+
+
+def test_unseen_layout_labels_in_citations(regulator_index) -> None:
+    a = _answer(regulator_index, "How long should the persistence of the vector be followed?")
+    first = a.citations[0]
+    assert "at least three months" in " ".join(first.quote.split())
+    assert first.pages == [3] and first.page_labels == ["1"]  # printed "- 1 -" on PDF page 3
+
+
+def test_units_survive_an_incremental_rebuild(regulator_index, tmp_path: Path, embedder) -> None:
+    from atmp_rag.ingest import ingest
+    from atmp_rag.store import open_index
+
+    store, _, settings = regulator_index
+    copied = settings.model_copy(update={"index_dir": tmp_path / "indexes", "corpus_dir": tmp_path / "corpus"})
+    shutil.copytree(settings.corpus_dir, copied.corpus_dir)
+    shutil.copytree(settings.index_dir, copied.index_dir, symlinks=True)
+    from tests.pdfgen import plain_pdf
+
+    plain_pdf(copied.corpus_dir / "extra.pdf", [["1. Scope", "This extra guideline covers nothing at all here."]])
+    report = ingest(copied, show_progress=False, embedder=embedder)
+    assert report.documents_reused == 1 and report.documents_indexed == 1
+    again = open_index(copied.index_dir)
+    old_units, old_vecs = store.doc_units("hpra-gn-0042")
+    new_units, new_vecs = again.doc_units("hpra-gn-0042")
+    assert [u.model_dump() for u in new_units] == [u.model_dump() for u in old_units]
+    assert np.array_equal(new_vecs, old_vecs)  # reused, not re-encoded
