@@ -32,7 +32,7 @@ from typing import Any
 from atmp_rag.config import Settings
 from atmp_rag.evaluation.answers import AnswerJudgement, CitedQuote, answer_quality
 from atmp_rag.evaluation.datasets import load_questions
-from atmp_rag.service import Engine
+from atmp_rag.service import Engine, NotReady
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("bench.answers")
@@ -78,9 +78,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     settings = Settings(index_dir=args.index_dir)
-    engine = Engine(settings)
-    if not engine.start():
-        sys.exit(f"no index in {args.index_dir}: {engine.last_error}")
+    try:
+        engine = Engine.running(settings)
+    except NotReady as exc:
+        sys.exit(str(exc))
     loaded = engine.current()
     baseline_mod = load_baseline(args.baseline_commit)
     # The baseline reads these settings (some no longer exist under these names).

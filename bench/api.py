@@ -6,7 +6,7 @@ Measures, in one run:
 - one bare query encoding (the model alone, in this process, same queries): the baseline;
 - /v1/search and /v1/ask p50/p95 latency, requests/s and errors at concurrency 1 and 8;
 - a soak: 8 concurrent clients mixing search and ask for --soak-seconds, which must see 0 errors;
-- the ratio of /v1/search p50 (concurrency 1) to the bare encoding p50.
+- the ratio of /v1/search p50 (concurrency 1) to the bare encoding p50, and of /v1/ask p50 to /v1/search p50.
 
 Queries are the questions of eval/regulatory/questions.jsonl. Traffic goes to 127.0.0.1 only, the
 request loops are bounded in count and time, and the server is stopped at the end.
@@ -204,11 +204,15 @@ def main() -> int:
     print()
     print(f"/v1/search p50 / one bare query encoding p50 = {search_p50:.1f} / {enc_p50:.1f} = "
           f"{search_p50 / enc_p50:.2f}x (target <= 2x)")
+    ask_p50 = runs[1].pct(50)
+    print(f"/v1/ask p50 / /v1/search p50 at concurrency 1 = {ask_p50:.1f} / {search_p50:.1f} = "
+          f"{ask_p50 / search_p50:.2f}x (target <= 1.5x)")
     print(f"soak: {soak.seconds:.0f} s, 8 clients, {len(soak.latencies) + soak.errors} requests, {soak.errors} errors "
           f"(statuses {soak.statuses})")
     if args.out:
         args.out.write_text(json.dumps({
             "index": ready["index"], "bare_encoding_p50_ms": enc_p50, "search_to_encoding_ratio": search_p50 / enc_p50,
+            "ask_to_search_ratio": ask_p50 / search_p50,
             "runs": [{"endpoint": r.name, "concurrency": r.concurrency, "n": len(r.latencies) + r.errors,
                       "p50_ms": r.pct(50), "p95_ms": r.pct(95), "rps": r.rps, "errors": r.errors,
                       "statuses": r.statuses} for r in runs],

@@ -38,7 +38,7 @@ from atmp_rag.answer import FEATURES, UnitScorer
 from atmp_rag.config import Settings
 from atmp_rag.evaluation.answers import EVIDENCE_OVERLAP, evidence_overlap
 from atmp_rag.evaluation.datasets import RegulatoryQuestion, load_questions
-from atmp_rag.service import Engine, Loaded
+from atmp_rag.service import Engine, Loaded, NotReady
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES_ON_GOLD = True
@@ -171,9 +171,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     settings = Settings(index_dir=args.index_dir)
-    engine = Engine(settings)
-    if not engine.start():
-        sys.exit(f"no index in {args.index_dir}: {engine.last_error}")
+    try:
+        engine = Engine.running(settings)
+    except NotReady as exc:
+        sys.exit(str(exc))
     loaded = engine.current()
     path = settings.eval_dir / "regulatory" / "questions.jsonl"
     dev = collect(loaded, settings, load_questions(path, "dev"))

@@ -372,3 +372,18 @@ def test_unknown_format_raises() -> None:
     with pytest.raises(ValueError, match="csl-json"):
         format_citations([(citation, doc)], "endnote")
     assert "csl-json" in FORMATS
+
+
+def test_status_warning_does_not_repeat_the_catalog_note() -> None:
+    from atmp_rag.cite import status_warning
+    from atmp_rag.corpus import load_catalog
+    from tests.conftest import CATALOG
+
+    q3c = next(d for d in load_catalog(CATALOG) if d.doc_id == "ich-q3c-r8-residual-solvents-2021")
+    assert q3c.status_note == "superseded (by Q3C(R9), 2024)"  # the catalog says it once more in words
+    warning = status_warning(q3c)
+    assert warning == "Superseded: ICH Q3C(R8) has been replaced by ICH Q3C(R9) (2024)."
+    assert warning.lower().count("superseded") == 1
+    # A note that adds information is kept.
+    other = q3c.model_copy(update={"status_note": "withdrawn after the 2024 revision of Table 2"})
+    assert status_warning(other).endswith("withdrawn after the 2024 revision of Table 2")

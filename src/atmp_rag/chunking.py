@@ -1,17 +1,24 @@
-"""Pages -> chunks that respect sections, the embedding model's token budget and exact provenance.
+"""Pages -> sections -> chunks that respect sections, the embedding model's token budget and exact provenance.
 
-The non-TOC pages of a document are seen as one text ``G`` (page texts joined by "\\n"), so a
-range of ``G`` maps to page spans whose texts, joined by "\\n", give back exactly the chunk text.
+The content pages of a document (not TOC, title, history or contact pages: `Page.kind`) are seen as
+one text ``G`` (page texts joined by "\\n"), so a range of ``G`` maps to page spans whose texts,
+joined by "\\n", give back exactly the chunk text. `segment` finds the sections once; both the chunks
+here and the quotable units of `units.py` are cut from them.
 
-1. Headings: every line goes through `detect_heading`; numbered headings are then checked
-   against the previous numbered heading (a plausible next number), so list items such as
+1. Headings: every line goes through `text.headings.detect_heading`; numbered headings are then
+   checked against the previous numbered heading (a plausible next number), so list items such as
    "2. Reports" inside section 7.5 stay body text. A numbered line followed by a line starting in
-   lowercase is a wrapped paragraph, not a heading.
+   lowercase is a wrapped paragraph, not a heading. A heading wrapped over lines (capitals, or a
+   Title Case title cut after "for" or a hyphen) is joined (`text.headings.continues_heading`).
 2. Sections run from one accepted heading to the next and carry the path of headings above them.
+   Inside a glossary ("GLOSSARY", "7. DEFINITIONS"), every term line ("Batch (or Lot)", "Harm:") and
+   numbered term opens a section of its own ("1. GLOSSARY › 1.63 Certified Copy"); a reference list
+   ("REFERENCES", "Bibliography") is a section of kind "references", never chunked.
 3. Units: a section is cut into sentences (and list items, and blocks separated by blank lines or
-   ending in ":"/";"). A unit over the budget is cut at line breaks, then between words, and a
-   single giant "word" (a formula) into character slices. Each unit's tokens are counted once;
-   chunk sizes are sums of unit counts, verified with one real count per chunk.
+   ending in ":"/";") by `text.sentences`, the splitter quotable units use too. A unit over the
+   budget is cut at line breaks, then between words, and a single giant "word" (a formula) into
+   character slices. Each unit's tokens are counted once; chunk sizes are sums of unit counts,
+   verified with one real count per chunk.
 4. Runs: neighbouring sections are chunked together only when one of them is under `min_tokens`,
    both fit in one chunk, and they share a parent (or both are front matter under unnumbered
    capitals, such as a title page); a heading with no body is glued to the section that follows

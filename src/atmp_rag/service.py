@@ -128,6 +128,17 @@ class Engine:
         self.last_error: str = ""
         self._generator = None
 
+    @classmethod
+    def running(cls, settings: Settings) -> Engine:
+        """An engine serving the index published under `settings.index_dir` (scripts, benchmarks).
+
+        Raises NotReady, saying why, when there is none.
+        """
+        engine = cls(settings)
+        if not engine.start():
+            raise NotReady(f"no index in {settings.index_dir}: {engine.last_error}")
+        return engine
+
     # ------------------------------------------------------------ loading
     @property
     def embedder(self) -> Embedder:
