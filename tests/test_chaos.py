@@ -420,6 +420,21 @@ def test_sync_without_network_gives_up_after_the_first_unreachable_url(tmp_path)
     assert time.monotonic() - started < 10, "no retries with back-off when the network is unreachable"
 
 
+@pytest.mark.timeout(60)
+def test_sync_never_hashes_or_blocks_on_entries_that_are_not_files(tmp_path) -> None:
+    corpus, mirror = tmp_path / "corpus", tmp_path / "mirror"
+    corpus.mkdir()
+    mirror.mkdir()
+    os.mkfifo(corpus / "a.pdf")
+    (corpus / "b.pdf").mkdir()
+    os.mkfifo(mirror / "c.pdf")  # a FIFO in the mirror is not copied (nor opened)
+    docs = [Document(doc_id=x, file=f"{x}.pdf") for x in "abc"]
+    results = sync_corpus(docs, corpus, mirror=mirror, download_missing=False)
+    assert [r.state.value for r in results] == ["missing"] * 3
+    assert "named pipe" in results[0].detail and "directory" in results[1].detail
+    assert results[2].detail == "no official PDF URL known"
+
+
 # ------------------------------------------------------------------ a full disk
 
 _FULL_DISK = """

@@ -264,7 +264,11 @@ def sync_corpus(
             results.append(SyncResult(doc.doc_id, None, SyncState.missing, "no file name in catalog"))
             continue
         dest = corpus_dir / doc.file
-        if dest.exists():
+        if dest.exists() or dest.is_symlink():
+            problem = entry_problem(dest)
+            if problem is not None:  # never hash (or block on) a FIFO, directory or dangling link
+                results.append(SyncResult(doc.doc_id, doc.file, SyncState.missing, f"{dest} is unusable: {problem}"))
+                continue
             if _verified(dest, doc.sha256):
                 results.append(SyncResult(doc.doc_id, doc.file, SyncState.present))
                 continue
@@ -273,7 +277,7 @@ def sync_corpus(
             )
             continue
         source = mirror / doc.file if mirror else None
-        if source is not None and source.exists():
+        if source is not None and source.exists() and entry_problem(source) is None:
             if not _verified(source, doc.sha256):
                 results.append(
                     SyncResult(doc.doc_id, doc.file, SyncState.hash_mismatch, f"mirror copy {source} differs")
