@@ -58,6 +58,10 @@ clean:
 bench-api: install-test index
 	$(BIN)/python bench/api.py
 
+# Soak: 8 and 32 clients on a real uvicorn while builds are published (issue 9); 0 errors required.
+bench-soak: install-test index
+	$(BIN)/python bench/soak.py
+
 calibrate: install-test index
 	$(BIN)/python eval/fit_answer_scorer.py
 

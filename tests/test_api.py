@@ -68,6 +68,8 @@ def test_openapi_and_docs(client) -> None:
     assert {"/v1/search", "/v1/ask", "/v1/documents", "/v1/documents/{doc_id}", "/v1/documents/{doc_id}/pages/{n}",
             "/v1/passages/{chunk_id}", "/v1/passages/{chunk_id}/cite", "/healthz", "/readyz"} <= set(spec["paths"])
     assert client.get("/docs").status_code == 200
+    # The key's schemes are in the spec, so /docs offers "Authorize" for the Bearer token and X-API-Key.
+    assert set(spec["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
 
 
 # ------------------------------------------------------------------ search
@@ -118,11 +120,15 @@ def test_search_unknown_filter_values_are_422_listing_them(client) -> None:
     {"query": "ok", "filters": {"colour": ["red"]}},
     {"query": "ok", "extra": 1},
     {"query": 5},
+    {"query": "ok", "k": "5"},  # counts are strict integers
+    {"query": "ok", "k": True},
+    {"query": "ok", "k": 5.0},
 ])
 def test_search_invalid_bodies_are_422_with_field_errors(client, body) -> None:
     r = client.post("/v1/search", json=body)
     assert r.status_code == 422
-    assert all("loc" in d and "msg" in d for d in r.json()["detail"])
+    # type, loc and msg only: the input is never echoed (it may be huge, NaN or invalid Unicode)
+    assert all(set(d) == {"type", "loc", "msg"} for d in r.json()["detail"])
 
 
 def test_search_malformed_json_is_422(client) -> None:
@@ -239,6 +245,8 @@ def test_passage_and_cite(client, store, chunk_id) -> None:
         == "ICH Q5C"
     assert client.get(f"/v1/passages/{chunk_id}/cite").json()["format"] == "text"
     assert client.get(f"/v1/passages/{chunk_id}/cite?format=docx").status_code == 422
+    r = client.get(f"/v1/passages/{chunk_id}/cite?format=ris&format=bibtex")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "format"]
     assert client.get("/v1/passages/nope/cite?format=ris").status_code == 404
 
 

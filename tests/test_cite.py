@@ -387,3 +387,18 @@ def test_status_warning_does_not_repeat_the_catalog_note() -> None:
     # A note that adds information is kept.
     other = q3c.model_copy(update={"status_note": "withdrawn after the 2024 revision of Table 2"})
     assert status_warning(other).endswith("withdrawn after the 2024 revision of Table 2")
+
+
+def test_control_characters_from_pdf_metadata_never_reach_an_export() -> None:
+    # An uncatalogued PDF's metadata can carry NUL and other control bytes (and extraction form feeds).
+    doc = local_sop().model_copy(update={"title": "Release\x00 testing\x07 of vector lots\x1f",
+                                         "issuer": "QA\x00", "version": "2021\x0c"})
+    citation = citation_from_passage(passage(doc, labels=("9\x00",), text="Lots are\x00 tested.\x0b"))
+    controls = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+    for fmt in FORMATS:
+        out = format_citation(citation, doc, fmt, ACCESSED)
+        assert not controls.search(out), (fmt, out)
+        assert "Release testing of vector lots" in " ".join(out.split()), fmt
+    library = bibtexparser.parse_string(format_citation(citation, doc, "bibtex", ACCESSED))
+    assert not library.failed_blocks and len(library.entries) == 1
+    assert json.loads(format_citation(citation, doc, "csl-json"))["title"].startswith("Release")

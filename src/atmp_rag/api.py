@@ -2,24 +2,32 @@
 
 Run with `atmp-rag serve`. OpenAPI UI at /docs. Errors: 422 with field errors for invalid input
 (including filter values that name no indexed document), 404 for unknown ids, 401 without a valid
-API key (when `ATMP_RAG_API_KEY` is set), 503 while no index is loaded.
+API key (when `ATMP_RAG_API_KEY` is set), 413 for a body over `max_body_bytes`, 503 while no index
+is loaded, 500 (JSON, the connection kept) for anything unexpected.
+
+Error responses never echo the request: a 422 lists type, location and message of each field
+error, never the offending input (it may be 64 KiB, NaN or invalid Unicode).
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from atmp_rag.cite import FORMATS, citation_from_passage, format_citation, page_url, status_warning
 from atmp_rag.config import Settings
@@ -48,13 +56,26 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _valid_unicode(value: str) -> str:
+    # JSON may carry lone surrogates ("\ud800"); no answer containing one could be encoded as UTF-8.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains invalid Unicode (a lone surrogate)") from None
+    return value
+
+
+#: Request text: valid Unicode only.
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+
+
 class Filters(BaseModel):
     """Restrict retrieval; values are checked against the indexed documents (422 lists unknown ones)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    issuers: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=50)
-    doc_ids: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=200)
+    issuers: list[Annotated[Text, Field(max_length=200)]] = Field(default_factory=list, max_length=50)
+    doc_ids: list[Annotated[Text, Field(max_length=200)]] = Field(default_factory=list, max_length=200)
     statuses: list[Status] = Field(default_factory=list, max_length=3)
 
 
@@ -63,8 +84,8 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=2000)
-    k: int = Field(10, ge=1, le=50)
+    query: Text = Field(min_length=1, max_length=2000)
+    k: int = Field(10, ge=1, le=50, strict=True)  # strict: "5" and true are not counts
     mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
     filters: Filters = Field(default_factory=Filters)
 
@@ -76,8 +97,8 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, max_length=2000)
-    k: int = Field(5, ge=1, le=50)
+    question: Text = Field(min_length=1, max_length=2000)
+    k: int = Field(5, ge=1, le=50, strict=True)
     mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
     filters: Filters = Field(default_factory=Filters)
     answer_mode: Literal["extractive", "generative"] = "extractive"
@@ -182,6 +203,7 @@ class PageOut(BaseModel):
     label: str
     text: str
     is_toc: bool
+    kind: str = "content"  # content, toc, title, history or contact: only content pages are quoted
     url: str
 
 
@@ -208,8 +230,92 @@ class Ready(BaseModel):
 
 # ------------------------------------------------------------------ middleware and helpers
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that always serialises: on lone surrogates or NaN it falls back to ASCII escapes and null."""
+
+    def render(self, content: Any) -> bytes:
+        """UTF-8 JSON as usual; never raises for content made of JSON types."""
+        try:
+            return super().render(content)
+        except (UnicodeEncodeError, ValueError):
+            return json.dumps(_finite(content), ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _safe_text(value: object, limit: int) -> str:
+    text = str(value)
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def validation_detail(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Field errors as type, loc and msg only: never the input or ctx values, which may be huge or unencodable."""
+    detail = []
+    for e in errors:
+        msg = str(e.get("msg", "invalid value"))
+        ctx = e.get("ctx")
+        if e.get("type") == "json_invalid" and isinstance(ctx, Mapping) and isinstance(ctx.get("error"), str):
+            msg = f"{msg}: {ctx['error']}"  # the parser's reason, e.g. "Expecting value"
+        loc = [x if isinstance(x, int) and not isinstance(x, bool) else _safe_text(x, 100) for x in e.get("loc", ())]
+        detail.append({"type": _safe_text(e.get("type", "value_error"), 60), "loc": loc, "msg": _safe_text(msg, 300)})
+    return detail
+
+
+class BodyLimit:
+    """Pure ASGI middleware: 413 (JSON) for a request body over `max_bytes`, never buffering more than that.
+
+    A declared Content-Length over the limit is answered before the body is read; a streamed body is
+    counted as it arrives. (FastAPI's own `max_body_size` answers plain text whenever a length is
+    declared, which would break the JSON error contract of this API.)
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> HTTPException:
+        return HTTPException(413, f"request body too large: the limit is {self.max_bytes} bytes")
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Callable[..., Any],
+                       send: Callable[..., Any]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            # Answered without reading: uvicorn discards the rest of the body and keeps the connection
+            # (closing it with unread data would reset it under a client that is still sending).
+            await SafeJSONResponse({"detail": self._too_large().detail}, status_code=413)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> MutableMapping[str, Any]:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise self._too_large()  # FastAPI re-raises HTTPException from body reading: a 413
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
 class RequestLog:
-    """Pure ASGI middleware: one `key=value` log line per request with its latency (no body buffering)."""
+    """Pure ASGI middleware: one `key=value` log line per request with its latency (no body buffering).
+
+    It also turns any unexpected exception into a JSON 500 without re-raising it: Starlette's own
+    error middleware re-raises after answering, and uvicorn then drops the keep-alive connection.
+    """
 
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
@@ -221,17 +327,23 @@ class RequestLog:
             return
         started = time.perf_counter()
         rid = uuid.uuid4().hex[:12]
-        status = {"code": 500}
+        status = {"code": 500, "started": False}
 
         async def send_wrapper(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                status["started"] = True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            if status["started"]:
+                raise  # half a response is out: only closing the connection is still valid HTTP
+            log.exception("unhandled error rid=%s on %s %s", rid, scope.get("method"), scope.get("path"))
+            await SafeJSONResponse({"detail": "internal server error"}, status_code=500)(scope, receive, send_wrapper)
         finally:
             client = scope.get("client") or ("-", 0)
             log.info("request rid=%s method=%s path=%s status=%d ms=%.2f client=%s", rid, scope.get("method"),
@@ -255,19 +367,24 @@ def _filters(engine: Engine, loaded: Loaded, f: Filters) -> SearchFilters:
     return engine.filters(loaded, f.issuers, f.doc_ids, f.statuses)
 
 
+#: Security schemes: they put the key into the OpenAPI document, so /docs can send it ("Authorize").
+BEARER = HTTPBearer(auto_error=False, description="The API key (ATMP_RAG_API_KEY) as a Bearer token.")
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key (ATMP_RAG_API_KEY).")
+
+
 def api_key_dependency(settings: Settings) -> Callable[..., None]:
     """A dependency that requires the configured API key as a Bearer token or X-API-Key (no-op without one)."""
     expected = (settings.api_key or "").encode()
 
     def require_api_key(
-        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-        x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
+        x_api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
     ) -> None:
         if not expected:
             return
         given = x_api_key or ""
-        if authorization and authorization[:7].lower() == "bearer ":
-            given = authorization[7:].strip()
+        if bearer is not None:
+            given = bearer.credentials.strip()
         # Header values arrive decoded as latin-1; re-encoding gives the raw bytes, so a UTF-8 key works.
         # compare_digest on bytes: constant time, and no TypeError on non-ASCII input.
         try:
@@ -278,6 +395,15 @@ def api_key_dependency(settings: Settings) -> Callable[..., None]:
             raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
     return require_api_key
+
+
+def single_valued_query(request: Request) -> None:
+    """422 for a repeated query parameter (`?format=text&format=ris`): taking one silently would be a guess."""
+    params = request.query_params
+    repeated = sorted({k for k in params if len(params.getlist(k)) > 1})
+    if repeated:
+        raise RequestValidationError([{"type": "repeated_parameter", "loc": ("query", k),
+                                       "msg": "given more than once; give it once"} for k in repeated])
 
 
 # ------------------------------------------------------------------ app factory
@@ -301,6 +427,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "X-API-Key", "Content-Type"])
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLog)
 
     @app.exception_handler(NotReady)
@@ -312,12 +439,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         detail = [{"type": "value_error", "loc": ["body", "filters", field], "input": values,
                    "msg": f"unknown {field} (not in the index): {', '.join(values)}"}
                   for field, values in exc.unknown.items()]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return SafeJSONResponse({"detail": detail}, status_code=422)
 
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return SafeJSONResponse({"detail": validation_detail(exc.errors())}, status_code=422)
+
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -340,7 +467,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                      documents=sum(1 for d in loaded.chunk_counts if loaded.chunk_counts[d]),
                      generative=bool(settings.llm_url), answer_calibrated=answerer.calibrated, warnings=warnings)
 
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(api_key_dependency(settings))],
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(api_key_dependency(settings)), Depends(single_valued_query)],
                    responses={401: {"description": "missing or invalid API key"},
                               503: {"description": "no index loaded"}})
 
@@ -397,7 +524,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         p = loaded.store.page(doc_id, n)
         if p is None:
             raise HTTPException(404, f"{doc_id} has no page {n}")
-        return PageOut(doc_id=doc_id, number=n, label=p.label, text=p.text, is_toc=p.is_toc, url=page_url(doc, n))
+        return PageOut(doc_id=doc_id, number=n, label=p.label, text=p.text, is_toc=p.is_toc, kind=p.kind.value,
+                       url=page_url(doc, n))
 
     @v1.get("/passages/{chunk_id}", response_model=PassageOut, tags=["retrieval"],
             responses={404: {"description": "unknown passage"}})

@@ -78,6 +78,9 @@ _BIBTEX_SPECIAL = {
 # One pass over the string, so the braces introduced by \textbackslash{} are not escaped again.
 _BIBTEX_SPECIAL_RE = re.compile("|".join(re.escape(c) for c in _BIBTEX_SPECIAL))
 _MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_\[\]<>])")
+# C0/C1 control characters (NUL from PDF metadata, form feeds from extraction) and lone surrogates:
+# BibTeX, RIS and reference managers choke on them, and no format needs them.
+_UNPRINTABLE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 RIS_NEWLINE = "\n"
 
@@ -289,6 +292,26 @@ def _status_phrase(citation: Citation, document: Document) -> str:
         by = document.superseded_by.strip()
         return f"superseded by {by}" if by else "superseded"
     return ""
+
+
+def _printable_text(text: str) -> str:
+    # Line breaks and tabs become spaces like any control character; the formats are single-line per field.
+    return _UNPRINTABLE_RE.sub(" ", text) if _UNPRINTABLE_RE.search(text) else text
+
+
+def _printable(model: Citation | Document) -> Any:
+    """A copy of a citation or document with control characters replaced in every text field."""
+    update: dict[str, Any] = {}
+    for name, value in model:
+        if isinstance(value, str):
+            clean = _printable_text(value)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            clean = [_printable_text(v) for v in value]
+        else:
+            continue
+        if clean != value:
+            update[name] = clean
+    return model.model_copy(update=update) if update else model
 
 
 def _one_line(text: str) -> str:
@@ -598,6 +621,7 @@ def _render(
     single: bool,
 ) -> str:
     _check_format(fmt)
+    pairs = [(_printable(c), _printable(d)) for c, d in pairs]
     if fmt in ("text", "markdown"):
         render = _format_text if fmt == "text" else _format_markdown
         if single:

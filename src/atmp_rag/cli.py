@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from atmp_rag.config import Settings
@@ -48,8 +49,8 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error for the user and return the Exit to raise."""
-    err.print(f"[red]error:[/red] {message}")
+    """Print an error for the user as one line (never wrapped, brackets shown as is) and return the Exit to raise."""
+    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -118,18 +119,28 @@ def ingest(
     strict: Annotated[bool, typer.Option("--strict", help="Fail (publish nothing) if any PDF is skipped.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build or update the index from the corpus folder (incremental, atomic publish)."""
+    """Build or update the index from the corpus folder (incremental, atomic publish).
+
+    Exits 1 with one line for an empty corpus, a full disk or another running build; 128+N after
+    signal N (SIGINT: 130), having published nothing unless the signal came after the publish.
+    """
+    from atmp_rag.corpus import CatalogError, EmptyCorpus
     from atmp_rag.extract import ExtractionError
+    from atmp_rag.ingest import BuildInterrupted
     from atmp_rag.ingest import ingest as run_ingest
-    from atmp_rag.store import BuildLocked
+    from atmp_rag.store import BuildLocked, DiskFull
 
     s = load_settings(corpus_dir=corpus_dir, index_dir=index_dir)
     try:
         report = run_ingest(s, strict=strict, show_progress=not as_json and sys.stderr.isatty())
     except ExtractionError as exc:
         raise fail(f"--strict: nothing published; skipped: {exc.reason}") from exc
-    except BuildLocked as exc:
+    except (BuildLocked, EmptyCorpus, DiskFull, CatalogError) as exc:
         raise fail(str(exc)) from exc
+    except BuildInterrupted as exc:
+        raise fail(str(exc), 128 + exc.signum) from exc
+    except KeyboardInterrupt as exc:  # before the build started (catalog, hashing)
+        raise fail("interrupted; nothing published", 130) from exc
     if as_json:
         print(report.model_dump_json(indent=2))
         return
@@ -287,13 +298,22 @@ def ask(
     """Answer a question with verbatim quotes and numbered page citations (or abstain)."""
     from atmp_rag.retrieve import MODES
     from atmp_rag.service import Engine
+    from atmp_rag.store import IndexNotFound, resolve_current
 
     if mode not in MODES:
         raise fail("--mode must be bm25, dense or hybrid", 2)
     if not question.strip():
         raise fail("the question is empty", 2)
     s = load_settings(index_dir=index_dir)
+    try:
+        resolve_current(s.index_dir)  # before loading the model: a missing index fails in a second
+    except IndexNotFound as exc:
+        raise fail(str(exc)) from exc
     engine = Engine(s)
+    # The engine logs load failures for the server's log; here the error line below says it once.
+    service_log = logging.getLogger("atmp_rag.service")
+    if not service_log.isEnabledFor(logging.DEBUG):
+        service_log.setLevel(logging.CRITICAL)
     if not engine.start():
         raise fail(engine.last_error or f"no index in {s.index_dir}")
     answer = engine.ask(question, k=k, mode=mode, answer_mode="generative" if generative else "extractive")

@@ -24,6 +24,7 @@ INDEX_SETTINGS = (
     "bm25_stemmer",
     "bm25_stopwords",
     "max_page_chars",
+    "max_pages",
     "unit_vectors",
 )
 
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
     # extraction and chunking
     extractor: Literal["pypdfium2", "pypdf"] = "pypdfium2"
     max_page_chars: int = 100_000
+    # A PDF with more pages is skipped with a reason: the longest EMA/ICH guideline has about 100
+    # pages, and 2,000 pages would take ~20 minutes of encoding on a laptop without a word.
+    max_pages: int = Field(default=1000, ge=1)
     chunk_max_tokens: int = 200
     chunk_overlap_tokens: int = 24
     chunk_min_tokens: int = 40
@@ -102,6 +106,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = None
+    # Largest accepted request body (413 above): a question of 2,000 characters is under 10 KiB.
+    max_body_bytes: int = Field(default=65_536, ge=1024)
     cors_origins: list[str] = Field(default_factory=list)
     api_url: str = "http://127.0.0.1:8000"
     ui_port: int = 8501

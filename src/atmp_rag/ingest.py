@@ -1,4 +1,10 @@
-"""The pipeline catalog -> PDFs -> pages -> chunks -> vectors -> published index, with a report."""
+"""The pipeline catalog -> PDFs -> pages -> chunks -> vectors -> published index, with a report.
+
+Interrupts: for the length of a build SIGINT and SIGTERM are recorded and raised as
+`BuildInterrupted`. The publish step checks the record, so a build that received a signal never
+publishes, even when some library swallowed the KeyboardInterrupt. Old builds are cleaned only
+after a successful publish.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,10 @@ import hashlib
 import inspect
 import json
 import logging
+import shutil
+import signal
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from atmp_rag.chunking import Segmented, chunk_segmented, segment
 from atmp_rag.config import Settings
-from atmp_rag.corpus import corpus_documents, load_catalog, sha256_file, uncatalogued_document
+from atmp_rag.corpus import EmptyCorpus, load_catalog, pdf_page_count, scan_corpus, sha256_file, uncatalogued_document
 from atmp_rag.embed import Embedder, embedder_for
 from atmp_rag.extract import ExtractionError, extract_pages, pdf_metadata
 from atmp_rag.models import Chunk, Document, IngestReport, Page, QuoteUnit, SkippedFile
@@ -34,14 +43,78 @@ from atmp_rag.store import (
     clean_stale,
     publish,
     published_builds,
+    remove_staging,
     resolve_current,
-    staging_folder,
-    write_index,
+    write_staged,
 )
 from atmp_rag.units import build_units
 
 log = logging.getLogger(__name__)
 _stderr = Console(stderr=True)
+
+
+class BuildInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived during a build. `published` is None unless it came after the publish."""
+
+    def __init__(self, signum: int, published: Path | None = None) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name} after publishing {published.name}" if published
+                         else f"interrupted by {name}; nothing published")
+        self.signum = signum
+        self.published = published
+
+
+class _Interrupts:
+    """SIGINT/SIGTERM during a build: recorded, and raised as BuildInterrupted unless deferred."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.deferring = False
+        self.published: Path | None = None
+
+    def _handler(self, signum: int, _frame: Any) -> None:
+        self.received.append(signum)
+        if not self.deferring:
+            raise BuildInterrupted(signum, self.published)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Signals wait until the block is done (the pointer swap, removing old builds), then raise."""
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.received:
+            raise BuildInterrupted(self.received[0], self.published)
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[_Interrupts]:
+    guard = _Interrupts()
+    # Handlers can only be installed from the main thread; elsewhere the default behaviour stays.
+    if threading.current_thread() is not threading.main_thread():
+        yield guard
+        return
+    previous = {sig: signal.signal(sig, guard._handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield guard
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def _publish_unless_interrupted(index_root: Path, staged: Path, name: str, guard: _Interrupts) -> Path:
+    """Publish a staged build unless a signal was received; a signal during the swap waits until after it."""
+    with guard.deferred():
+        try:
+            if guard.received:  # also when a library swallowed the KeyboardInterrupt
+                raise BuildInterrupted(guard.received[0])
+            final = guard.published = publish(index_root, staged, name)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+    return final
 
 
 def package_version() -> str:
@@ -125,6 +198,11 @@ class _Reuse:
     sha: dict[str, str] = field(default_factory=dict)
     dimension: int = 0
 
+    def close(self) -> None:
+        """Release the previous build (its lease), so that cleaning may remove it."""
+        if self.store is not None:
+            self.store.close()
+
     def take(self, doc_id: str) -> _DocBuild | None:
         if self.store is None:
             return None
@@ -163,6 +241,29 @@ def _previous_build(index_root: Path, settings_hash: str) -> _Reuse:
     return _Reuse()
 
 
+def _hash_files(candidates: list[tuple[Document, Path]]
+                ) -> tuple[list[tuple[Document, Path]], dict[str, str], list[SkippedFile]]:
+    """sha256 of every candidate file; one that cannot be read is skipped with the reason."""
+    files: list[tuple[Document, Path]] = []
+    sha: dict[str, str] = {}
+    skipped: list[SkippedFile] = []
+    for doc, path in candidates:
+        try:
+            sha[doc.doc_id] = sha256_file(path)
+        except OSError as exc:
+            skipped.append(SkippedFile(file=path.name, reason=f"cannot read: {exc.strerror or exc}"))
+            continue
+        files.append((doc, path))
+    return files, sha, skipped
+
+
+def _check_page_count(path: Path, max_pages: int) -> None:
+    """Raise ExtractionError when a PDF has more pages than the cap (checked before extracting anything)."""
+    n = pdf_page_count(path)
+    if n is not None and n > max_pages:
+        raise ExtractionError(f"{n} pages, over the limit of {max_pages} (ATMP_RAG_MAX_PAGES)")
+
+
 def content_hash(settings_hash: str, doc_hashes: dict[str, str], catalog: list[Document]) -> str:
     """Identity of a build: its settings, the pipeline code, every input file's sha256 and the catalog.
 
@@ -178,52 +279,70 @@ def ingest(settings: Settings, strict: bool = False, show_progress: bool = True,
            embedder: Embedder | None = None) -> IngestReport:
     """Index every PDF in the corpus folder; publish atomically; reuse unchanged documents.
 
-    Unreadable PDFs are skipped and listed in the report (with `strict`, nothing is published
-    when any file is skipped).
+    Unreadable PDFs, and corpus entries that are not regular files, are skipped and listed in the
+    report (with `strict`, nothing is published when any file is skipped). Raises EmptyCorpus when
+    nothing can be indexed, BuildInterrupted on SIGINT/SIGTERM, DiskFull when the disk fills up.
+    Old builds are removed only after a successful publish.
     """
     started = time.perf_counter()
     index_root = settings.index_dir
     catalog = load_catalog(settings.catalog_path)
-    present, extra = corpus_documents(catalog, settings.corpus_dir)
+    present, extra, rejected = scan_corpus(catalog, settings.corpus_dir)
     settings_hash = settings.settings_hash()
 
-    files: list[tuple[Document, Path]] = [(d, settings.corpus_dir / str(d.file)) for d in present]
+    candidates: list[tuple[Document, Path]] = [(d, settings.corpus_dir / str(d.file)) for d in present]
     for path in extra:
         try:
             meta = pdf_metadata(path)
-        except ExtractionError:
+        except (ExtractionError, OSError):
             meta = {}
-        files.append((uncatalogued_document(path, meta), path))
-    doc_sha = {doc.doc_id: sha256_file(path) for doc, path in files}
+        candidates.append((uncatalogued_document(path, meta), path))
+    files, doc_sha, unreadable = _hash_files(candidates)
+    skipped = [*rejected, *unreadable]
+    for s in skipped:
+        log.warning("skipping %s: %s", s.file, s.reason)
+    if not files:
+        raise EmptyCorpus(settings.corpus_dir, skipped)
+    if strict and skipped:
+        raise ExtractionError("; ".join(f"{s.file}: {s.reason}" for s in skipped))
     name = f"{settings.index_name}-{settings_hash}-{content_hash(settings_hash, doc_sha, catalog)}"
 
-    with build_lock(index_root):
+    with build_lock(index_root), _interrupts() as guard:
         current = resolve_current(index_root, missing_ok=True)
         if current is not None and current.name == name:
             manifest = json.loads((current / "manifest.json").read_text())
             log.info("index %s is up to date", name)
+            listed = {s["file"]: SkippedFile(**s) for s in manifest.get("skipped", [])}
+            listed.update({s.file: s for s in skipped})
             return IngestReport(
                 index_dir=str(current), documents_indexed=0, documents_reused=manifest["counts"]["documents"],
                 pages=manifest["counts"]["pages"], chunks=manifest["counts"]["chunks"],
-                skipped=[SkippedFile(**s) for s in manifest.get("skipped", [])],
+                skipped=list(listed.values()),
                 uncatalogued=manifest.get("uncatalogued", []),
                 seconds=round(time.perf_counter() - started, 3), published=True,
             )
-        clean_stale(index_root, settings.keep_builds)
+        remove_staging(index_root)
         reuse = _previous_build(index_root, settings_hash)
-        return _build(settings, catalog, files, doc_sha, reuse, name, strict, show_progress, embedder, started)
+        try:
+            report = _build(settings, catalog, files, doc_sha, reuse, name, strict, show_progress, embedder, started,
+                            skipped, guard)
+        finally:
+            reuse.close()
+        with guard.deferred():
+            clean_stale(index_root, settings.keep_builds)
+        return report
 
 
 def _build(settings: Settings, catalog: list[Document], files: list[tuple[Document, Path]], doc_sha: dict[str, str],
            reuse: _Reuse, name: str, strict: bool, show_progress: bool, embedder: Embedder | None,
-           started: float) -> IngestReport:
+           started: float, skipped_before: list[SkippedFile], guard: _Interrupts) -> IngestReport:
     # The model is loaded only when some document actually needs chunking and encoding.
     def model() -> Embedder:
         nonlocal embedder
         embedder = embedder or embedder_for(settings)
         return embedder
 
-    skipped: list[SkippedFile] = []
+    skipped: list[SkippedFile] = list(skipped_before)
     per_doc: dict[str, _DocBuild] = {}
     reused: list[str] = []
     timings = {"extract": 0.0, "chunk": 0.0, "encode": 0.0, "write": 0.0}
@@ -243,11 +362,13 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
             encoder = model()  # loaded outside the extract/chunk timings
             t0 = time.perf_counter()
             try:
+                _check_page_count(path, settings.max_pages)
                 pages = extract_pages(path, doc.doc_id, backend=settings.extractor,
                                       max_page_chars=settings.max_page_chars)
-            except ExtractionError as exc:
-                log.warning("skipping %s: %s", path.name, exc.reason)
-                skipped.append(SkippedFile(file=path.name, reason=exc.reason))
+            except (ExtractionError, OSError) as exc:
+                reason = exc.reason if isinstance(exc, ExtractionError) else f"cannot read: {exc.strerror or exc}"
+                log.warning("skipping %s: %s", path.name, reason)
+                skipped.append(SkippedFile(file=path.name, reason=reason))
                 progress.advance(task)
                 continue
             t1 = time.perf_counter()
@@ -267,6 +388,8 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
 
     if strict and skipped:
         raise ExtractionError("; ".join(f"{s.file}: {s.reason}" for s in skipped))
+    if not per_doc:
+        raise EmptyCorpus(settings.corpus_dir, skipped)
 
     docs_by_id = {d.doc_id: d for d, _ in files}
     new_ids = [d for d, v in per_doc.items() if v.vectors is None]
@@ -288,7 +411,7 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
         "uncatalogued": [d.doc_id for d, _ in files if not d.catalogued and d.doc_id in per_doc],
         "timings": timings,
     }
-    final = _write_and_publish(settings, content, manifest, name, dimension, started)
+    final = _write_and_publish(settings, content, manifest, name, dimension, started, guard)
     seconds = round(time.perf_counter() - started, 3)
     log.info("published %s: %d documents (%d reused), %d chunks in %.1f s", final.name, len(per_doc), len(reused),
              len(content.chunks), seconds)
@@ -300,7 +423,7 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
 
 
 def _write_and_publish(settings: Settings, content: IndexContent, manifest: dict[str, Any], name: str,
-                       dimension: int, started: float) -> Path:
+                       dimension: int, started: float, guard: _Interrupts) -> Path:
     manifest.update({
         "name": name,
         "settings_hash": settings.settings_hash(),
@@ -313,11 +436,10 @@ def _write_and_publish(settings: Settings, content: IndexContent, manifest: dict
         "counts": {"documents": len(content.doc_sha256), "pages": len(content.pages), "chunks": len(content.chunks)},
         "build_seconds": round(time.perf_counter() - started, 3),
     })
-    staged = staging_folder(settings.index_dir)
-    write_index(staged, content, manifest, settings.faiss_index,
-                {"k1": settings.bm25_k1, "b": settings.bm25_b, "stemmer": settings.bm25_stemmer,
-                 "stopwords": settings.bm25_stopwords})
-    return publish(settings.index_dir, staged, name)
+    staged = write_staged(settings.index_dir, content, manifest, settings.faiss_index,
+                          {"k1": settings.bm25_k1, "b": settings.bm25_b, "stemmer": settings.bm25_stemmer,
+                           "stopwords": settings.bm25_stopwords})
+    return _publish_unless_interrupted(settings.index_dir, staged, name, guard)
 
 
 def index_records(settings: Settings, documents: list[Document], chunks: list[Chunk], pages: list[Page],
@@ -329,14 +451,14 @@ def index_records(settings: Settings, documents: list[Document], chunks: list[Ch
     """
     started = time.perf_counter()
     settings.index_dir.mkdir(parents=True, exist_ok=True)
-    with build_lock(settings.index_dir):
+    with build_lock(settings.index_dir), _interrupts() as guard:
         existing = settings.index_dir / name
         if (existing / "manifest.json").exists():
             manifest = json.loads((existing / "manifest.json").read_text())
             if manifest.get("dense", True) or not encode:
                 # Same records under the same settings were indexed before: reuse that build.
                 return existing
-        clean_stale(settings.index_dir, settings.keep_builds)
+        remove_staging(settings.index_dir)
         docs_by_id = {d.doc_id: d for d in documents}
         if encode:
             embedder = embedder or embedder_for(settings)
@@ -349,7 +471,10 @@ def index_records(settings: Settings, documents: list[Document], chunks: list[Ch
             documents, pages, chunks, vectors, [index_text(docs_by_id[c.doc_id], c) for c in chunks],
             {d.doc_id: d.sha256 for d in documents},
         )
-        return _write_and_publish(settings, content, {"dense": encode}, name, dimension, started)
+        final = _write_and_publish(settings, content, {"dense": encode}, name, dimension, started, guard)
+        with guard.deferred():
+            clean_stale(settings.index_dir, settings.keep_builds)
+        return final
 
 
 def _assemble(catalog: list[Document], files: list[tuple[Document, Path]], per_doc: dict[str, _DocBuild],

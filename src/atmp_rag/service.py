@@ -8,6 +8,11 @@ engine reads that link at most once per `check_interval` seconds; when it points
 the request that noticed loads the new index (the encoder is shared, so this costs only the store)
 and swaps one reference under a lock. Requests already running keep the snapshot they started
 with, so nothing ever mixes two indexes within one request.
+
+Release rule: a `Loaded` owns its `IndexStore`, whose lease keeps `ingest` from deleting the build.
+The store is closed (lease released) when the `Loaded` is garbage-collected, i.e. once the engine
+has swapped to a newer build AND the last request that started on the old one has finished. No
+timer is involved, so a slow request (a generative answer) can never find its store closed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,15 +108,24 @@ class Loaded:
 
 
 def load_index(folder: Path, settings: Settings, embedder: Embedder) -> Loaded:
-    """Open one published index folder and prepare retrieval and answering over it."""
+    """Open one published index folder and prepare retrieval and answering over it.
+
+    The store is closed when the returned `Loaded` is garbage-collected (see the module docstring).
+    """
     store = IndexStore(folder)
-    counts: dict[str, int] = {}
-    for chunk in store.chunks:
-        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
-    answerer = Answerer(store, settings, embedder)
-    answerer.warm()
-    issuers = frozenset(store.documents[d].issuer for d in counts if d in store.documents)
-    return Loaded(folder, store, Retriever(store, embedder, settings), answerer, counts, issuers)
+    try:
+        counts: dict[str, int] = {}
+        for chunk in store.chunks:
+            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        answerer = Answerer(store, settings, embedder)
+        answerer.warm()
+        issuers = frozenset(store.documents[d].issuer for d in counts if d in store.documents)
+        loaded = Loaded(folder, store, Retriever(store, embedder, settings), answerer, counts, issuers)
+    except BaseException:
+        store.close()
+        raise
+    weakref.finalize(loaded, store.close)
+    return loaded
 
 
 class Engine:

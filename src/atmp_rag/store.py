@@ -3,11 +3,18 @@
 A published index folder is immutable. Builds are written to a temporary folder and renamed into
 place, then the `current` symlink is swapped atomically, so a killed build never harms the index
 being served.
+
+Retention and leases: every reader (`IndexStore`) holds a shared `flock` on its build's manifest for
+as long as it is open, and `clean_stale` (run only after a successful publish) removes an old build
+only when it can take that lock exclusively. A running server therefore never loses the build it
+still serves, however many publishes happen meanwhile; the build is removed by the first publish
+after the server has moved on and closed it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -20,7 +27,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import bm25s
 import faiss
@@ -54,6 +61,10 @@ class IndexNotFound(FileNotFoundError):
 
 class BuildLocked(RuntimeError):
     """Another build holds the index folder's lock."""
+
+
+class DiskFull(OSError):
+    """The disk of the index folder filled up while a build was written; the partial build was removed."""
 
 
 # ---------------------------------------------------------------- vectors
@@ -135,6 +146,55 @@ def write_index(folder: Path, content: IndexContent, manifest: dict[str, Any], f
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error from the write layer means "no space left" (OSError, SQLite or FAISS)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    # FAISS reports a failed fwrite as a RuntimeError that carries strerror(errno).
+    return isinstance(exc, RuntimeError) and os.strerror(errno.ENOSPC) in str(exc)
+
+
+def estimated_size(content: IndexContent) -> int:
+    """Rough number of bytes an index of `content` takes on disk (for messages, not for allocation)."""
+    text = sum(len(p.text.encode()) for p in content.pages)
+    records = sum(len(c.model_dump_json()) for c in content.chunks)
+    records += sum(len(d.model_dump_json()) for d in content.documents)
+    records += sum(len(u.model_dump_json()) for u in content.units)
+    lexical = sum(len(t.encode()) for t in content.lexical_texts)
+    units = content.unit_vectors.nbytes if content.unit_vectors is not None else 0
+    # Vectors twice (vectors.npy and the FAISS index), SQLite with its b-tree overhead, BM25 ~ its text.
+    return int(2 * content.vectors.nbytes + units + 1.3 * (text + records) + lexical)
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def write_staged(index_root: Path, content: IndexContent, manifest: dict[str, Any], faiss_kind: str,
+                 bm25_params: dict[str, Any]) -> Path:
+    """Write a complete build into a new hidden staging folder under `index_root` and return it.
+
+    On any failure (including KeyboardInterrupt) the staging folder is removed before the error
+    propagates; a full disk becomes one `DiskFull` line naming the folder and the space needed.
+    """
+    staged = staging_folder(index_root)
+    try:
+        write_index(staged, content, manifest, faiss_kind, bm25_params)
+    except BaseException as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        if is_disk_full(exc):
+            free = shutil.disk_usage(index_root).free
+            raise DiskFull(
+                f"no space left on the device of {index_root.resolve()}: the index needs about "
+                f"{_mib(estimated_size(content))} and {_mib(free)} is free; the partial build was removed. "
+                "Free some space (or set ATMP_RAG_INDEX_DIR to a larger disk) and run ingest again"
+            ) from exc
+        raise
+    return staged
+
+
 @contextlib.contextmanager
 def build_lock(index_root: Path) -> Iterator[None]:
     """Hold an exclusive lock on the index folder for the length of a build."""
@@ -169,21 +229,55 @@ def publish(index_root: Path, staged: Path, name: str) -> Path:
     return final
 
 
-def clean_stale(index_root: Path, keep: int) -> None:
-    """Drop staging folders of dead builds and all but the `keep` newest published builds."""
+def remove_staging(index_root: Path) -> None:
+    """Remove what dead builds left behind: `.tmp-*` staging folders and `.current-*` links (under the build lock)."""
     if not index_root.is_dir():
         return
     for tmp in index_root.glob(".tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)
+    for link in index_root.glob(".current-*"):
+        with contextlib.suppress(OSError):
+            link.unlink()
+
+
+def _remove_unless_leased(folder: Path) -> bool:
+    """Delete a build folder unless a reader holds its lease; True when it was deleted."""
+    try:
+        fh = (folder / MANIFEST).open("rb")
+    except OSError:
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("keeping %s: a running reader (server or CLI) still has it open", folder.name)
+            return False
+        # Removed while holding the lock: a reader that opened the manifest meanwhile sees it unlinked.
+        shutil.rmtree(folder, ignore_errors=True)
+    log.info("removed old build %s", folder.name)
+    return True
+
+
+def clean_stale(index_root: Path, keep: int) -> None:
+    """After a successful publish: drop dead staging folders and all but the `keep` newest builds.
+
+    Only real build folders count (the `current` link is not a build). The build `current` points to
+    and builds a reader holds a lease on are never removed.
+    """
+    if not index_root.is_dir():
+        return
+    remove_staging(index_root)
     current = resolve_current(index_root, missing_ok=True)
+    served = current.resolve() if current is not None else None
     builds = sorted(
-        (p for p in index_root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists()),
+        (p for p in index_root.iterdir()
+         if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and (p / MANIFEST).exists()),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )
-    for old in builds[keep:]:
-        if current is None or old.resolve() != current.resolve():
-            shutil.rmtree(old, ignore_errors=True)
+    for old in builds[max(keep, 1):]:
+        if old.resolve() != served:
+            _remove_unless_leased(old)
 
 
 def resolve_current(index_root: Path, missing_ok: bool = False) -> Path | None:
@@ -204,7 +298,7 @@ def published_builds(index_root: Path, settings_hash: str) -> list[Path]:
         return []
     found = []
     for p in index_root.iterdir():
-        if p.name.startswith(".") or not (p / MANIFEST).exists():
+        if p.name.startswith(".") or p.is_symlink() or not (p / MANIFEST).exists():
             continue
         with contextlib.suppress(ValueError, OSError):
             if json.loads((p / MANIFEST).read_text()).get("settings_hash") == settings_hash:
@@ -214,50 +308,79 @@ def published_builds(index_root: Path, settings_hash: str) -> list[Path]:
 
 # ---------------------------------------------------------------- reading
 
+def _take_lease(folder: Path) -> tuple[IO[bytes], dict[str, Any]]:
+    """Open a build's manifest, hold a shared lock on it (the lease) and parse it."""
+    try:
+        fh = (folder / MANIFEST).open("rb")
+    except FileNotFoundError as exc:
+        raise IndexNotFound(f"{folder} is not a published index (no {MANIFEST})") from exc
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexNotFound(f"{folder} is being removed") from exc
+        if os.fstat(fh.fileno()).st_nlink == 0:
+            raise IndexNotFound(f"{folder} was removed")
+        return fh, json.loads(fh.read())
+    except BaseException:
+        fh.close()
+        raise
+
+
 class IndexStore:
-    """A published index opened for reading: chunks and documents in memory, pages from SQLite."""
+    """A published index opened for reading: chunks and documents in memory, pages from SQLite.
+
+    While open it holds the build's lease (see the module docstring), one read-only SQLite
+    connection shared by all threads, and memory maps of the vectors: everything stays readable
+    even if the folder were unlinked. `close()` releases them.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._lease, self.manifest = _take_lease(folder)
+        self._db_lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
         try:
-            self.manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text())
-        except FileNotFoundError as exc:
-            raise IndexNotFound(f"{folder} is not a published index (no {MANIFEST})") from exc
-        self._db_path = folder / "store.sqlite"
-        self._local = threading.local()
-        db = self._db()
+            self._open(folder)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, folder: Path) -> None:
+        # immutable=1: a published build never changes, so SQLite needs no locks or journal checks,
+        # and reads keep working from the open descriptor. One connection, serialised by a lock.
+        uri = f"{(folder / 'store.sqlite').resolve().as_uri()}?mode=ro&immutable=1"
+        self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self.documents: dict[str, Document] = {
-            row[0]: Document.model_validate_json(row[1]) for row in db.execute("SELECT doc_id, json FROM documents")
+            row[0]: Document.model_validate_json(row[1]) for row in self._rows("SELECT doc_id, json FROM documents")
         }
-        self.doc_sha256: dict[str, str] = dict(db.execute("SELECT doc_id, sha256 FROM documents"))
+        self.doc_sha256: dict[str, str] = dict(self._rows("SELECT doc_id, sha256 FROM documents"))
         self.chunks: list[Chunk] = [
-            Chunk.model_validate_json(row[0]) for row in db.execute("SELECT json FROM chunks ORDER BY row")
+            Chunk.model_validate_json(row[0]) for row in self._rows("SELECT json FROM chunks ORDER BY row")
         ]
         self.row_of: dict[str, int] = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.labels: dict[tuple[str, int], str] = {
-            (d, n): lab or str(n) for d, n, lab in db.execute("SELECT doc_id, number, label FROM pages")
+            (d, n): lab or str(n) for d, n, lab in self._rows("SELECT doc_id, number, label FROM pages")
         }
         self.units: list[QuoteUnit] = [
-            QuoteUnit.model_validate_json(row[0]) for row in db.execute("SELECT json FROM units ORDER BY row")
+            QuoteUnit.model_validate_json(row[0]) for row in self._rows("SELECT json FROM units ORDER BY row")
         ]
         self.units_of_chunk: dict[str, list[int]] = {}
         for i, u in enumerate(self.units):
             for chunk_id in u.chunk_ids:
                 self.units_of_chunk.setdefault(chunk_id, []).append(i)
-        self.idf = Idf(dict(db.execute("SELECT token, df FROM terms")), len(self.chunks))
+        self.idf = Idf(dict(self._rows("SELECT token, df FROM terms")), len(self.chunks))
         self.faiss = faiss.read_index(str(folder / "faiss.index"))
         self.bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
-        self._vectors: np.ndarray | None = None
-        self._unit_vectors: np.ndarray | None = None
+        self._vectors: np.ndarray = np.load(folder / "vectors.npy", mmap_mode="r")
+        self._unit_vectors: np.ndarray = np.load(folder / "unit_vectors.npy", mmap_mode="r")
         self.loaded_at = time.time()
 
-    def _db(self) -> sqlite3.Connection:
-        # One read-only connection per thread: sqlite3 connections must not cross threads.
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(f"file:{self._db_path}?mode=ro", uri=True, check_same_thread=False)
-            self._local.conn = conn
-        return conn
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._db_lock:
+            if self._conn is None:
+                raise IndexNotFound(f"{self.folder} is closed")
+            return self._conn.execute(sql, params).fetchall()
 
     @property
     def settings_hash(self) -> str:
@@ -266,24 +389,21 @@ class IndexStore:
 
     def page(self, doc_id: str, number: int) -> Page | None:
         """One page's cleaned text, or None."""
-        row = self._db().execute(
-            "SELECT label, kind, text FROM pages WHERE doc_id = ? AND number = ?", (doc_id, number)
-        ).fetchone()
-        if row is None:
+        rows = self._rows("SELECT label, kind, text FROM pages WHERE doc_id = ? AND number = ?", (doc_id, number))
+        if not rows:
             return None
+        row = rows[0]
         return Page(doc_id=doc_id, number=number, label=row[0] or str(number), kind=PageKind(row[1]), text=row[2])
 
     def pages(self, doc_id: str) -> list[Page]:
         """All pages of a document in order."""
-        rows = self._db().execute(
-            "SELECT number, label, kind, text FROM pages WHERE doc_id = ? ORDER BY number", (doc_id,)
-        )
+        rows = self._rows("SELECT number, label, kind, text FROM pages WHERE doc_id = ? ORDER BY number", (doc_id,))
         return [Page(doc_id=doc_id, number=n, label=lab or str(n), kind=PageKind(k), text=txt)
                 for n, lab, k, txt in rows]
 
     def page_count(self, doc_id: str) -> int:
         """Number of stored pages of a document."""
-        return int(self._db().execute("SELECT COUNT(*) FROM pages WHERE doc_id = ?", (doc_id,)).fetchone()[0])
+        return int(self._rows("SELECT COUNT(*) FROM pages WHERE doc_id = ?", (doc_id,))[0][0])
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         """A chunk by id, or None."""
@@ -303,15 +423,11 @@ class IndexStore:
         return [self.labels.get((chunk.doc_id, n), str(n)) for n in chunk.pages]
 
     def vectors(self) -> np.ndarray:
-        """All chunk vectors (memory-mapped), row-aligned with `chunks`."""
-        if self._vectors is None:
-            self._vectors = np.load(self.folder / "vectors.npy", mmap_mode="r")
+        """All chunk vectors (memory-mapped at open), row-aligned with `chunks`."""
         return self._vectors
 
     def unit_vectors(self) -> np.ndarray:
-        """All quotable-unit vectors (memory-mapped), row-aligned with `units`."""
-        if self._unit_vectors is None:
-            self._unit_vectors = np.load(self.folder / "unit_vectors.npy", mmap_mode="r")
+        """All quotable-unit vectors (memory-mapped at open), row-aligned with `units`."""
         return self._unit_vectors
 
     def doc_units(self, doc_id: str) -> tuple[list[QuoteUnit], np.ndarray]:
@@ -320,11 +436,13 @@ class IndexStore:
         return [self.units[i] for i in rows], np.asarray(self.unit_vectors()[rows], dtype=np.float32)
 
     def close(self) -> None:
-        """Close this thread's SQLite connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Close the SQLite connection and release the lease (idempotent); the build may then be removed."""
+        with self._db_lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+        if not self._lease.closed:
+            self._lease.close()  # closing the descriptor drops the flock
 
 
 def open_index(index_root: Path) -> IndexStore:

@@ -139,7 +139,8 @@ with page_col:
         st.error(str(exc))
         st.stop()
     st.markdown(f"**Page {page['label'] or page['number']}** (PDF page {page['number']} of {n_pages})"
-                + (" · table of contents" if page["is_toc"] else ""))
+                + (f" · {page['kind']} page (not quoted in answers)" if page.get("kind", "content") != "content"
+                   else ""))
     st.markdown(official_link(page["url"], page["number"]))
     text_tab, image_tab = st.tabs(["Page text (as indexed)", "Page image"])
     with text_tab:
