@@ -43,7 +43,7 @@ from atmp_rag.config import Settings
 from atmp_rag.embed import Embedder
 from atmp_rag.models import Answer, Citation, PageSpan, Passage, QuoteUnit, Status, UnitKind
 from atmp_rag.store import IndexStore
-from atmp_rag.text.lexical import QueryTerms, Tokenizer, coverage
+from atmp_rag.text.lexical import QueryTerms, coverage
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ class Answerer:
         self.settings = settings
         self.embedder = embedder
         self.scorer = scorer or UnitScorer.load(settings.answer_scorer)
-        self.tokenizer = Tokenizer(settings.bm25_stemmer, settings.bm25_stopwords)
+        self.tokenizer = store.tokenizer
         self.terms = QueryTerms(self.tokenizer, store.idf)
         self._tokens: list[frozenset[str]] | None = None
         self._section_tokens: list[frozenset[str]] = []

@@ -13,7 +13,6 @@ from atmp_rag.config import Settings
 from atmp_rag.embed import Embedder, Reranker, get_reranker
 from atmp_rag.models import Chunk, Passage, Status
 from atmp_rag.store import IndexStore
-from atmp_rag.text.lexical import bm25_tokenize
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +139,7 @@ class Retriever:
 
     def lexical(self, query: str, n: int, mask: np.ndarray | None) -> Ranked:
         """Top `n` rows by BM25."""
-        s = self.settings
-        tokens = bm25_tokenize([query], s.bm25_stemmer, s.bm25_stopwords)[0]
+        tokens = self.store.tokenizer.one(query)
         if not tokens or self._n == 0:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         scores = self.store.bm25.get_scores(tokens)

@@ -34,7 +34,7 @@ import faiss
 import numpy as np
 
 from atmp_rag.models import Chunk, Document, Page, PageKind, Passage, QuoteUnit
-from atmp_rag.text.lexical import Idf, bm25_tokenize, document_frequencies
+from atmp_rag.text.lexical import Idf, Tokenizer, bm25_tokenize, document_frequencies
 
 log = logging.getLogger(__name__)
 # bm25s forces its logger to DEBUG on import; put it back under the application's control.
@@ -370,6 +370,9 @@ class IndexStore:
             for chunk_id in u.chunk_ids:
                 self.units_of_chunk.setdefault(chunk_id, []).append(i)
         self.idf = Idf(dict(self._rows("SELECT token, df FROM terms")), len(self.chunks))
+        # The index's own tokenizer: queries are tokenised exactly as its BM25 and IDF were built.
+        built_with = self.manifest.get("settings", {})
+        self.tokenizer = Tokenizer(built_with.get("bm25_stemmer", "english"), built_with.get("bm25_stopwords", "en"))
         self.faiss = faiss.read_index(str(folder / "faiss.index"))
         self.bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
         self._vectors: np.ndarray = np.load(folder / "vectors.npy", mmap_mode="r")
