@@ -66,6 +66,31 @@ def judge(qid: str, answerable: bool, answer: Any, gold: dict[str, set[int]], ev
                            [CitedQuote(c.doc_id, list(c.pages), c.quote) for c in answer.citations], gold, evidence)
 
 
+def quote_hygiene(store: Any, citations: list[CitedQuote]) -> dict[str, int]:
+    """Counts of quotes that must never happen: on a non-content page (title, history, contact, TOC),
+    starting in lower case, starting with a heading's wrapped tail, or flagged by the content rules
+    (figure text, reference entry, caption, contact details, legal notice…)."""
+    from atmp_rag.text.content import unit_problem
+
+    headings = {u.section_path[-1] for u in store.units if u.section_path}
+    out = {"citations": len(citations), "non_content_page": 0, "lowercase_start": 0, "heading_tail_start": 0,
+           "flagged": 0}
+    for c in citations:
+        if any(not store.page(c.doc_id, p).is_content for p in c.pages):
+            out["non_content_page"] += 1
+        lines = c.quote.split("\n")
+        first = lines[0].strip()
+        if first[:1].islower():
+            out["lowercase_start"] += 1
+        if len(lines) > 1 and lines[1][:1].isupper() and len(first.split()) <= 6 and any(
+                h.endswith(first) and h != first for h in headings):
+            out["heading_tail_start"] += 1
+        problem = unit_problem(c.quote, "table" if any(ch.isdigit() for ch in c.quote) else "definition")
+        if problem is not None and problem != "starts mid-sentence":
+            out["flagged"] += 1
+    return out
+
+
 def main() -> None:
     """Run both answerers over one split and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -121,7 +146,8 @@ def main() -> None:
             first_q = " ".join(new.citations[0].quote.split())[:160] if new.citations else "(abstained)"
             misses.append(f"{q.id} {q.question}\n    [1] {first_q}")
 
-    out: dict[str, Any] = {"split": args.split, "index": loaded.name, "questions": len(questions),
+    hygiene = quote_hygiene(loaded.store, [c for j in judged["current"] for c in j.citations])
+    out: dict[str, Any] = {"split": args.split, "index": loaded.name, "questions": len(questions), "hygiene": hygiene,
                            "retrieval_page_hit@1": sum(hit1) / len(hit1) if hit1 else 0.0}
     for name in ("baseline", "current"):
         out[name] = answer_quality(judged[name])
@@ -133,6 +159,7 @@ def main() -> None:
         print(f"{metric:<28}{out['baseline'][metric]:>10.3f}{out['current'][metric]:>10.3f}")
     ratio = out["current"]["latency_p50_ms"] / max(out["baseline"]["latency_p50_ms"], 1e-9)
     print(f"answer latency p50 ratio current/baseline: {ratio:.2f}x")
+    print("quote hygiene of the current answers (all citations): " + ", ".join(f"{k} {v}" for k, v in hygiene.items()))
     for m in misses:
         print(m)
     if args.json:
