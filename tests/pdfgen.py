@@ -304,3 +304,33 @@ def regulator_pdf(path: Path, labels: str = "dash", title_page: bool = True, his
         c.showPage()
     c.save()
     return path
+
+
+#: An FDA-style guidance: a title page, a page of "Additional copies … available from" contact details,
+#: roman-numbered sections, and a reference list.
+FDA_LIKE_PAGES: list[list[str]] = [
+    ["Guidance for Industry", "Potency Tests for Cellular and Gene Therapy Products", "",
+     "U.S. Department of Health and Human Services", "Food and Drug Administration",
+     "Center for Biologics Evaluation and Research", "January 2011"],
+    ["Additional copies of this guidance are available from the Office of Communication, Outreach and",
+     "Development (OCOD), 10903 New Hampshire Ave., Bldg. 71, Rm. 3128, Silver Spring, MD 20993-0002,",
+     "or by calling 1-800-835-4709 or 240-402-8010, or email ocod@fda.hhs.gov, or from the Internet at",
+     "http://www.fda.gov/BiologicsBloodVaccines/GuidanceComplianceRegulatoryInformation/default.htm.",
+     "For questions on the content of this guidance, contact OCOD at the phone numbers or email address."],
+    ["I. INTRODUCTION", "We, FDA, are providing you, a manufacturer of cellular and gene therapy products, with",
+     "recommendations for developing tests to measure potency. Potency is the specific ability or",
+     "capacity of the product to effect a given result.", "II. BACKGROUND",
+     "Potency measurements are designed to measure a relevant biological activity. A potency assay",
+     "should be quantitative whenever possible."],
+    ["III. RECOMMENDATIONS",
+     "You should develop a potency assay early in product development. The assay should be validated",
+     "before licensure. We recommend that you use multiple complementary assays when a single assay",
+     "cannot measure the product's activity.", "IV. REFERENCES",
+     "1. Bravery CA, Carmen J, Fong T, et al. Potency assay development for cellular therapy products.",
+     "Cytotherapy 2013;15(1):9-19."],
+]
+
+
+def fda_like_pdf(path: Path) -> Path:
+    """Write the FDA-style guidance of `FDA_LIKE_PAGES` (plain pages, bottom page numbers)."""
+    return plain_pdf(path, FDA_LIKE_PAGES)

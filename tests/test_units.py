@@ -156,3 +156,20 @@ def test_units_survive_an_incremental_rebuild(regulator_index, tmp_path: Path, e
     new_units, new_vecs = again.doc_units("hpra-gn-0042")
     assert [u.model_dump() for u in new_units] == [u.model_dump() for u in old_units]
     assert np.array_equal(new_vecs, old_vecs)  # reused, not re-encoded
+
+
+def test_fda_style_title_and_contact_pages_and_references_are_never_units(tmp_path: Path) -> None:
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import fda_like_pdf
+
+    pages = extract_pages(fda_like_pdf(tmp_path / "fda.pdf"), "fda")
+    assert [p.kind.value for p in pages] == ["title", "contact", "content", "content"]
+    seg = segment("fda", pages)
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+    texts = " ".join(u.text for u in built.units)
+    assert "Potency is the specific ability" in texts and "You should develop a potency assay" in texts
+    assert "Guidance for Industry" not in texts and "ocod@fda.hhs.gov" not in texts
+    assert "Cytotherapy" not in texts and built.dropped["reference list"] == 1
+    assert {u.section_path[-1] for u in built.units} == {"I. INTRODUCTION", "II. BACKGROUND", "III. RECOMMENDATIONS"}
