@@ -189,7 +189,7 @@ def write_staged(index_root: Path, content: IndexContent, manifest: dict[str, An
             raise DiskFull(
                 f"no space left on the device of {index_root.resolve()}: the index needs about "
                 f"{_mib(estimated_size(content))} and {_mib(free)} is free; the partial build was removed. "
-                "Free some space (or set ATMP_RAG_INDEX_DIR to a larger disk) and run ingest again"
+                "Free some space (or set ATMP_RAG_INDEX__DIR to a larger disk) and run ingest again"
             ) from exc
         raise
     return staged
