@@ -9,7 +9,7 @@ UI_PORT ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: up test test-fast install install-test corpus index serve ui lint bench bench-api bench-answers calibrate clean
+.PHONY: up check-ports test test-fast install install-test corpus index serve ui lint bench bench-api bench-answers calibrate clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -35,10 +35,15 @@ corpus: install
 index: corpus
 	$(BIN)/atmp-rag ingest
 
-# Ports are checked first; then corpus sync (from MIRROR: nothing downloaded), ingest if stale, API + UI.
-up: install
+# Ports are checked first (before installing: stdlib only); then corpus sync (from MIRROR: nothing
+# downloaded), ingest if stale, API + UI. `atmp-rag up` checks again with the full settings.
+up: check-ports install
 	$(BIN)/atmp-rag up --prepare $(if $(MIRROR),--mirror $(MIRROR)) $(if $(PORT),--port $(PORT)) \
 		$(if $(UI_PORT),--ui-port $(UI_PORT))
+
+check-ports:
+	@PYTHONPATH=src $(PY) -m atmp_rag.health $(or $(PORT),$(ATMP_RAG_SERVICE__PORT),$(ATMP_RAG_PORT),8000) \
+		$(or $(UI_PORT),$(ATMP_RAG_UI__PORT),$(ATMP_RAG_UI_PORT),8501)
 
 serve: index
 	$(BIN)/atmp-rag serve

@@ -417,7 +417,7 @@ def test_fuzz_openapi_no_server_errors(api_schema, chunk_id: str, method: str, p
     run()
     assert statuses
     if real and mode == "positive":
-        assert 200 in statuses or path.endswith("{n}")
+        assert 200 in statuses or "{n}" in path or "{run_id}" in path
     if mode == "negative" and path.startswith("/v1/"):
         assert any(s in (404, 405, 422) for s in statuses)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import socket
 import subprocess
+import sys
 import time
 
 
@@ -59,3 +60,19 @@ def wait_healthy(url: str, timeout: float, proc: subprocess.Popen | None = None,
             return time.monotonic() - started
         time.sleep(interval)
     raise NotHealthy(f"{url} not ready after {timeout:.0f} s")
+
+
+def main(argv: list[str]) -> int:
+    """`python -m atmp_rag.health PORT…`: exit 1 naming the first taken port on 127.0.0.1 (stdlib only, so
+    `make up` can check before installing anything)."""
+    for arg in argv:
+        problem = port_problem("127.0.0.1", int(arg))
+        if problem is not None:
+            print(f"error: {problem}; choose others with make up PORT=8010 UI_PORT=8510 "
+                  "(or ATMP_RAG_SERVICE__PORT / ATMP_RAG_UI__PORT)", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
