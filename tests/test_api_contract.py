@@ -266,3 +266,15 @@ def test_invalid_questions_are_422_without_echoing_them(fake_client: TestClient,
         assert r.status_code == 422, (path, body)
         assert all(set(d) == {"type", "loc", "msg"} for d in r.json()["detail"])
         assert "x" * 100 not in r.text
+
+
+# ------------------------------------------------------------------ provenance of the generated index
+
+def test_every_chunk_and_unit_of_the_generated_index_is_its_page_text_at_its_offsets(fake_store) -> None:
+    def at(doc_id: str, spans) -> str:
+        return "\n".join(fake_store.page(doc_id, s.page).text[s.start:s.end] for s in spans)
+
+    assert fake_store.chunks and fake_store.units
+    assert [c.chunk_id for c in fake_store.chunks if at(c.doc_id, c.spans) != c.text] == []
+    assert [u.unit_id for u in fake_store.units if at(u.doc_id, u.spans) != u.text] == []
+    assert [u.unit_id for u in fake_store.units if u.context and at(u.doc_id, u.context_spans) != u.context] == []
