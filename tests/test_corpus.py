@@ -315,7 +315,8 @@ def test_offline_mode_attempts_no_download(offline_world) -> None:
     env, counter, _ = offline_world
     rows = {r["doc_id"]: r for r in sync_cli({**env, "ATMP_RAG_CORPUS__OFFLINE": "1"})}
     assert rows["url-only"]["state"] == rows["in-mirror"]["state"] == "missing"
-    assert rows["url-only"]["detail"].startswith("offline; not downloaded")
+    assert rows["url-only"]["detail"] == ("downloads are off (offline mode or --no-download); not downloaded — its PDF "
+                                          "is at http://downloads.invalid/url-only.pdf")
     time.sleep(0.3)
     assert counter.count == 0
 

@@ -136,8 +136,12 @@ def corpus_sync(
         console.print(f"{counts[SyncState.manual.value]} documents have no PDF URL in the catalog: download them by "
                       f"hand (see detail) into {s.corpus.dir}.")
     if not fetch and counts.get(SyncState.missing.value):
-        why = "offline mode" if s.corpus.offline else "a mirror was given"
-        console.print(f"Nothing was downloaded ({why}); `atmp-rag corpus sync --download` fetches the rest.")
+        if s.corpus.offline:
+            console.print("Nothing was downloaded (offline mode, ATMP_RAG_CORPUS__OFFLINE); with network access, "
+                          "unset it and run `atmp-rag corpus sync` to fetch the rest.")
+        else:
+            console.print("Nothing was downloaded (a mirror was given or --no-download); "
+                          "`atmp-rag corpus sync --download` fetches the rest.")
 
 
 @corpus_app.command("list")

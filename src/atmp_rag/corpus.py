@@ -365,10 +365,9 @@ def sync_corpus(
             results.append(SyncResult(doc.doc_id, file, SyncState.manual, manual_reason(doc, corpus_dir)))
             continue
         if not download_missing:
-            where = f"not in the mirror {mirror}" if mirror else "offline"
+            where = f"not in the mirror {mirror}" if mirror else "downloads are off (offline mode or --no-download)"
             results.append(SyncResult(doc.doc_id, file, SyncState.missing,
-                                      f"{where}; not downloaded (run `atmp-rag corpus sync --download` with network "
-                                      f"access, or get it from {doc.pdf_url})"))
+                                      f"{where}; not downloaded — its PDF is at {doc.pdf_url}"))
             continue
         if offline:
             results.append(SyncResult(doc.doc_id, file, SyncState.missing, f"not downloaded: {offline}"))
