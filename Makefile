@@ -3,10 +3,13 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 MIRROR ?= $(firstword $(wildcard ../shared/corpus/pdf))
+# Ports of `make up` (empty: the settings, ATMP_RAG_SERVICE__PORT / ATMP_RAG_UI__PORT, default 8000 / 8501).
+PORT ?=
+UI_PORT ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: up test install install-test corpus index serve ui lint bench bench-api bench-answers calibrate clean
+.PHONY: up check-ports test test-fast install install-test corpus index serve ui lint bench bench-api bench-answers calibrate clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -14,8 +17,9 @@ $(BIN)/python:
 	# torch first, pinned: the CPU wheel; any other version pulls GBs of CUDA.
 	$(BIN)/pip install --quiet torch==2.13.0
 
+# The service and the app (`pip install atmp-rag[service]` / `atmp-rag[ui]` install them apart).
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[service,ui]'
 	touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml
@@ -31,8 +35,15 @@ corpus: install
 index: corpus
 	$(BIN)/atmp-rag ingest
 
-up: index
-	$(BIN)/atmp-rag up
+# Ports are checked first (before installing: stdlib only); then corpus sync (from MIRROR: nothing
+# downloaded), ingest if stale, API + UI. `atmp-rag up` checks again with the full settings.
+up: check-ports install
+	$(BIN)/atmp-rag up --prepare $(if $(MIRROR),--mirror $(MIRROR)) $(if $(PORT),--port $(PORT)) \
+		$(if $(UI_PORT),--ui-port $(UI_PORT))
+
+check-ports:
+	@PYTHONPATH=src $(PY) -m atmp_rag.health $(or $(PORT),$(ATMP_RAG_SERVICE__PORT),$(ATMP_RAG_PORT),8000) \
+		$(or $(UI_PORT),$(ATMP_RAG_UI__PORT),$(ATMP_RAG_UI_PORT),8501)
 
 serve: index
 	$(BIN)/atmp-rag serve
@@ -40,9 +51,14 @@ serve: index
 ui: install
 	$(BIN)/atmp-rag ui
 
+# The whole suite: the fast tier and the integration tier (real model, indexes, servers, browser, BEIR).
 test: install-test
 	$(BIN)/ruff check src tests bench ui eval
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
+
+# The fast tier only (fake embedder, generated PDFs; under a minute): `-m "not integration"`.
+test-fast: install-test
+	$(BIN)/python -m pytest -q -m "not integration" --durations=10
 
 lint: install-test
 	$(BIN)/ruff check src tests bench ui eval

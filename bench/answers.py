@@ -102,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    settings = Settings(index_dir=args.index_dir)
+    settings = Settings().replace({"index.dir": args.index_dir})
     try:
         engine = Engine.running(settings)
     except NotReady as exc:
@@ -110,12 +110,13 @@ def main() -> None:
     loaded = engine.current()
     baseline_mod = load_baseline(args.baseline_commit)
     # The baseline reads these settings (some no longer exist under these names).
-    baseline_settings = SimpleNamespace(bm25_stemmer=settings.bm25_stemmer, bm25_stopwords=settings.bm25_stopwords,
-                                        answer_passages=settings.answer_passages, answer_max_sentences=5,
+    baseline_settings = SimpleNamespace(bm25_stemmer=settings.lexical.stemmer,
+                                        bm25_stopwords=settings.lexical.stopwords,
+                                        answer_passages=settings.answer.passages, answer_max_sentences=5,
                                         abstain_threshold=BASELINE_THRESHOLD)
     baseline = baseline_mod.Answerer(loaded.store, baseline_settings, engine.embedder)
     baseline.warm()
-    questions = load_questions(settings.eval_dir / "regulatory" / "questions.jsonl", args.split)
+    questions = load_questions(settings.eval.dir / "regulatory" / "questions.jsonl", args.split)
     file_doc = {d.file: d.doc_id for d in loaded.store.documents.values() if d.file}
 
     judged: dict[str, list[AnswerJudgement]] = {"baseline": [], "current": []}
@@ -128,7 +129,7 @@ def main() -> None:
             if g.file in file_doc:
                 gold.setdefault(file_doc[g.file], set()).update(g.pages)
         evidence = [e.quote for e in q.evidence]
-        retrieval = loaded.retriever.retrieve(q.question, k=max(settings.k, settings.answer_passages))
+        retrieval = loaded.retriever.retrieve(q.question, k=max(settings.retrieval.k, settings.answer.passages))
         if q.answerable:
             first = retrieval.passages[0] if retrieval.passages else None
             hit1.append(bool(first and gold.get(first.chunk.doc_id, set()) & set(first.chunk.pages)))

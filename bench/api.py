@@ -19,7 +19,6 @@ import asyncio
 import itertools
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from atmp_rag.health import free_tcp_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "regulatory" / "questions.jsonl"
@@ -59,33 +60,21 @@ class Run:
 
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_tcp_port()
 
 
 def start_server(index_dir: Path, port: int) -> subprocess.Popen[str]:
     """`atmp-rag serve` on 127.0.0.1:port, warnings-only logging so logging does not skew latency."""
-    env = {**os.environ, "ATMP_RAG_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {**os.environ, "ATMP_RAG_INDEX__DIR": str(index_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     exe = Path(sys.executable).with_name("atmp-rag")
     return subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def wait_ready(base: str, proc: subprocess.Popen[str], timeout: float = 180) -> dict[str, object]:
-    """Poll /readyz until the index is loaded."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
-        try:
-            r = httpx.get(f"{base}/readyz", timeout=2)
-            if r.status_code == 200:
-                return r.json()
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("server did not become ready")
+    """Poll /readyz until the index is loaded (`atmp_rag.health.wait_healthy`); its body."""
+    wait_healthy(f"{base}/readyz", timeout, proc)
+    return httpx.get(f"{base}/readyz", timeout=10).json()
 
 
 _ENCODE_SCRIPT = """

@@ -69,9 +69,9 @@ def compare_with_baseline(pdfs: Path, commit: str, repeat: int) -> None:
             counts: dict[str, dict] = {}
             for i in range(repeat):
                 for name, src in (("baseline", tree / "src"), ("current", ROOT / "src")):
-                    env = {**os.environ, "PYTHONPATH": str(src), "ATMP_RAG_CORPUS_DIR": str(pdfs),
-                           "ATMP_RAG_INDEX_DIR": str(Path(tmp) / f"idx-{name}-{i}"),
-                           "ATMP_RAG_CATALOG_PATH": str(ROOT / "corpus" / "catalog.csv")}
+                    env = {**os.environ, "PYTHONPATH": str(src), "ATMP_RAG_CORPUS__DIR": str(pdfs),
+                           "ATMP_RAG_INDEX__DIR": str(Path(tmp) / f"idx-{name}-{i}"),
+                           "ATMP_RAG_CORPUS__CATALOG": str(ROOT / "corpus" / "catalog.csv")}
                     seconds, report, peak = run_cli(["ingest"], env)
                     times[name].append(seconds)
                     peaks[name] = max(peaks[name], peak)
@@ -122,13 +122,13 @@ def main() -> None:
         print(f"{name:<10} {pages:>6} {sec:>9.2f} {pages / sec:>9.1f} {pages / sec / base:>10.2f}x")
 
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "ATMP_RAG_CORPUS_DIR": str(args.pdfs), "ATMP_RAG_INDEX_DIR": str(Path(tmp) / "idx"),
-               "ATMP_RAG_CATALOG_PATH": str(ROOT / "corpus" / "catalog.csv")}
+        env = {**os.environ, "ATMP_RAG_CORPUS__DIR": str(args.pdfs), "ATMP_RAG_INDEX__DIR": str(Path(tmp) / "idx"),
+               "ATMP_RAG_CORPUS__CATALOG": str(ROOT / "corpus" / "catalog.csv")}
         full_s, full, peak = run_cli(["ingest"], env)
         again_s, again, _ = run_cli(["ingest"], env)
 
-        settings = Settings(index_dir=Path(tmp) / "idx")
-        store = open_index(settings.index_dir)
+        settings = Settings().replace({"index.dir": Path(tmp) / "idx"})
+        store = open_index(settings.index.dir)
         texts = [index_text(store.documents[c.doc_id], c) for c in store.chunks]
 
         print(f"\nfull build: {full['chunks']} chunks from {full['pages']} pages in {full_s:.1f} s "
@@ -142,7 +142,7 @@ def main() -> None:
 
         print("\ntorch threads   encode s   chunks/s   full build / pure encoding")
         for threads in [int(t) for t in args.threads.split(",")]:
-            embedder = Embedder(settings.embed_model, threads=threads)
+            embedder = Embedder(settings.embedding.model, threads=threads)
             encode_chunks(embedder, texts[:32], show_progress=False)  # warm-up
             t0 = time.perf_counter()
             encode_chunks(embedder, texts, show_progress=False)

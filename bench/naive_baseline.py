@@ -7,7 +7,7 @@ reciprocal-rank fusion (k=60). Both systems are scored by `run_evaluation` with 
 (a retrieved chunk is relevant when its file matches and its pages meet a gold page), on the test
 and dev splits separately; metrics are over answerable questions.
 
-    .venv/bin/python bench/naive_baseline.py [--pdf-dir /work/shared/corpus/pdf] [--torch-threads 1]
+    .venv/bin/python bench/naive_baseline.py [--pdf-dir ../shared/corpus/pdf] [--torch-threads 1]
 
 Note: `index_records` prepends each document's reference (e.g. "ICH Q9") to a window for BM25 and
 encoding, as it does for our chunks; the stored window text is raw.
@@ -27,12 +27,12 @@ from atmp_rag.config import Settings
 from atmp_rag.corpus import load_catalog
 from atmp_rag.evaluation import run_evaluation
 from atmp_rag.ingest import embedder_for, index_records
-from atmp_rag.models import Chunk, Document, Page, PageSpan
+from atmp_rag.models import Chunk, Document, Page, PageSpan, RetrievalMode
 from atmp_rag.store import IndexStore, open_index
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 200
-MODES = ("bm25", "dense", "hybrid")
+MODES = tuple(m.value for m in RetrievalMode)
 SPLITS = ("test", "dev")
 _WORD = re.compile(r"\S+")
 
@@ -71,7 +71,7 @@ def windows(doc_id: str, pages: list[Page], size: int = WINDOW) -> list[Chunk]:
 
 
 def build_naive(settings: Settings, pdf_dir: Path, embedder: object) -> tuple[Path, int]:
-    """Extract, window and index every PDF of `pdf_dir` under `settings.index_dir`; return folder, pages."""
+    """Extract, window and index every PDF of `pdf_dir` under `settings.index.dir`; return folder, pages."""
     catalog = {d.file: d for d in load_catalog(ROOT / "corpus" / "catalog.csv") if d.file}
     documents: list[Document] = []
     pages: list[Page] = []
@@ -90,20 +90,21 @@ def build_naive(settings: Settings, pdf_dir: Path, embedder: object) -> tuple[Pa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pdf-dir", type=Path, default=Path("/work/shared/corpus/pdf"))
+    parser.add_argument("--pdf-dir", type=Path, default=ROOT.parent / "shared" / "corpus" / "pdf")
     parser.add_argument("--index-dir", type=Path, default=ROOT / "indexes", help="our published index")
     parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch threads (default: ATMP_RAG_TORCH_THREADS or torch's default)")
+                        help="torch threads (default: ATMP_RAG_COMPUTE__TORCH_THREADS or torch's default)")
     args = parser.parse_args()
     started = time.perf_counter()
 
-    extra = {} if args.torch_threads is None else {"torch_threads": args.torch_threads}
-    ours_settings = Settings(index_dir=args.index_dir, eval_dir=ROOT / "eval", **extra)
+    ours_settings = Settings().replace({"index.dir": args.index_dir, "eval.dir": ROOT / "eval",
+                                        "compute.torch_threads": args.torch_threads})
     embedder = embedder_for(ours_settings)
     ours = open_index(args.index_dir)
 
     with tempfile.TemporaryDirectory(prefix="atmp-naive-") as tmp:
-        naive_settings = ours_settings.model_copy(update={"index_dir": Path(tmp), "fusion": "rrf", "rrf_k": 60})
+        naive_settings = ours_settings.replace({"index.dir": Path(tmp), "retrieval.fusion": "rrf",
+                                                "retrieval.rrf_k": 60})
         t0 = time.perf_counter()
         folder, n_pages = build_naive(naive_settings, args.pdf_dir, embedder)
         build_s = time.perf_counter() - t0
@@ -119,7 +120,7 @@ def main() -> None:
                 for mode in MODES:
                     label = "hybrid-rrf" if system == "naive" and mode == "hybrid" else mode
                     if system == "atmp-rag" and mode == "hybrid":
-                        label = f"hybrid-{settings.fusion}"
+                        label = f"hybrid-{settings.retrieval.fusion}"
                     rows.append((split, system, label, result.results[mode].metrics))
         naive.close()
     ours.close()

@@ -37,6 +37,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from atmp_rag.health import wait_healthy
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "regulatory" / "questions.jsonl"
 ATMP_RAG = str(Path(sys.executable).with_name("atmp-rag"))
@@ -109,19 +111,9 @@ def ingest(env: dict[str, str]) -> dict[str, object]:
 
 
 def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 300) -> dict[str, object]:
-    """Poll /readyz until the index is loaded."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with code {proc.returncode}")
-        try:
-            r = httpx.get(f"{base}/readyz", timeout=2)
-            if r.status_code == 200:
-                return r.json()
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("server did not become ready")
+    """Poll /readyz until the index is loaded (`atmp_rag.health.wait_healthy`); its body."""
+    wait_healthy(f"{base}/readyz", timeout, proc)
+    return httpx.get(f"{base}/readyz", timeout=10).json()
 
 
 async def load(base: str, name: str, clients: int, seconds: float, questions: list[str],
@@ -172,8 +164,8 @@ async def load(base: str, name: str, clients: int, seconds: float, questions: li
 def prepare(work: Path, source: Path, pdfs: Path) -> dict[str, str]:
     """Private catalog and index under `work`; returns the environment for serve and ingest."""
     shutil.copyfile(ROOT / "corpus" / "catalog.csv", work / "catalog.csv")
-    env = {**os.environ, "ATMP_RAG_INDEX_DIR": str(work / "indexes"), "ATMP_RAG_CORPUS_DIR": str(pdfs),
-           "ATMP_RAG_CATALOG_PATH": str(work / "catalog.csv"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {**os.environ, "ATMP_RAG_INDEX__DIR": str(work / "indexes"), "ATMP_RAG_CORPUS__DIR": str(pdfs),
+           "ATMP_RAG_CORPUS__CATALOG": str(work / "catalog.csv"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     if (source / "current").exists():
         shutil.copytree(source, work / "indexes", symlinks=True, ignore=shutil.ignore_patterns(".tmp-*", ".*.lock"))
         print(f"index copied from {source}")

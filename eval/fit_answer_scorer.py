@@ -50,7 +50,7 @@ def collect(loaded: Loaded, settings: Settings, questions: list[RegulatoryQuesti
     file_doc = {d.file: d.doc_id for d in loaded.store.documents.values() if d.file}
     out = []
     for q in questions:
-        retrieval = loaded.retriever.retrieve(q.question, k=max(settings.k, settings.answer_passages))
+        retrieval = loaded.retriever.retrieve(q.question, k=max(settings.retrieval.k, settings.answer.passages))
         assessment = loaded.answerer.assess(q.question, retrieval.passages, retrieval.query_vector)
         cands = sorted(assessment.ranked, key=lambda c: c.row)
         gold: dict[str, set[int]] = {}
@@ -170,13 +170,13 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    settings = Settings(index_dir=args.index_dir)
+    settings = Settings().replace({"index.dir": args.index_dir})
     try:
         engine = Engine.running(settings)
     except NotReady as exc:
         sys.exit(str(exc))
     loaded = engine.current()
-    path = settings.eval_dir / "regulatory" / "questions.jsonl"
+    path = settings.eval.dir / "regulatory" / "questions.jsonl"
     dev = collect(loaded, settings, load_questions(path, "dev"))
     test = collect(loaded, settings, load_questions(path, "test"))
 

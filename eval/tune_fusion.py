@@ -51,17 +51,17 @@ def main() -> None:
     ap.add_argument("--index-dir", type=Path, default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    base = Settings(eval_dir=HERE, **({"index_dir": args.index_dir} if args.index_dir else {}))
-    store = open_index(base.index_dir)
+    base = Settings().replace({"eval.dir": HERE, "index.dir": args.index_dir})
+    store = open_index(base.index.dir)
     embedder = cast(Embedder, CachedQueries(embedder_for(base)))
     grid: list[dict[str, Any]] = []
     for rrf_k, cand in itertools.product((10, 20, 40, 60, 100), (50, 100, 200)):
-        grid.append({"fusion": "rrf", "rrf_k": rrf_k, "candidates": cand})
+        grid.append({"retrieval.fusion": "rrf", "retrieval.rrf_k": rrf_k, "retrieval.candidates": cand})
     for w, cand in itertools.product((0.3, 0.4, 0.5, 0.6, 0.7), (50, 100)):
-        grid.append({"fusion": "weighted", "dense_weight": w, "candidates": cand})
+        grid.append({"retrieval.fusion": "weighted", "retrieval.dense_weight": w, "retrieval.candidates": cand})
     rows = []
     for params in grid:
-        s = base.model_copy(update=params)
+        s = base.replace(params)
         res = run_evaluation("regulatory", "hybrid", s, split="dev", store=store, answers=False,
                              embedder=embedder).results["hybrid"].metrics
         rows.append((res["mrr@10"], res["page_hit@5"], res["ndcg@10"], params))

@@ -1,9 +1,18 @@
-"""Shared fixtures: one small real index per test session, built from a few real guideline PDFs."""
+"""Shared fixtures of both tiers.
+
+Fast tier: a deterministic fake embedder (`tests/fakes.py`) and an index of generated PDFs, built in
+about a second. Integration tier: one small real index per session, built from three real guideline
+PDFs with the real model, plus real servers. A test belongs to the integration tier when it is
+marked slow, browser, chaos or integration, or uses a fixture of `INTEGRATION_FIXTURES`; this file
+marks it so (`pytest -m "not integration"` is `make test-fast`). In the fast tier a test that
+imports torch or sentence-transformers fails: that is how the tier stays fast.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,13 +42,51 @@ def real_pdf(name: str) -> Path:
     return path
 
 
-def make_settings(tmp: Path, files: tuple[str, ...], **extra: object) -> Settings:
-    """Settings for an isolated corpus folder holding copies of `files` and an empty index folder."""
+def make_settings(tmp: Path, files: tuple[str, ...], extra: dict[str, object] | None = None) -> Settings:
+    """Settings for an isolated corpus folder holding copies of `files`, an empty index folder and a private
+    evaluation folder (the regulatory question set, no saved runs, no BEIR datasets).
+
+    `extra`: further settings by dotted name, e.g. ``{"extraction.max_pages": 10}``.
+    """
     corpus = tmp / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     for name in files:
         shutil.copyfile(real_pdf(name), corpus / name)
-    return Settings(corpus_dir=corpus, index_dir=tmp / "indexes", catalog_path=CATALOG, **extra)
+    questions = tmp / "eval" / "regulatory" / "questions.jsonl"
+    questions.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "eval" / "regulatory" / "questions.jsonl", questions)
+    (tmp / "benchmarks").mkdir(exist_ok=True)
+    return Settings(corpus={"dir": corpus, "catalog": CATALOG}, index={"dir": tmp / "indexes"},
+                    eval={"dir": tmp / "eval", "benchmarks_dir": tmp / "benchmarks"}).replace(extra or {})
+
+
+#: Fixtures that need the real model, the real session index or real servers.
+INTEGRATION_FIXTURES = frozenset({"session_settings", "session_index", "store", "embedder", "retriever",
+                                  "api_service", "full_store"})
+#: Modules the fast tier must never import (they are what makes a test slow).
+HEAVY_MODULES = ("torch", "sentence_transformers")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test of the integration tier (see the module docstring)."""
+    for item in items:
+        marked = {m.name for m in item.iter_markers()} & {"slow", "browser", "chaos", "integration"}
+        if marked or INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_stays_fast(request: pytest.FixtureRequest):
+    """A fast-tier test that imports torch or sentence-transformers fails, naming the module."""
+    if request.node.get_closest_marker("integration") is not None:
+        yield
+        return
+    before = {m for m in HEAVY_MODULES if m in sys.modules}
+    yield
+    loaded = [m for m in HEAVY_MODULES if m in sys.modules and m not in before]
+    if loaded and not before:
+        pytest.fail(f"a fast-tier test imported {', '.join(loaded)}: use tests.fakes.FakeEmbedder or mark it "
+                    "integration")
 
 
 @pytest.fixture(scope="session")
@@ -82,8 +129,10 @@ def retriever(store, embedder, session_settings: Settings):
 
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:
     """Environment for a subprocess (service or UI) that serves the session index."""
-    return {**os.environ, "ATMP_RAG_INDEX_DIR": str(settings.index_dir),
-            "ATMP_RAG_CATALOG_PATH": str(settings.catalog_path), "ATMP_RAG_CORPUS_DIR": str(settings.corpus_dir),
+    return {**os.environ, "ATMP_RAG_INDEX__DIR": str(settings.index.dir),
+            "ATMP_RAG_CORPUS__CATALOG": str(settings.corpus.catalog), "ATMP_RAG_CORPUS__DIR": str(settings.corpus.dir),
+            "ATMP_RAG_EVAL__DIR": str(settings.eval.dir),
+            "ATMP_RAG_EVAL__BENCHMARKS_DIR": str(settings.eval.benchmarks_dir),
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **extra}
 
 
@@ -107,3 +156,58 @@ def api_service(session_settings: Settings, session_index, tmp_path_factory: pyt
     with running(cmd, service_env(session_settings), f"{url}/readyz", tmp_path_factory.mktemp("api") / "serve.log",
                  ROOT, timeout=180, stop_timeout=15):
         yield url
+
+
+# ------------------------------------------------------------------ the fast tier
+
+@pytest.fixture(scope="session")
+def fake_embedder():
+    """The deterministic fake encoder (no torch)."""
+    from tests.fakes import FakeEmbedder
+
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def fake_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of the generated corpus and its index folder."""
+    from tests.fakes import generated_settings
+
+    return generated_settings(tmp_path_factory.mktemp("fast"))
+
+
+@pytest.fixture(scope="session")
+def fake_index(fake_settings: Settings, fake_embedder):
+    """The index of the generated PDFs, built once with the fake encoder (real extraction, store, FAISS, BM25)."""
+    from atmp_rag.ingest import ingest
+
+    return ingest(fake_settings, show_progress=False, embedder=fake_embedder)
+
+
+@pytest.fixture(scope="session")
+def fake_store(fake_index):
+    """The published index of the generated PDFs, opened."""
+    from atmp_rag.store import open_index
+
+    return open_index(Path(fake_index.index_dir).parent)
+
+
+@pytest.fixture(scope="session")
+def fake_engine(fake_settings: Settings, fake_index, fake_embedder):
+    """A service engine over the generated index with the fake encoder."""
+    from atmp_rag.service import Engine
+
+    engine = Engine(fake_settings, embedder=fake_embedder)
+    assert engine.start(), engine.last_error
+    return engine
+
+
+@pytest.fixture(scope="session")
+def fake_client(fake_settings: Settings, fake_engine):
+    """FastAPI's TestClient over the real app and the fake engine."""
+    from fastapi.testclient import TestClient
+
+    from atmp_rag.api import create_app
+
+    with TestClient(create_app(fake_settings, fake_engine)) as client:
+        yield client

@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from atmp_rag.health import NotHealthy, free_tcp_port, wait_healthy
 
-def free_tcp_port() -> int:
-    """A TCP port nobody listens on right now (for test servers)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["free_tcp_port", "running", "wait_http"]
 
 
 def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    """Poll `url` until it answers 200; fail early if `proc` exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"process for {url} exited with code {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{url} not ready after {timeout:.0f} s")
+    """Poll `url` until it answers 200; fail the test early if `proc` exits."""
+    try:
+        wait_healthy(url, timeout, proc)
+    except NotHealthy as exc:
+        pytest.fail(str(exc))
 
 
 @contextlib.contextmanager

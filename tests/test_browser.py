@@ -1,13 +1,17 @@
 """End to end in a real browser: `atmp-rag ui` against a real service, driven in headless Debian Chromium.
 
 Asks a question, waits for the cited answer, opens the first source and checks that the page it
-shows is the page the API cites. Screenshots and the Enter-to-answer time go to test-artifacts/.
-To time the full corpus, point ATMP_RAG_TEST_API_URL at a service over the full index.
+shows is the page the API cites, rendered by the service with the quote marked, in view. The app
+runs from an empty folder knowing only the service's URL, and its process never maps torch, FAISS or
+PDFium. Screenshots and the Enter-to-answer time go to test-artifacts/. To time the full corpus,
+point ATMP_RAG_TEST_API_URL at a service over the full index.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -15,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, service_env
+from tests.conftest import ROOT
 from tests.servers import free_tcp_port, running
 from tests.test_ui import ANSWERED, api_ask
 
@@ -29,18 +33,33 @@ TARGET_SECONDS = 3.0
 
 
 @pytest.fixture(scope="module")
-def ui_url(api_service: str, session_settings, tmp_path_factory: pytest.TempPathFactory):
-    """`atmp-rag ui` on a free port, talking to the test service."""
+def ui_server(api_service: str, tmp_path_factory: pytest.TempPathFactory):
+    """`atmp-rag ui` on a free port, started in an empty folder with no setting but the service's URL."""
     port = free_tcp_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [str(Path(sys.executable).with_name("atmp-rag")), "ui", "--port", str(port), "--api-url", api_service]
-    with running(cmd, service_env(session_settings), f"{url}/_stcore/health", tmp_path_factory.mktemp("ui") / "ui.log",
-                 ROOT, timeout=90):
-        yield url
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATMP_RAG_")}
+    elsewhere = tmp_path_factory.mktemp("ui-elsewhere")
+    with running(cmd, env, f"{url}/_stcore/health", tmp_path_factory.mktemp("ui") / "ui.log", elsewhere,
+                 timeout=90) as proc:
+        yield url, proc
+
+
+def mapped_heavy_libraries(pid: int) -> list[str]:
+    """Shared objects of torch, FAISS or PDFium mapped into a process (and its children)."""
+    import psutil
+
+    heavy = re.compile(r"libtorch|_swigfaiss|libfaiss|pdfium|sentence_transformers", re.IGNORECASE)
+    found = set()
+    for p in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        with open(f"/proc/{p.pid}/maps") as fh:
+            found |= {line.split()[-1] for line in fh if heavy.search(line)}
+    return sorted(found)
 
 
 @pytest.mark.timeout(300)
-def test_question_to_cited_answer_in_chromium(ui_url: str, api_service: str) -> None:
+def test_question_to_cited_answer_in_chromium(ui_server, api_service: str) -> None:
+    ui_url, ui_proc = ui_server
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} missing: install Debian's chromium package (.ci/run does)")
     from playwright.sync_api import expect, sync_playwright
@@ -87,12 +106,16 @@ def test_question_to_cited_answer_in_chromium(ui_url: str, api_service: str) -> 
             page.wait_for_timeout(700)  # let the expander's opening animation finish before the screenshot
             page.screenshot(path=str(ARTIFACTS / "browser-chat.png"), full_page=True)
 
-            # The same page opens in the Documents viewer.
+            # The same page opens in the Documents viewer, at the viewer: the page image, rendered by the
+            # service with the cited sentence marked, is in view without scrolling.
             panel.get_by_role("button", name="Open page in Documents").click()
             expect(page.get_by_text(f"(PDF page {pdf_page} of")).to_be_visible(timeout=30_000)
-            page.get_by_role("tab", name="Page image").click()
-            expect(page.get_by_test_id("stImage")).to_be_visible(timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "browser-documents.png"), full_page=True)
+            image = page.get_by_test_id("stImage").first
+            expect(image).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("the cited text is marked in yellow")).to_be_visible()
+            box = image.bounding_box()
+            assert box is not None and box["y"] < 1800, box  # within the first screen (viewport 1800 px high)
+            page.screenshot(path=str(ARTIFACTS / "browser-documents.png"), full_page=False)
 
             # Every page also opens from its own URL (a bookmark or a reload) without an exception.
             for path, title in (("documents", "Documents"), ("evaluation", "Evaluation"), ("", "Ask the guidelines")):
@@ -101,3 +124,5 @@ def test_question_to_cited_answer_in_chromium(ui_url: str, api_service: str) -> 
                 expect(page.get_by_test_id("stException")).to_have_count(0)
         finally:
             browser.close()
+    # Every page ran, the page image included: the app's process still holds no model, index or PDF engine.
+    assert mapped_heavy_libraries(ui_proc.pid) == []

@@ -14,6 +14,7 @@ import csv
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -50,11 +51,11 @@ ATMP_RAG = str(Path(sys.executable).with_name("atmp-rag"))
 
 def private_copy(tmp: Path, settings: Settings) -> Settings:
     """A copy of the session corpus, index and catalog to change without disturbing other tests."""
-    shutil.copytree(settings.corpus_dir, tmp / "corpus")
-    shutil.copytree(settings.index_dir, tmp / "indexes", symlinks=True)
-    shutil.copyfile(settings.catalog_path, tmp / "catalog.csv")
-    return settings.model_copy(update={"corpus_dir": tmp / "corpus", "index_dir": tmp / "indexes",
-                                       "catalog_path": tmp / "catalog.csv"})
+    shutil.copytree(settings.corpus.dir, tmp / "corpus")
+    shutil.copytree(settings.index.dir, tmp / "indexes", symlinks=True)
+    shutil.copyfile(settings.corpus.catalog, tmp / "catalog.csv")
+    return settings.replace({"corpus.dir": tmp / "corpus", "index.dir": tmp / "indexes",
+                             "corpus.catalog": tmp / "catalog.csv"})
 
 
 def retitle(catalog: Path, revision: int) -> None:
@@ -74,7 +75,7 @@ def retitle(catalog: Path, revision: int) -> None:
 
 def publish_revision(settings: Settings, revision: int) -> Path:
     """A real catalog-only publish (in-process ingest: every document reused, no model needed)."""
-    retitle(settings.catalog_path, revision)
+    retitle(settings.corpus.catalog, revision)
     report = ingest(settings, show_progress=False)
     assert report.documents_reused == 3 and report.documents_indexed == 0
     return Path(report.index_dir)
@@ -144,7 +145,7 @@ def client_loop(url: str, clients: int, seconds: float) -> Load:
 @pytest.mark.timeout(900)
 def test_publishes_while_serving_never_delete_the_served_build(session_settings, session_index, tmp_path) -> None:
     s = private_copy(tmp_path, session_settings)
-    served = resolve_current(s.index_dir)
+    served = resolve_current(s.index.dir)
     assert served is not None
     served = served.resolve()
     port = free_tcp_port()
@@ -155,7 +156,7 @@ def test_publishes_while_serving_never_delete_the_served_build(session_settings,
         second = publish_revision(s, 1)
         third = publish_revision(s, 2)
         assert served.is_dir(), "the build a running server holds was deleted"
-        assert {served.name, second.name, third.name} <= builds(s.index_dir)
+        assert {served.name, second.name, third.name} <= builds(s.index.dir)
 
         # 32 clients on keep-alive connections, two more publishes in the middle of the load.
         result: dict[str, Load] = {}
@@ -175,7 +176,7 @@ def test_publishes_while_serving_never_delete_the_served_build(session_settings,
         # released, so the next publish removes them (keep_builds=2: the new one and its predecessor).
         sixth = publish_revision(s, 5)
         assert not served.exists() and not second.exists() and not third.exists()
-        assert builds(s.index_dir) == {fifth.name, sixth.name}
+        assert builds(s.index.dir) == {fifth.name, sixth.name}
         time.sleep(1.5)  # the server looks at `current` at most once per second
         r = httpx.post(f"{url}/v1/ask", json={"question": "What is quality risk management?"}, timeout=60)
         assert r.status_code == 200 and r.json()["index"] == sixth.name
@@ -188,7 +189,7 @@ def chaos_server(session_settings, session_index, tmp_path_factory) -> Iterator[
     """A real server over a private copy whose SQLite holds one undecodable page (Q7 page 1): a genuine 500."""
     tmp = tmp_path_factory.mktemp("chaos-server")
     s = private_copy(tmp, session_settings)
-    folder = resolve_current(s.index_dir)
+    folder = resolve_current(s.index.dir)
     assert folder is not None
     db = sqlite3.connect(folder / "store.sqlite")
     db.execute("INSERT INTO pages VALUES (?, 1, '1', 0, CAST(X'FFFE80' AS TEXT))", (Q7,))
@@ -348,18 +349,18 @@ def _ingest_cli(s: Settings, *args: str, timeout: float = 240, **extra: str) -> 
 def test_corpus_entries_that_are_not_regular_files_are_skipped_with_reasons(session_settings, session_index,
                                                                              tmp_path) -> None:
     s = private_copy(tmp_path, session_settings)
-    corpus = s.corpus_dir
+    corpus = s.corpus.dir
     os.mkfifo(corpus / "pipe.pdf")
     os.mkfifo(corpus / "ich-q10-pharmaceutical-quality-system-2008.pdf")  # under a catalog name
     (corpus / "folder.pdf").mkdir()
     (corpus / "gone.pdf").symlink_to(corpus / "missing.pdf")
     (corpus / "loop.pdf").symlink_to(corpus / "loop.pdf")
     (corpus / "linked-q5c.pdf").symlink_to(corpus / f"{Q5C}.pdf")  # a link to a regular file: indexed
-    before = builds(s.index_dir)
+    before = builds(s.index.dir)
 
     strict = _ingest_cli(s, "--strict", "--json")
     assert strict.returncode == 1 and "nothing published" in strict.stderr and "pipe.pdf" in strict.stderr
-    assert "Traceback" not in strict.stderr and builds(s.index_dir) == before
+    assert "Traceback" not in strict.stderr and builds(s.index.dir) == before
 
     done = _ingest_cli(s, "--json")
     assert done.returncode == 0, done.stderr
@@ -379,22 +380,22 @@ def test_a_failed_strict_build_deletes_no_build(session_settings, session_index,
 
     s = private_copy(tmp_path, session_settings)
     publish_revision(s, 1)  # two builds now: keep_builds=2 must keep both
-    before = builds(s.index_dir)
+    before = builds(s.index.dir)
     assert len(before) == 2
     made = tmp_path / "made"
     made.mkdir()
-    shutil.copyfile(truncated_pdf(made / "cut.pdf"), s.corpus_dir / "cut.pdf")
+    shutil.copyfile(truncated_pdf(made / "cut.pdf"), s.corpus.dir / "cut.pdf")
     with pytest.raises(ExtractionError, match=r"cut\.pdf"):
         ingest(s, strict=True, show_progress=False, embedder=embedder)
-    assert builds(s.index_dir) == before and not list(s.index_dir.glob(".tmp-*"))
+    assert builds(s.index.dir) == before and not list(s.index.dir.glob(".tmp-*"))
 
 
 def test_page_cap_skips_a_long_pdf_with_its_reason(tmp_path, embedder) -> None:
-    s = make_settings(tmp_path, (f"{Q5C}.pdf", "ich-q9-quality-risk-management-2005.pdf"), max_pages=10)
+    s = make_settings(tmp_path, (f"{Q5C}.pdf", "ich-q9-quality-risk-management-2005.pdf"), {"extraction.max_pages": 10})
     report = ingest(s, show_progress=False, embedder=embedder)
     assert report.documents_indexed == 1  # Q5C: 10 pages
     assert [(x.file, x.reason) for x in report.skipped] == [
-        ("ich-q9-quality-risk-management-2005.pdf", "23 pages, over the limit of 10 (ATMP_RAG_MAX_PAGES)")]
+        ("ich-q9-quality-risk-management-2005.pdf", "23 pages, over the limit of 10 (ATMP_RAG_EXTRACTION__MAX_PAGES)")]
 
 
 def test_an_empty_corpus_stops_with_one_message_naming_the_ways_to_get_pdfs(tmp_path) -> None:
@@ -403,9 +404,9 @@ def test_an_empty_corpus_stops_with_one_message_naming_the_ways_to_get_pdfs(tmp_
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: no PDFs to index in"), result.stderr
-    assert str(s.corpus_dir) in lines[0]
+    assert str(s.corpus.dir) in lines[0]
     assert "MIRROR=" in lines[0] and "copy PDF files into" in lines[0] and "network access" in lines[0]
-    assert not (s.index_dir / "current").exists()
+    assert not (s.index.dir / "current").exists()
 
 
 def test_sync_without_network_gives_up_after_the_first_unreachable_url(tmp_path) -> None:
@@ -430,12 +431,14 @@ def test_sync_never_hashes_or_blocks_on_entries_that_are_not_files(tmp_path) -> 
     os.mkfifo(mirror / "c.pdf")  # a FIFO in the mirror is not copied (nor opened)
     docs = [Document(doc_id=x, file=f"{x}.pdf") for x in "abc"]
     results = sync_corpus(docs, corpus, mirror=mirror, download_missing=False)
-    assert [r.state.value for r in results] == ["missing"] * 3
+    assert [r.state.value for r in results] == ["missing", "missing", "manual download"]
     assert "named pipe" in results[0].detail and "directory" in results[1].detail
-    assert results[2].detail == "no official PDF URL known"
+    assert results[2].detail.startswith("no PDF URL or landing page in catalog")  # the mirror's FIFO was skipped
 
 
 # ------------------------------------------------------------------ a full disk
+
+PROGRESS_LINE = re.compile(r"^\d\d:\d\d:\d\d (?:extract|encode) ")
 
 _FULL_DISK = """
 import sqlite3, sys
@@ -468,19 +471,20 @@ app(["ingest"], prog_name="atmp-rag")
 def test_a_full_disk_is_one_line_and_leaves_no_partial_build(session_settings, session_index, tmp_path,
                                                             where) -> None:
     s = private_copy(tmp_path, session_settings)
-    retitle(s.catalog_path, 1)  # a new build is needed, every document reused
-    current_before = resolve_current(s.index_dir)
-    before = builds(s.index_dir)
+    retitle(s.corpus.catalog, 1)  # a new build is needed, every document reused
+    current_before = resolve_current(s.index.dir)
+    before = builds(s.index.dir)
     result = subprocess.run([sys.executable, "-c", _FULL_DISK, where], env=service_env(s), capture_output=True,
                             text=True, timeout=150)
     assert result.returncode == 1, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    # Without a terminal ingest reports progress as plain timestamped lines; the error itself is one line.
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not PROGRESS_LINE.match(line)]
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"error: no space left on the device of {s.index_dir.resolve()}: the index needs "
+    assert lines[0].startswith(f"error: no space left on the device of {s.index.dir.resolve()}: the index needs "
                                "about "), lines[0]
     assert "MiB is free; the partial build was removed" in lines[0]
-    assert not list(s.index_dir.glob(".tmp-*")), "the partial build is removed"
-    assert resolve_current(s.index_dir) == current_before and builds(s.index_dir) == before
+    assert not list(s.index.dir.glob(".tmp-*")), "the partial build is removed"
+    assert resolve_current(s.index.dir) == current_before and builds(s.index.dir) == before
 
 
 # ------------------------------------------------------------------ ask without an index
@@ -488,9 +492,9 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_build(session_settings, s
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("command", [["ask", "What is a stability protocol?"], ["search", "stability"]])
 def test_ask_and_search_without_an_index_fail_before_loading_the_model(tmp_path, command) -> None:
-    env = {**os.environ, "ATMP_RAG_INDEX_DIR": str(tmp_path / "indexes"),
+    env = {**os.environ, "ATMP_RAG_INDEX__DIR": str(tmp_path / "indexes"),
            # A model that cannot load: reaching for it first would give a different error.
-           "ATMP_RAG_EMBED_MODEL": str(tmp_path / "no-such-model")}
+           "ATMP_RAG_EMBEDDING__MODEL": str(tmp_path / "no-such-model")}
     result = subprocess.run([ATMP_RAG, *command], env=env, capture_output=True, text=True, timeout=100)
     assert result.returncode == 1
     assert result.stderr.count("no published index") == 1, result.stderr

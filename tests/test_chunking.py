@@ -267,6 +267,7 @@ def test_real_q9_section_paths(real_pages: dict[str, list[Page]]) -> None:
     assert not any(p and p[0].startswith("1. What") for p in (c.section_path for c in chunks))
 
 
+@pytest.mark.integration  # the real encoder's tokenizer
 def test_real_tokenizer_budget(real_pages: dict[str, list[Page]]) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -292,6 +292,27 @@ def test_ris_records_are_well_formed() -> None:
     assert any(line.startswith("N1  - Section: ") for line in first)
     assert any(line.startswith('N1  - Quote: "The evaluation') for line in first)
     assert "M3  - Draft guideline" in lines
+    assert "IS  - Q9" in first and not any(line.startswith("SN  - ") for line in lines)
+    assert ris.count("\r\n") == len(lines)  # CR LF line ends, as the RIS specification asks
+
+
+def test_ris_fields_land_where_a_maintained_parser_puts_them() -> None:
+    import rispy
+
+    doc, draft = q9(), ema_cat_draft()
+    pairs = [
+        (citation_from_passage(passage(doc, pages=(12, 13), labels=("9", "10"))), doc),
+        (citation_from_passage(passage(draft, labels=("14",)), n=2), draft),
+    ]
+    first, second = rispy.loads(format_citations(pairs, "ris", ACCESSED))
+    assert first["type_of_reference"] == "RPRT" and first["title"] == "Quality Risk Management"
+    assert first["authors"] == ["ICH"] and first["publisher"] == "ICH"
+    assert first["number"] == "Q9" and "issn" not in first  # the reference number is a number, not an ISSN
+    assert first["year"] == "2005" and first["date"] == "2005/11/09"
+    assert (first["start_page"], first["end_page"]) == ("9", "10")
+    assert first["urls"] == [f"{Q9_PDF}#page=12"] and first["access_date"] == "2024/05/01"
+    assert first["type_of_work"] == "Guideline" and second["type_of_work"] == "Draft guideline"
+    assert any(n.startswith("Section: ") for n in first["notes"])
 
 
 # --- CSL-JSON ---------------------------------------------------------------------------------
@@ -300,7 +321,7 @@ def test_ris_records_are_well_formed() -> None:
 def test_csl_json_item() -> None:
     doc = q9()
     citation = citation_from_passage(passage(doc, pages=(12, 13), labels=("9", "10")))
-    item = json.loads(format_citation(citation, doc, "csl-json", ACCESSED))
+    [item] = json.loads(format_citation(citation, doc, "csl-json", ACCESSED))
     assert item["type"] == "report"
     assert item["title"] == "Quality Risk Management"
     assert item["publisher"] == item["authority"] == "ICH"
@@ -328,7 +349,7 @@ def test_csl_json_array_of_several() -> None:
 def test_csl_json_renders_with_citeproc_py() -> None:
     doc = q9()
     citation = citation_from_passage(passage(doc))
-    item = json.loads(format_citation(citation, doc, "csl-json", ACCESSED))
+    [item] = json.loads(format_citation(citation, doc, "csl-json", ACCESSED))
     style = CitationStylesStyle("harvard-cite-them-right", validate=False)
     bibliography = CitationStylesBibliography(style, CiteProcJSON([item]), formatter.plain)
     bibliography.register(CSLCitation([CitationItem(item["id"])]))
@@ -360,7 +381,7 @@ def test_parse_date(texts: tuple[str, ...], expected: tuple[int, ...] | None) ->
 def test_csl_year_only_date() -> None:
     doc = q9(version="Rev. 1, 2021")
     citation = citation_from_passage(passage(doc))
-    item = json.loads(format_citation(citation, doc, "csl-json"))
+    [item] = json.loads(format_citation(citation, doc, "csl-json"))
     assert item["issued"] == {"date-parts": [[2021]]}
 
 
@@ -401,4 +422,4 @@ def test_control_characters_from_pdf_metadata_never_reach_an_export() -> None:
         assert "Release testing of vector lots" in " ".join(out.split()), fmt
     library = bibtexparser.parse_string(format_citation(citation, doc, "bibtex", ACCESSED))
     assert not library.failed_blocks and len(library.entries) == 1
-    assert json.loads(format_citation(citation, doc, "csl-json"))["title"].startswith("Release")
+    assert json.loads(format_citation(citation, doc, "csl-json"))[0]["title"].startswith("Release")

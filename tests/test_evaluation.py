@@ -38,7 +38,7 @@ from .conftest import CATALOG, SESSION_FILES, SHARED_PDF, make_settings
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "regulatory" / "questions.jsonl"
 FLOORS = ROOT / "eval" / "floors.json"
-BENCH = Path(os.environ.get("ATMP_RAG_BENCHMARKS_DIR", ROOT.parent / "shared" / "benchmarks"))
+BENCH = Path(os.environ.get("ATMP_RAG_EVAL__BENCHMARKS_DIR", ROOT.parent / "shared" / "benchmarks"))
 
 
 def _write_beir(folder: Path, corpus: list[dict], queries: list[dict], qrels: list[tuple[str, str, int]]) -> Path:
@@ -55,7 +55,7 @@ def scifact_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """40 real SciFact test queries, their gold abstracts and 400 other abstracts, in BEIR layout."""
     src = BENCH / "scifact"
     if not (src / "corpus.jsonl").is_file():
-        pytest.fail(f"benchmark data missing: {src} (set ATMP_RAG_BENCHMARKS_DIR)")
+        pytest.fail(f"benchmark data missing: {src} (set ATMP_RAG_EVAL__BENCHMARKS_DIR)")
     qrels = read_qrels(src / "qrels" / "test.tsv")
     qids = sorted(qrels, key=int)[:40]
     gold = {d for q in qids for d in qrels[q]}
@@ -106,7 +106,7 @@ def test_load_beir_keeps_only_judged_queries(scifact_slice: Path) -> None:
 
 
 def test_resolve_dataset_names(scifact_slice: Path) -> None:
-    s = Settings(benchmarks_dir=scifact_slice.parent, eval_dir=ROOT / "eval")
+    s = Settings().replace({"eval.benchmarks_dir": scifact_slice.parent, "eval.dir": ROOT / "eval"})
     assert resolve_dataset("regulatory", s).kind == "regulatory"
     ref = resolve_dataset("scifact-slice", s)
     assert (ref.kind, ref.name) == ("beir", "scifact-slice")
@@ -119,7 +119,7 @@ def test_resolve_dataset_names(scifact_slice: Path) -> None:
 
 
 def test_beir_index_is_cached_by_settings_and_data(scifact_slice: Path, tmp_path: Path) -> None:
-    s = Settings(index_dir=tmp_path / "idx")
+    s = Settings().replace({"index.dir": tmp_path / "idx"})
     ds = load_beir(scifact_slice)
     first = beir_index(ds, s, dense=False, show_progress=False)
     assert first.parent == tmp_path / "idx" / "beir" and first.name.endswith("-bm25")
@@ -127,12 +127,17 @@ def test_beir_index_is_cached_by_settings_and_data(scifact_slice: Path, tmp_path
     stamp = (first / "manifest.json").stat().st_mtime_ns
     assert beir_index(ds, s, dense=False, show_progress=False) == first
     assert (first / "manifest.json").stat().st_mtime_ns == stamp  # reused, not rebuilt
-    other = beir_index(ds, s.model_copy(update={"bm25_k1": 0.9}), dense=False, show_progress=False)
+    other = beir_index(ds, s.replace({"lexical.k1": 0.9}), dense=False, show_progress=False)
     assert other != first and first.exists()  # other settings: another folder, the first one kept
 
 
 # ---------------------------------------------------------------- metrics
 
+#: ranx compiles its metrics with numba on first use in each process (30-100 s on 2 cores): integration tier.
+RANX = pytest.mark.integration
+
+
+@RANX
 def test_ranx_metrics_on_a_hand_computed_example() -> None:
     qrels = {"q1": {"a": 1}, "q2": {"b": 1, "c": 1}}
     run = {"q1": rank_scores(["x", "a"]), "q2": rank_scores(["b", "y", "z", "w", "v", "c"])}
@@ -151,6 +156,7 @@ def test_rank_scores_keep_our_order_even_when_raw_scores_tie() -> None:
     assert rank_scores([]) == {"__none__": 0.0}
 
 
+@RANX
 @pytest.mark.parametrize("test", ["student", "fisher"])
 def test_paired_significance_separates_better_from_identical_runs(test: str) -> None:
     qrels = {f"q{i}": {f"g{i}": 1} for i in range(30)}
@@ -204,7 +210,7 @@ def test_deep_evaluation_ranking_starts_with_what_users_see(retriever, session_s
                                                            mode: str) -> None:
     # The harness ranks 100 deep with the candidate count of a default top-k search; its head must
     # be exactly the default search result, or the metrics would describe another system.
-    n_cand = max(session_settings.candidates, 3 * session_settings.k)
+    n_cand = session_settings.retrieval.candidates_for(session_settings.retrieval.k)
     for query in ("storage conditions for accelerated testing", "hazard identification tools", "potency assay"):
         deep = retriever.search(query, k=100, mode=mode, candidates=n_cand)
         shown = retriever.search(query, mode=mode)
@@ -284,11 +290,12 @@ def test_report_files_round_trip(session_result, tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- BEIR runs and the CLI
 
+@RANX
 def test_beir_bm25_run_and_cli_json_contract(scifact_slice: Path, tmp_path: Path) -> None:
     from atmp_rag.cli import app
 
-    env = {"ATMP_RAG_INDEX_DIR": str(tmp_path / "idx"), "ATMP_RAG_BENCHMARKS_DIR": str(scifact_slice.parent),
-           "ATMP_RAG_EVAL_DIR": str(tmp_path / "eval")}
+    env = {"ATMP_RAG_INDEX__DIR": str(tmp_path / "idx"), "ATMP_RAG_EVAL__BENCHMARKS_DIR": str(scifact_slice.parent),
+           "ATMP_RAG_EVAL__DIR": str(tmp_path / "eval")}
     out = CliRunner().invoke(app, ["eval", "--dataset", "scifact-slice", "--modes", "bm25", "--json",
                                    "--out", str(tmp_path / "run")], env=env)
     assert out.exit_code == 0, out.output
@@ -319,7 +326,7 @@ def full_store(tmp_path_factory: pytest.TempPathFactory):
     files = tuple(sorted({g.file for q in load_questions(QUESTIONS) for g in q.gold}))
     assert len(files) == 10 and all((SHARED_PDF / f).is_file() for f in files)
     settings = make_settings(tmp_path_factory.mktemp("full"), files)
-    assert settings.catalog_path == CATALOG
+    assert settings.corpus.catalog == CATALOG
     report = ingest(settings, strict=True, show_progress=False)
     return IndexStore(Path(report.index_dir))
 
@@ -351,7 +358,7 @@ def test_quote_check_catches_a_wrong_page(store) -> None:
 def test_dev_split_quality_stays_above_floors(full_store) -> None:
     floors = json.loads(FLOORS.read_text())
     assert floors["dataset"] == "regulatory" and floors["split"] == "dev"
-    settings = Settings(index_dir=full_store.folder, eval_dir=ROOT / "eval")
+    settings = Settings().replace({"index.dir": full_store.folder, "eval.dir": ROOT / "eval"})
     result = run_evaluation("regulatory", list(floors["floors"]), settings, split="dev", store=full_store,
                             answers=False)
     low = [f"{mode} {metric} {result.results[mode].metrics[metric]:.4f} < floor {floor:.4f}"
@@ -363,7 +370,7 @@ def test_dev_split_quality_stays_above_floors(full_store) -> None:
 @pytest.mark.slow
 def test_dev_split_answers_stay_above_floors(full_store) -> None:
     floors = json.loads(FLOORS.read_text())["answers"]
-    settings = Settings(index_dir=full_store.folder, eval_dir=ROOT / "eval")
+    settings = Settings().replace({"index.dir": full_store.folder, "eval.dir": ROOT / "eval"})
     metrics = run_evaluation("regulatory", floors["mode"], settings, split="dev", store=full_store,
                              answers=True).results[floors["mode"]].metrics
     low = [f"{m} {metrics[m]:.4f} < floor {f:.4f}" for m, f in floors["floors"].items() if metrics[m] < f]
@@ -375,7 +382,7 @@ def test_dev_split_answers_stay_above_floors(full_store) -> None:
 # ---------------------------------------------------------------- published numbers (slow)
 
 def _bm25_ndcg(name: str, tmp_path: Path) -> float:
-    s = Settings(index_dir=tmp_path / "idx", benchmarks_dir=BENCH)
+    s = Settings().replace({"index.dir": tmp_path / "idx", "eval.benchmarks_dir": BENCH})
     return run_evaluation(name, "bm25", s).results["bm25"].metrics["ndcg@10"]
 
 
@@ -391,7 +398,7 @@ def test_bm25_reproduces_anserini_single_field(name: str, anserini_flat: float, 
 def test_dense_minilm_reproduces_nfcorpus_reference(tmp_path: Path) -> None:
     # all-MiniLM-L6-v2 on NFCorpus: 0.3160 measured reference, commonly cited MTEB figure ~0.316.
     cache = os.environ.get("ATMP_RAG_TEST_BEIR_CACHE")
-    s = Settings(index_dir=Path(cache) if cache else tmp_path / "idx", benchmarks_dir=BENCH)
+    s = Settings().replace({"index.dir": Path(cache) if cache else tmp_path / "idx", "eval.benchmarks_dir": BENCH})
     ndcg = run_evaluation("nfcorpus", "dense", s).results["dense"].metrics["ndcg@10"]
     assert ndcg == pytest.approx(0.316, abs=0.02)
 

@@ -86,8 +86,8 @@ def llm() -> Iterator[tuple[str, Script]]:
 @pytest.fixture(scope="module")
 def engine(session_settings, session_index, embedder, llm) -> Engine:
     url, _ = llm
-    s = session_settings.model_copy(update={"llm_url": url, "llm_timeout": 1.0, "llm_api_key": "sekret",
-                                            "llm_model": "smol"})
+    s = session_settings.replace({"generation.url": url, "generation.timeout": 1.0, "generation.api_key": "sekret",
+                                            "generation.model": "smol"})
     e = Engine(s, embedder)
     assert e.start()
     return e
@@ -187,7 +187,7 @@ def test_server_errors_fall_back_to_extractive(engine, script, reply, message) -
 def test_unreachable_endpoint_falls_back(session_settings, store, embedder) -> None:
     from atmp_rag.retrieve import Retriever
 
-    s = session_settings.model_copy(update={"llm_url": "http://127.0.0.1:9/v1", "llm_timeout": 1.0})
+    s = session_settings.replace({"generation.url": "http://127.0.0.1:9/v1", "generation.timeout": 1.0})
     answerer = Answerer(store, s, embedder)
     passages = Retriever(store, embedder, s).search(QUESTION, k=5)
     extractive = answerer.answer(QUESTION, passages)

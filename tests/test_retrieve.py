@@ -77,7 +77,7 @@ def test_one_query_costs_one_encoding(retriever, monkeypatch: pytest.MonkeyPatch
 def test_search_cli_json_contract(session_settings, session_index, tmp_path) -> None:
     from atmp_rag.cli import app
 
-    env = {"ATMP_RAG_INDEX_DIR": str(session_settings.index_dir)}
+    env = {"ATMP_RAG_INDEX__DIR": str(session_settings.index.dir)}
     out = CliRunner().invoke(app, ["search", "photostability", "--k", "3", "--json"], env=env)
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
@@ -98,5 +98,5 @@ def test_search_cli_rejects_bad_mode(session_settings) -> None:
     from atmp_rag.cli import app
 
     out = CliRunner().invoke(app, ["search", "x", "--mode", "magic"],
-                             env={"ATMP_RAG_INDEX_DIR": str(session_settings.index_dir)})
+                             env={"ATMP_RAG_INDEX__DIR": str(session_settings.index.dir)})
     assert out.exit_code == 2

@@ -107,7 +107,7 @@ def test_the_engine_releases_an_old_build_when_its_last_request_is_done(session_
     root = tmp_path / "indexes"
     root.mkdir()
     _publish_copy(src, root, "a", 1000)
-    engine = Engine(session_settings.model_copy(update={"index_dir": root}), embedder, check_interval=0)
+    engine = Engine(session_settings.replace({"index.dir": root}), embedder, check_interval=0)
     assert engine.start()
     in_flight = engine.current()  # a request that started on `a`
     _publish_copy(src, root, "b", 2000)

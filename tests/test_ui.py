@@ -2,6 +2,8 @@
 
 Pages run in `streamlit.testing.v1.AppTest`; the service is a real `atmp-rag serve` subprocess
 (`api_service` in conftest), so citations, pages and outlines are compared with what the API returns.
+The app is a pure client: it gets no index, corpus or evaluation folder here, only the service's URL,
+and a test runs every page in a separate process to show it never imports torch, FAISS or PDFium.
 """
 
 from __future__ import annotations
@@ -30,20 +32,21 @@ OUT_OF_SCOPE = "What is the maximum daily dose of paracetamol for children with 
 
 @pytest.fixture
 def ui_env(api_service: str, session_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the app at the test service and session index; give it a private eval folder."""
-    eval_dir = tmp_path / "eval"
-    (eval_dir / "regulatory").mkdir(parents=True)
-    shutil.copyfile(ROOT / "eval" / "regulatory" / "questions.jsonl", eval_dir / "regulatory" / "questions.jsonl")
-    for name, value in service_env(session_settings).items():
-        if name.startswith("ATMP_RAG_"):
-            monkeypatch.setenv(name, value)
-    monkeypatch.setenv("ATMP_RAG_API_URL", api_service)
-    monkeypatch.setenv("ATMP_RAG_EVAL_DIR", str(eval_dir))
-    monkeypatch.setenv("ATMP_RAG_BENCHMARKS_DIR", str(tmp_path / "benchmarks"))
+    """Point the app at the test service, and at nothing else: no index, corpus or evaluation folder of its own.
+
+    Returns the service's evaluation folder (where runs started from the app are saved).
+    """
+    for name in list(os.environ):
+        if name.startswith("ATMP_RAG_") and not name.startswith("ATMP_RAG_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ATMP_RAG_UI__API_URL", api_service)
+    # Whatever the app might read locally points at an empty folder: it must not need any of it.
+    for name in ("ATMP_RAG_INDEX__DIR", "ATMP_RAG_CORPUS__DIR", "ATMP_RAG_EVAL__DIR"):
+        monkeypatch.setenv(name, str(tmp_path / "nothing-here"))
     # Streamlit caches live per process: a previous test's settings or catalog must not leak in.
     st.cache_data.clear()
     st.cache_resource.clear()
-    return eval_dir
+    return session_settings.eval.dir
 
 
 def start(page: str | None = None) -> AppTest:
@@ -100,6 +103,9 @@ def test_chat_answer_cites_the_pages_the_api_cites(ui_env: Path, api_service: st
     marks = [m for m in texts(at.markdown) if '<mark class="quote">' in m]
     assert len(marks) == len(expected["citations"])
     assert first_quote in " ".join(marks[0].replace("<br>", " ").split())
+    # The quote is shown inside the page text around it, as the service sent it (no second request).
+    before = " ".join(expected["excerpts"][0]["before"].split()[-4:])
+    assert before and before in " ".join(marks[0].replace("<br>", " ").split())
     # ICH Q9 is superseded in the catalog: the warning must be visible, not only in the citation text.
     assert any("Superseded" in w for w in texts(at.warning))
     # "Cite this": one code block per citation naming the guideline and its printed page.
@@ -131,7 +137,7 @@ def test_chat_abstention_shown_with_related_reading(ui_env: Path, api_service: s
     related = [e.label for e in at.expander]
     assert len(related) == len(expected["related"]) > 0
     first = expected["related"][0]
-    assert first["document"]["reference"] in related[0]
+    assert first["reference"] in related[0]
 
 
 def test_chat_example_then_clear(ui_env: Path) -> None:
@@ -170,7 +176,7 @@ def test_chat_without_superseded_guidelines(ui_env: Path) -> None:
 def test_generative_mode_is_offered_only_when_the_service_has_an_llm(ui_env: Path) -> None:
     at = start()
     assert not at.exception
-    # The test service has no ATMP_RAG_LLM_URL: only the extractive mode can be chosen.
+    # The test service has no ATMP_RAG_GENERATION__URL: only the extractive mode can be chosen.
     assert [str(o).lower() for o in at.radio(key="f_answer_mode").options] == ["extractive"]
 
 
@@ -183,15 +189,19 @@ def test_open_cited_page_in_documents(ui_env: Path, api_service: str) -> None:
     assert "Documents" in texts(at.title)
     assert at.session_state["doc_select"] == expected["doc_id"]
     assert at.number_input(key="page_no").value == expected["pages"][0]
+    # It lands on the page viewer: the catalog is folded away and the page image, with the quote marked, is shown.
+    assert not at.expander[0].proto.expanded
+    mark = at.session_state["highlight"]
+    assert mark["ranges"] == [(s["start"], s["end"]) for s in expected["spans"] if s["page"] == expected["pages"][0]]
+    assert at.image and "marked" in at.image[0].proto.imgs[0].caption
 
 
 def test_service_down_is_explained(ui_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ATMP_RAG_API_URL", f"http://127.0.0.1:{free_tcp_port()}")
+    monkeypatch.setenv("ATMP_RAG_UI__API_URL", f"http://127.0.0.1:{free_tcp_port()}")
     st.cache_resource.clear()
-    for page in (None, "views/documents.py"):
+    for page in (None, "views/documents.py", "views/evaluation.py"):
         at = start(page)
         assert any("not reachable" in e.value for e in at.error)
-    assert "Evaluation" in texts(start("views/evaluation.py").title)  # runs locally: needs no service
 
 
 def test_client_sends_api_key_and_reports_errors(session_settings, session_index, embedder, tmp_path: Path) -> None:
@@ -201,7 +211,7 @@ def test_client_sends_api_key_and_reports_errors(session_settings, session_index
     from atmp_rag.service import Engine
     from ui.client import ApiClient, NotReady, ServiceError, Unauthorized
 
-    keyed = session_settings.model_copy(update={"api_key": "s3cret"})
+    keyed = session_settings.replace({"service.api_key": "s3cret"})  # the app is not given the key
     with TestClient(create_app(keyed, Engine(keyed, embedder=embedder))) as http:
         with pytest.raises(Unauthorized, match="ATMP_RAG_API_KEY"):
             ApiClient("http://testserver", None, http=http).documents()
@@ -212,7 +222,7 @@ def test_client_sends_api_key_and_reports_errors(session_settings, session_index
         assert missing.value.status == 404
         with pytest.raises(ServiceError, match="unknown doc_ids"):
             api.ask("stability", doc_ids=["no-such-guideline"])
-    empty = session_settings.model_copy(update={"index_dir": tmp_path / "no-index"})
+    empty = session_settings.replace({"index.dir": tmp_path / "no-index"})
     with TestClient(create_app(empty, Engine(empty, embedder=embedder))) as http, \
             pytest.raises(NotReady, match="atmp-rag ingest"):
         ApiClient("http://testserver", http=http).ready()
@@ -244,7 +254,8 @@ def test_documents_catalog_outline_and_page(ui_env: Path, api_service: str, sess
     assert at.number_input(key="page_no").value == target
     page = httpx.get(f"{api_service}/v1/documents/{Q9}/pages/{target}", timeout=30).json()
     assert at.code[0].value == page["text"]
-    # The PDF is in the session corpus with the catalog's sha256, so the page image is rendered.
+    # The service holds the indexed PDF and renders the page; the app has no PDF at all.
+    assert page["image"] is True
     assert at.image, [i.value for i in at.info]
 
     at.button(key="next_page").click().run()
@@ -260,38 +271,30 @@ def test_documents_not_indexed_document(ui_env: Path) -> None:
 
 # ---------------------------------------------------------------- evaluation
 
-def _tiny_beir(root: Path) -> None:
-    """A three-record BEIR folder: enough to exercise the BEIR path without minutes of indexing."""
-    folder = root / "tiny"
-    (folder / "qrels").mkdir(parents=True)
-    corpus = [{"_id": "d1", "title": "Stability", "text": "Long term stability testing at 25 degrees."},
-              {"_id": "d2", "title": "Risk", "text": "Quality risk management uses scientific knowledge."},
-              {"_id": "d3", "title": "Solvents", "text": "Residual solvents are limited by class."}]
-    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in corpus))
-    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in (
-        {"_id": "q1", "text": "stability testing temperature"}, {"_id": "q2", "text": "residual solvent class"})))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\n")
+@pytest.mark.timeout(900)
+def test_evaluation_runs_on_the_service_with_progress_then_show_compare_download(ui_env: Path,
+                                                                                  session_settings) -> None:
+    from tests.fakes import write_tiny_beir
 
-
-@pytest.mark.timeout(600)
-def test_evaluation_run_show_compare_download(ui_env: Path) -> None:
-    _tiny_beir(Path(os.environ["ATMP_RAG_BENCHMARKS_DIR"]))
+    runs_dir = ui_env / "runs"
+    write_tiny_beir(session_settings.eval.benchmarks_dir)  # a dataset the service has, not the app
     at = start("views/evaluation.py")
     assert any("No saved runs" in i.value for i in at.info)
     assert at.selectbox(key="ev_dataset").options == ["Regulatory questions (gold pages)", "BEIR: tiny"]
 
     at.multiselect(key="ev_modes").set_value(["bm25", "hybrid"])
     at.number_input(key="ev_limit").set_value(6)
-    at.button(key="ev_run").click().run(timeout=300)
+    at.button(key="ev_run").click().run(timeout=600)
     assert not at.exception, [e.value for e in at.exception]
     assert at.success, [e.value for e in at.error]
-    runs = sorted((ui_env / "runs").iterdir())
+    runs = sorted(runs_dir.iterdir())  # saved by the service, in its own evaluation folder
     assert len(runs) == 1 and (runs[0] / "result.json").is_file() and (runs[0] / "report.md").is_file()
     saved = json.loads((runs[0] / "result.json").read_text())
 
     metrics = at.dataframe[0].value
     assert list(metrics.columns) == ["bm25", "hybrid"]
     assert metrics.loc["ndcg@10", "bm25"] == pytest.approx(saved["results"]["bm25"]["metrics"]["ndcg@10"], abs=1e-4)
+    assert "quotes_dropped" in metrics.index and metrics.loc["quotes_dropped", "bm25"] == 0
     # Misses: gold pages against retrieved pages, one row per missed answerable question.
     missed = [q for q in saved["results"]["bm25"]["queries"] if q["answerable"] and q["page_hit"] is False]
     if missed:
@@ -316,18 +319,57 @@ def test_evaluation_run_show_compare_download(ui_env: Path) -> None:
     assert at.dataframe[0].value.loc["mrr@10", "bm25"] == pytest.approx(1.0)
 
 
+# ---------------------------------------------------------------- a pure client
+
+#: What a UI process must never load: models, indexes, PDF engines.
+HEAVY = ("torch", "sentence_transformers", "transformers", "faiss", "pypdfium2", "pypdf", "bm25s", "sklearn", "ranx")
+
+_EVERY_PAGE = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=120)
+at.run()
+at.chat_input[0].set_value(sys.argv[2]).run()
+at.selectbox(key="cite_fmt").set_value("ris").run()
+at.button(key="view-1-1").click().run()  # Documents, with the page image and the quote marked
+shown = {"image": len(at.image), "title": [t.value for t in at.title]}
+at.switch_page("views/evaluation.py").run()
+print(json.dumps({"heavy": [m for m in json.loads(sys.argv[3]) if m in sys.modules], "shown": shown,
+                  "exceptions": [str(e.value) for e in at.exception],
+                  "ours": sorted(m for m in sys.modules if m.startswith("atmp_rag"))}))
+"""
+
+
+@pytest.mark.timeout(300)
+def test_the_app_is_a_pure_client_that_never_imports_models_indexes_or_pdfs(api_service: str,
+                                                                          tmp_path: Path) -> None:
+    # A process of its own, started in an empty folder, knowing only the service's URL.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATMP_RAG_")}
+    env["ATMP_RAG_UI__API_URL"] = api_service
+    out = subprocess.run([sys.executable, "-c", _EVERY_PAGE, str(APP), ANSWERED, json.dumps(HEAVY)], env=env,
+                         cwd=tmp_path, capture_output=True, text=True, timeout=280)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["exceptions"] == []
+    assert report["shown"] == {"image": 1, "title": ["Documents"]}  # every page ran, the page image included
+    assert report["heavy"] == [], f"the UI process imported {report['heavy']}"
+    assert set(report["ours"]) <= {"atmp_rag", "atmp_rag.config", "atmp_rag.models"}, report["ours"]
+    assert list(tmp_path.iterdir()) == []  # and wrote nothing where it ran
+
+
 # ---------------------------------------------------------------- pure rendering helpers
 
 def test_highlight_survives_pdf_line_breaks_and_escapes_html() -> None:
-    from ui.common import answer_html, highlighted_html, page_phrase
+    from ui.common import answer_html, excerpt_html, page_phrase
 
-    passage = "1. Scope\nThe <b>risk</b> to quality should be\nbased on scientific knowledge. Next sentence."
-    html = highlighted_html(passage, "The <b>risk</b> to quality should be based on scientific knowledge.")
-    assert html is not None
+    excerpt = {"n": 1, "before": "1. Scope\n", "quote": "The <b>risk</b> to quality should be\nbased on scientific "
+               "knowledge.", "after": " Next sentence."}
+    html = excerpt_html(excerpt, excerpt["quote"])
     quote = "The &lt;b&gt;risk&lt;/b&gt; to quality should be based on scientific knowledge."
     assert f'<mark class="quote">{quote}</mark>' in html
+    assert html.index("Scope") < html.index("<mark") < html.index("Next sentence")
     assert "\n" not in html  # one physical line, so Markdown never re-parses part of it
-    assert highlighted_html(passage, "a sentence that is not there") is None
+    assert "<mark" not in excerpt_html(None, "a quote without surroundings")
     assert answer_html("A [1] B [2]").count('class="cite-n"') == 2
     assert page_phrase(["7"], [13]) == "p. 7 (PDF p. 13)"
     assert page_phrase(["3", "4"], [9, 10]) == "p. 3–4 (PDF p. 9–10)"

@@ -76,11 +76,11 @@ def regulator_index(tmp_path_factory: pytest.TempPathFactory, embedder):
     corpus = tmp / "corpus"
     corpus.mkdir()
     regulator_pdf(corpus / "hpra-gn-0042.pdf")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp / "indexes", catalog_path=CATALOG)
+    settings = Settings().replace({"corpus.dir": corpus, "index.dir": tmp / "indexes", "corpus.catalog": CATALOG})
     report = ingest(settings, show_progress=False, embedder=embedder)
     assert report.uncatalogued == ["hpra-gn-0042"]
-    store = open_index(settings.index_dir)
-    return store, Answerer(store, settings.model_copy(update={"abstain_threshold": 0.0}), embedder), settings
+    store = open_index(settings.index.dir)
+    return store, Answerer(store, settings.replace({"answer.abstain_threshold": 0.0}), embedder), settings
 
 
 def _answer(regulator_index, question: str):
@@ -143,15 +143,15 @@ def test_units_survive_an_incremental_rebuild(regulator_index, tmp_path: Path, e
     from atmp_rag.store import open_index
 
     store, _, settings = regulator_index
-    copied = settings.model_copy(update={"index_dir": tmp_path / "indexes", "corpus_dir": tmp_path / "corpus"})
-    shutil.copytree(settings.corpus_dir, copied.corpus_dir)
-    shutil.copytree(settings.index_dir, copied.index_dir, symlinks=True)
+    copied = settings.replace({"index.dir": tmp_path / "indexes", "corpus.dir": tmp_path / "corpus"})
+    shutil.copytree(settings.corpus.dir, copied.corpus.dir)
+    shutil.copytree(settings.index.dir, copied.index.dir, symlinks=True)
     from tests.pdfgen import plain_pdf
 
-    plain_pdf(copied.corpus_dir / "extra.pdf", [["1. Scope", "This extra guideline covers nothing at all here."]])
+    plain_pdf(copied.corpus.dir / "extra.pdf", [["1. Scope", "This extra guideline covers nothing at all here."]])
     report = ingest(copied, show_progress=False, embedder=embedder)
     assert report.documents_reused == 1 and report.documents_indexed == 1
-    again = open_index(copied.index_dir)
+    again = open_index(copied.index.dir)
     old_units, old_vecs = store.doc_units("hpra-gn-0042")
     new_units, new_vecs = again.doc_units("hpra-gn-0042")
     assert [u.model_dump() for u in new_units] == [u.model_dump() for u in old_units]

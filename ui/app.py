@@ -1,7 +1,9 @@
-"""atmp-rag Streamlit app: Chat, Documents and Evaluation pages, a client of the FastAPI service.
+"""atmp-rag Streamlit app: Chat, Documents and Evaluation pages, a pure HTTP client of the FastAPI service.
 
 Run with `atmp-rag ui` (or `atmp-rag up` for service and app together). Configuration comes from
-`ATMP_RAG_*` variables: ATMP_RAG_API_URL (default http://127.0.0.1:8000), ATMP_RAG_API_KEY.
+`ATMP_RAG_*` variables: ATMP_RAG_UI__API_URL (default http://127.0.0.1:8000), ATMP_RAG_UI__API_KEY (or
+ATMP_RAG_API_KEY). The app imports nothing that loads a model, an index or a PDF: it needs only
+`pip install 'atmp-rag[ui]'` and a reachable service.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""The only place the UI speaks HTTP: a small typed client of the atmp-rag FastAPI service.
+"""The only place the UI speaks HTTP: a small client of the atmp-rag API.
 
-Pages call these methods and render what comes back; every failure becomes one of a few
-exceptions carrying a message a scientist can act on (start the service, build an index, set the key).
+The app is a pure client: everything it shows (answers, page text and images, citations in every
+format, evaluation runs) comes from the service, so it runs on a machine without models, indexes or
+PDFs (`pip install atmp-rag[ui]`). Every failure becomes one of a few exceptions carrying a message a
+scientist can act on (start the service, build an index, set the key).
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
-from atmp_rag.models import Citation, Document
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -63,29 +63,33 @@ class ApiClient:
         self._http.close()
 
     # ------------------------------------------------------------ plumbing
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self._headers, **kwargs.pop("headers", {})}
         try:
-            response = self._http.request(method, path, headers=self._headers, **kwargs)
+            response = self._http.request(method, path, headers=headers, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ServiceDown(f"The atmp-rag service is not reachable at {self.base_url}. Start it with "
                               "`atmp-rag serve` (or `atmp-rag up` for service and app together), or set "
-                              "ATMP_RAG_API_URL to where it runs.") from exc
+                              "ATMP_RAG_UI__API_URL to where it runs.") from exc
         except httpx.TimeoutException as exc:
             raise ServiceDown(f"The atmp-rag service at {self.base_url} did not answer in time ({exc}).") from exc
         except httpx.HTTPError as exc:
             raise ServiceDown(f"Could not talk to the atmp-rag service at {self.base_url}: {exc}") from exc
         if response.status_code == 401:
-            raise Unauthorized("The service requires an API key: set ATMP_RAG_API_KEY to the key it was started "
-                               "with.", 401)
+            raise Unauthorized("The service requires an API key: set ATMP_RAG_API_KEY (or ATMP_RAG_UI__API_KEY) to "
+                               "the key it was started with.", 401)
         if response.status_code == 503:
             raise NotReady(f"The service is running but has no index loaded ({_detail(response)}). Build one with "
                            "`atmp-rag ingest`; the service picks it up by itself.", 503)
         if response.status_code >= 400:
             raise ServiceError(f"{method} {path} failed ({response.status_code}): {_detail(response)}",
                                response.status_code)
-        return response.json()
+        return response
 
-    # ------------------------------------------------------------ routes
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._send(method, path, **kwargs).json()
+
+    # ------------------------------------------------------------ answers
     def ready(self) -> dict[str, Any]:
         """`/readyz`: the loaded index's name, chunk and document counts, build time."""
         return self._request("GET", "/readyz")
@@ -93,15 +97,20 @@ class ApiClient:
     def ask(self, question: str, *, k: int = 5, mode: str = "hybrid", answer_mode: str = "extractive",
             issuers: list[str] | None = None, doc_ids: list[str] | None = None,
             statuses: list[str] | None = None, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """POST /v1/ask: an answer with citations, or an abstention with related reading.
-
-        `history`: earlier turns, oldest first, as {"question", "chunk_ids"} (follow-up questions).
-        """
+        """POST /v1/ask: an answer with citations and the page text around each quote (`excerpts`), or an
+        abstention with related reading. `history`: earlier turns, oldest first, as {"question", "chunk_ids"}."""
         body = {"question": question, "k": k, "mode": mode, "answer_mode": answer_mode,
                 "filters": {"issuers": issuers or [], "doc_ids": doc_ids or [], "statuses": statuses or []},
                 "history": history or []}
         return self._request("POST", "/v1/ask", json=body)
 
+    def cite(self, citations: list[dict[str, Any]], fmt: str) -> dict[str, Any]:
+        """POST /v1/cite (JSON form): {"citation": the bibliography, "items": each citation, "filename",
+        "media_type"} — one call for all of an answer's citations."""
+        return self._request("POST", "/v1/cite", json={"format": fmt, "citations": citations},
+                             headers={"Accept": "application/json"})
+
+    # ------------------------------------------------------------ documents
     def documents(self) -> list[dict[str, Any]]:
         """GET /v1/documents: every catalogued guideline with `indexed`, `pages` and `chunks`."""
         return self._request("GET", "/v1/documents")["documents"]
@@ -114,18 +123,39 @@ class ApiClient:
         """GET /v1/documents/{doc_id}/pages/{n}: stored text and printed label of one PDF page."""
         return self._request("GET", f"/v1/documents/{doc_id}/pages/{number}")
 
+    def page_image(self, doc_id: str, number: int, highlight: list[tuple[int, int]] | None = None,
+                   scale: float = 1.5) -> bytes:
+        """GET /v1/documents/{doc_id}/pages/{n}/image: the rendered page (PNG), `highlight` ranges marked."""
+        params: dict[str, Any] = {"scale": scale}
+        if highlight:
+            params["highlight"] = ",".join(f"{a}-{b}" for a, b in highlight)
+        return self._send("GET", f"/v1/documents/{doc_id}/pages/{number}/image", params=params).content
+
     def passage(self, chunk_id: str) -> dict[str, Any]:
         """GET /v1/passages/{chunk_id}: one stored passage with its provenance."""
         return self._request("GET", f"/v1/passages/{chunk_id}")
 
+    # ------------------------------------------------------------ evaluation
+    def eval_options(self) -> dict[str, Any]:
+        """GET /v1/eval/datasets: datasets, modes and splits the service can evaluate."""
+        return self._request("GET", "/v1/eval/datasets")
 
-# ---------------------------------------------------------------- API JSON -> domain models
+    def eval_start(self, **request: Any) -> dict[str, Any]:
+        """POST /v1/eval/runs: start a run (dataset, modes, split, k, limit, answers); returns the job."""
+        return self._request("POST", "/v1/eval/runs", json=request)
 
-def as_citation(data: dict[str, Any]) -> Citation:
-    """A `Citation` from an /v1/ask citation (fields the model does not know are dropped)."""
-    return Citation.model_validate({k: v for k, v in data.items() if k in Citation.model_fields})
+    def eval_runs(self) -> list[dict[str, Any]]:
+        """GET /v1/eval/runs: live jobs, then saved runs, newest first."""
+        return self._request("GET", "/v1/eval/runs")["runs"]
 
+    def eval_run(self, run_id: str) -> dict[str, Any]:
+        """GET /v1/eval/runs/{id}: status, progress, ETA, and the summary once done."""
+        return self._request("GET", f"/v1/eval/runs/{run_id}")
 
-def as_document(data: dict[str, Any]) -> Document:
-    """A `Document` from a /v1/documents row (drops `indexed`, `chunks`)."""
-    return Document.model_validate({k: v for k, v in data.items() if k in Document.model_fields})
+    def eval_result(self, run_id: str) -> dict[str, Any]:
+        """GET /v1/eval/runs/{id}/result: the full result (per-query details) of a finished run."""
+        return self._request("GET", f"/v1/eval/runs/{run_id}/result")
+
+    def eval_file(self, run_id: str, name: str) -> bytes:
+        """The bytes of a finished run's `result` (JSON) or `report` (Markdown), for downloads."""
+        return self._send("GET", f"/v1/eval/runs/{run_id}/{name}").content

@@ -1,31 +1,25 @@
-"""Helpers shared by the pages: settings, the API client, service checks, citation rendering.
+"""Helpers shared by the pages: settings, the API client, service checks, text rendering.
 
-Rendering helpers return strings (HTML or Markdown) so they stay testable without Streamlit.
+Rendering helpers return strings (HTML or Markdown) so they stay testable without Streamlit. Nothing
+here formats citations or reads PDFs: the service does (`/v1/cite`, `/v1/documents/…/image`).
 """
 
 from __future__ import annotations
 
 import html
 import re
-from datetime import date
 from typing import Any
 
 import streamlit as st
 
-from atmp_rag.cite import FORMATS, format_citation, format_citations
 from atmp_rag.config import Settings
-from ui.client import ApiClient, ServiceDown, ServiceError, as_citation, as_document
+from atmp_rag.models import CitationFormat
+from ui.client import ApiClient, ServiceDown, ServiceError
 
-FORMAT_LABELS = {"text": "Text", "markdown": "Markdown", "bibtex": "BibTeX", "ris": "RIS", "csl-json": "CSL-JSON"}
-FORMAT_FILES = {  # extension and MIME type of a downloaded citation
-    "text": ("txt", "text/plain"),
-    "markdown": ("md", "text/markdown"),
-    "bibtex": ("bib", "application/x-bibtex"),
-    "ris": ("ris", "application/x-research-info-systems"),
-    "csl-json": ("json", "application/vnd.citationstyles.csl+json"),
-}
+#: Citation formats in the order offered (names, labels, file types: `atmp_rag.models.CitationFormat`).
+FORMATS = [f.value for f in CitationFormat]
+FORMAT_LABELS = {f.value: f.label for f in CitationFormat}
 CODE_LANGUAGE = {"text": None, "markdown": "markdown", "bibtex": "latex", "ris": None, "csl-json": "json"}
-assert set(FORMAT_LABELS) == set(FORMATS)
 
 #: Page-wide CSS: highlighted quotes and citation markers must stand out for someone checking sources.
 CSS = """
@@ -48,9 +42,9 @@ def settings() -> Settings:
 def client() -> ApiClient:
     """The API client for this session (one connection pool per browser session)."""
     s = settings()
-    key = (s.api_url, s.api_key)
+    key = (s.ui.api_url, s.ui.api_key)
     if st.session_state.get("_client_key") != key:
-        st.session_state["_client"] = ApiClient(s.api_url, s.api_key)
+        st.session_state["_client"] = ApiClient(s.ui.api_url, s.ui.api_key)
         st.session_state["_client_key"] = key
     return st.session_state["_client"]
 
@@ -76,7 +70,7 @@ def _documents(base_url: str, api_key: str | None, index: str) -> list[dict[str,
 def documents(index: str) -> list[dict[str, Any]]:
     """The catalog with indexed flags, cached per index."""
     s = settings()
-    return _documents(s.api_url, s.api_key, index)
+    return _documents(s.ui.api_url, s.ui.api_key, index)
 
 
 # ---------------------------------------------------------------- status badges
@@ -124,32 +118,6 @@ def answer_html(answer: str) -> str:
     return f'<div class="answer">{body}</div>'
 
 
-def locate_quote(text: str, quote: str) -> tuple[int, int] | None:
-    """Character span of `quote` in `text`, tolerant to differing whitespace/line breaks; None if absent."""
-    words = quote.split()
-    if not words:
-        return None
-    match = re.search(r"\s+".join(re.escape(w) for w in words), text)
-    return (match.start(), match.end()) if match else None
-
-
-def highlighted_html(text: str, quote: str, window: int | None = None) -> str | None:
-    """`text` as HTML with `quote` marked; None when the quote is not in the text.
-
-    `window` trims the text to that many characters either side of the quote (long page texts).
-    """
-    span = locate_quote(text, quote)
-    if span is None:
-        return None
-    a, b = span
-    start = 0 if window is None else max(0, a - window)
-    end = len(text) if window is None else min(len(text), b + window)
-    before = ("… " if start > 0 else "") + text[start:a]
-    after = text[b:end] + (" …" if end < len(text) else "")
-    return (f'<div class="passage">{_html_lines(before)}<mark class="quote">{_html_lines(text[a:b])}</mark>'
-            f"{_html_lines(after)}</div>")
-
-
 def plain_html(text: str) -> str:
     """A passage without a highlight, escaped."""
     return f'<div class="passage">{_html_lines(text)}</div>'
@@ -157,38 +125,28 @@ def plain_html(text: str) -> str:
 
 # ---------------------------------------------------------------- citations
 
-def cite_as(citation: dict[str, Any], document: dict[str, Any] | None, fmt: str) -> str:
-    """One answer citation in `fmt`, with the answer's verified quote and its own page(s).
+def excerpt_html(excerpt: dict[str, Any] | None, quote: str) -> str:
+    """A citation's quote highlighted in the page text around it (`excerpts` of /v1/ask)."""
+    if not excerpt:
+        return plain_html(quote)
+    return (f'<div class="passage">{_html_lines(excerpt["before"])}<mark class="quote">'
+            f'{_html_lines(excerpt["quote"])}</mark>{_html_lines(excerpt["after"])}</div>')
 
-    Formatted here with `atmp_rag.cite` rather than via /v1/passages/{id}/cite, because that route
-    cites the whole stored passage (all its pages), while an answer cites one sentence on its page.
+
+def formatted_citations(answer_key: str, citations: list[dict[str, Any]], fmt: str) -> dict[str, Any] | None:
+    """An answer's citations in `fmt` from the service, one request per answer and format (kept for reruns).
+
+    Returns {"citation": bibliography, "items": [each citation], "filename", "media_type"}, or None with an
+    error shown when the service cannot format them.
     """
-    c = as_citation(citation)
-    doc = as_document(document) if document else _document_from_citation(citation)
-    return format_citation(c, doc, fmt, accessed=date.today())
-
-
-def cite_all(citations: list[dict[str, Any]], docs: dict[str, dict[str, Any]], fmt: str) -> str:
-    """All citations of an answer as a bibliography in `fmt`."""
-    pairs = [(as_citation(c), as_document(docs[c["doc_id"]]) if c["doc_id"] in docs
-              else _document_from_citation(c)) for c in citations]
-    return format_citations(pairs, fmt, accessed=date.today())
-
-
-def _document_from_citation(citation: dict[str, Any]):
-    # Fallback when the catalog snapshot lacks the document: the citation carries the essentials.
-    from atmp_rag.models import Document
-
-    return Document(doc_id=citation["doc_id"], file=citation.get("file"), issuer=citation.get("issuer", ""),
-                    reference=citation.get("reference", ""), title=citation.get("title", ""),
-                    version=citation.get("version", ""), status=citation.get("status", "final"))
-
-
-def citation_filename(citation: dict[str, Any], fmt: str) -> str:
-    """Download name, e.g. 'ICH_Q1A_R2_p7_1.bib'."""
-    ref = re.sub(r"[^A-Za-z0-9]+", "_", citation.get("reference") or citation["doc_id"]).strip("_")
-    label = re.sub(r"[^A-Za-z0-9]+", "-", (citation.get("page_labels") or [""])[0]) or str(citation["pages"][0])
-    return f"{ref}_p{label}_{citation['n']}.{FORMAT_FILES[fmt][0]}"
+    cache: dict[tuple[str, str], dict[str, Any]] = st.session_state.setdefault("_cited", {})
+    if (answer_key, fmt) not in cache:
+        try:
+            cache[(answer_key, fmt)] = client().cite(citations, fmt)
+        except ServiceError as exc:
+            st.error(f"Citations could not be formatted: {exc}", icon=":material/error:")
+            return None
+    return cache[(answer_key, fmt)]
 
 
 def official_link(url: str, page: int) -> str:

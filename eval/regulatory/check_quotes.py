@@ -21,7 +21,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_Q = os.path.join(HERE, "questions.jsonl")
-DEFAULT_PDF_DIR = "/work/shared/corpus/pdf"
+# The shared corpus next to the repository checkout (../shared/corpus/pdf from the repository root).
+DEFAULT_PDF_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "corpus", "pdf"))
 STYLES = {"paraphrase", "keyword", "which-guideline", "multi-doc", "numeric",
           "definition", "unanswerable", "off-topic"}
 SPLITS = {"dev", "test"}

@@ -213,7 +213,7 @@ class Answerer:
         self.store = store
         self.settings = settings
         self.embedder = embedder
-        self.scorer = scorer or UnitScorer.load(settings.answer_scorer)
+        self.scorer = scorer or UnitScorer.load(settings.answer.scorer)
         self.tokenizer = store.tokenizer
         self.terms = QueryTerms(self.tokenizer, store.idf)
         self._tokens: list[frozenset[str]] | None = None
@@ -238,7 +238,7 @@ class Answerer:
     @property
     def abstain_threshold(self) -> float:
         """Below this evidence the answer abstains (the scorer's own, unless the settings override it)."""
-        t = self.settings.abstain_threshold
+        t = self.settings.answer.abstain_threshold
         return self.scorer.abstain_threshold if t is None else t
 
     @property
@@ -356,7 +356,7 @@ class Answerer:
         """
         tokens = self._unit_tokens()
         terms = self.query_terms(question)
-        top = list(passages[: self.settings.answer_passages])
+        top = list(passages[: self.settings.answer.passages])
         holder: dict[int, Passage] = {}
         for p in top:
             for row in self.passage_units(p):
@@ -367,12 +367,12 @@ class Answerer:
         definitional = is_definition_question(question)
         term = self.tokenizer.one(asked_term(question)) if definitional else []
         extra: list[int] = []
-        if qvec is not None and len(self.store.units) and self.settings.answer_unit_candidates > 0:
+        if qvec is not None and len(self.store.units) and self.settings.answer.unit_candidates > 0:
             scores = self._all_unit_vectors() @ qvec
-            n = min(len(scores), self.settings.answer_unit_candidates * 4)
+            n = min(len(scores), self.settings.answer.unit_candidates * 4)
             best = np.argpartition(-scores, n - 1)[:n]
             for row in best[np.argsort(-scores[best])].tolist():
-                if len(extra) >= self.settings.answer_unit_candidates:
+                if len(extra) >= self.settings.answer.unit_candidates:
                     break
                 if row not in holder and (allowed_docs is None or self.store.units[row].doc_id in allowed_docs):
                     extra.append(row)
@@ -469,7 +469,7 @@ class Answerer:
 
     def _top_dense(self, passages: Sequence[Passage], query_vector: np.ndarray | None, question: str) -> float:
         """Best dense cosine of the top passages (encodes the question only when retrieval did not)."""
-        top = list(passages[: self.settings.answer_passages])
+        top = list(passages[: self.settings.answer.passages])
         scores = [p.dense_score for p in top if p.dense_score is not None]
         if scores:
             return float(max(scores))
@@ -489,23 +489,25 @@ class Answerer:
         assessment = self.assess(question, passages, query_vector, allowed_docs)
         if not passages or assessment.best is None or assessment.evidence < self.abstain_threshold:
             return self.abstain(question, passages)
-        citations = self.cite(self.select(assessment))
+        chosen = self.select(assessment)
+        citations = self.cite(chosen)
         if not citations:
-            return self.abstain(question, passages)
+            return self.abstain(question, passages).model_copy(update={"dropped_quotes": len(chosen)})
         return Answer(
             question=question,
             answer=compose(citations),
             abstained=False,
             citations=citations,
-            related=list(passages[: self.settings.answer_passages]),
+            related=list(passages[: self.settings.answer.passages]),
             mode="extractive",
             warnings=_warnings(citations),
+            dropped_quotes=len(chosen) - len(citations),
         )
 
     def abstain(self, question: str, passages: Sequence[Passage]) -> Answer:
         """The abstention answer: no claims, the closest passages as related reading."""
         return Answer(question=question, answer="", abstained=True, citations=[],
-                      related=list(passages[: self.settings.answer_passages]), mode="extractive",
+                      related=list(passages[: self.settings.answer.passages]), mode="extractive",
                       message=ABSTAIN_MESSAGE)
 
     def select(self, assessment: Assessment) -> list[Candidate]:
@@ -517,7 +519,7 @@ class Answerer:
         floor = max(self.scorer.add_floor, self.scorer.add_ratio * best.score)
         vectors = self.store.unit_vectors()
         for cand in assessment.ranked[1:]:
-            if len(chosen) >= self.settings.answer_max_units or cand.score < floor:
+            if len(chosen) >= self.settings.answer.max_units or cand.score < floor:
                 break
             if any(self._redundant(cand, c, vectors) for c in chosen):
                 continue
@@ -588,7 +590,7 @@ class Answerer:
         return base.model_copy(update={
             "pages": pages, "page_labels": labels, "url": page_url(passage.document, pages[0]),
             "section": unit.section or base.section, "context": unit.context, "note": unit.note,
-            "kind": unit.kind.value, "unit_id": unit.unit_id,
+            "kind": unit.kind.value, "unit_id": unit.unit_id, "spans": list(unit.spans),
         })
 
 

@@ -15,9 +15,10 @@ import re
 from datetime import date
 from typing import Any
 
-from .models import Citation, Document, Passage, Status
+from .models import Citation, CitationFormat, Document, Passage, Status
 
-FORMATS = ("text", "markdown", "bibtex", "ris", "csl-json")
+#: Format names, in the order users are offered them (`models.CitationFormat` is the one definition).
+FORMATS: tuple[str, ...] = tuple(f.value for f in CitationFormat)
 
 _MONTHS = {
     name: i
@@ -82,7 +83,8 @@ _MARKDOWN_SPECIAL_RE = re.compile(r"([\\`*_\[\]<>])")
 # BibTeX, RIS and reference managers choke on them, and no format needs them.
 _UNPRINTABLE_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
-RIS_NEWLINE = "\n"
+# The RIS specification ends every line with CR LF; every importer also reads LF, none requires it.
+RIS_NEWLINE = "\r\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,7 +479,8 @@ def _format_ris(citation: Citation, document: Document, with_quote: bool, access
         lines.append(("AU", issuer.replace(",", "")))
         lines.append(("PB", issuer))
     if citation.reference.strip():
-        lines.append(("SN", citation.reference))  # report number (Zotero, EndNote)
+        # The report number goes in IS (RIS "number"; rispy: `number`), not SN, which importers read as ISBN/ISSN.
+        lines.append(("IS", citation.reference.strip()))
     lines.append(("M3", "Draft guideline" if citation.status == Status.draft else "Guideline"))
     parsed = _date_of(citation, document)
     if parsed:
@@ -580,7 +583,8 @@ def format_citation(
     `accessed` is the access date for the URL (BibTeX urldate, RIS Y2, CSL accessed); it is left
     out when None rather than claiming an access that did not happen. `with_quote` puts the
     verbatim quote in front of the text/Markdown reference, and into the note of the others.
-    CSL-JSON of a single citation is one JSON object. Raises ValueError for an unknown format.
+    CSL-JSON is an array (of one item here), as bibliography files and citeproc processors expect.
+    Raises ValueError for an unknown format.
     """
     return _render([(citation, document)], fmt, accessed, with_quote, single=True)
 
@@ -634,4 +638,16 @@ def _render(
     if fmt == "ris":
         return "".join(_format_ris(c, d, with_quote, accessed) for c, d in pairs)
     items = [_csl_item(c, d, with_quote, accessed, k) for (c, d), k in zip(pairs, keys, strict=True)]
-    return json.dumps(items[0] if single else items, ensure_ascii=False, indent=2)
+    return json.dumps(items, ensure_ascii=False, indent=2)
+
+
+def citation_filename(citation: Citation, fmt: str, several: bool = False) -> str:
+    """Download file name: 'ICH_Q9_p6_1.ris' for one citation, 'ICH_Q9_citations.bib' for several."""
+    _check_format(fmt)
+    ref = re.sub(r"[^A-Za-z0-9]+", "_", _name(citation) or citation.doc_id).strip("_") or "citation"
+    extension = CitationFormat(fmt).extension
+    if several:
+        return f"{ref}_citations.{extension}"
+    label = re.sub(r"[^A-Za-z0-9]+", "-", (citation.page_labels or [""])[0]).strip("-")
+    page = label or (str(citation.pages[0]) if citation.pages else "")
+    return f"{ref}_p{page}_{citation.n}.{extension}" if page else f"{ref}_{citation.n}.{extension}"

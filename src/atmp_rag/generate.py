@@ -77,23 +77,24 @@ class Generator:
     """Client of one OpenAI-compatible chat endpoint (thread-safe; one connection pool per process)."""
 
     def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
-        if not settings.llm_url:
-            raise ValueError("ATMP_RAG_LLM_URL is not set")
+        if not settings.generation.url:
+            raise ValueError("ATMP_RAG_GENERATION__URL is not set")
         self.settings = settings
-        self.url = chat_url(settings.llm_url)
-        headers = {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}
-        self.client = client or httpx.Client(timeout=settings.llm_timeout, headers=headers)
+        self.url = chat_url(settings.generation.url)
+        headers = {"Authorization": f"Bearer {settings.generation.api_key}"} if settings.generation.api_key else {}
+        self.client = client or httpx.Client(timeout=settings.generation.timeout, headers=headers)
 
     def complete(self, messages: list[dict[str, str]]) -> str:
         """One chat completion; raises GenerationError on any transport or protocol problem."""
-        body = {"model": self.settings.llm_model, "messages": messages, "temperature": 0.0, "max_tokens": 400,
+        body = {"model": self.settings.generation.model, "messages": messages, "temperature": 0.0, "max_tokens": 400,
                 "stream": False}
         try:
             response = self.client.post(self.url, json=body)
             response.raise_for_status()
             content = response.json()["choices"][0]["message"]["content"]
         except httpx.TimeoutException as exc:
-            raise GenerationError(f"the LLM endpoint did not answer within {self.settings.llm_timeout:g} s") from exc
+            raise GenerationError(
+                f"the LLM endpoint did not answer within {self.settings.generation.timeout:g} s") from exc
         except httpx.HTTPStatusError as exc:
             raise GenerationError(f"the LLM endpoint returned HTTP {exc.response.status_code}") from exc
         except httpx.HTTPError as exc:
@@ -107,7 +108,7 @@ class Generator:
     def generate(self, question: str, passages: Sequence[Passage], extractive: Answer,
                  answerer: Answerer) -> Answer:
         """A generative answer whose every sentence cites a given passage, or `extractive` with a warning."""
-        given = list(passages[: self.settings.answer_passages])
+        given = list(passages[: self.settings.answer.passages])
         try:
             reply = self.complete(build_messages(question, given))
         except GenerationError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
 import json
 import logging
 import shutil
@@ -21,21 +20,20 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from atmp_rag.chunking import Segmented, chunk_segmented, segment
-from atmp_rag.config import Settings
+from atmp_rag.config import PIPELINE_VERSION, Settings
 from atmp_rag.corpus import EmptyCorpus, load_catalog, pdf_page_count, scan_corpus, sha256_file, uncatalogued_document
 from atmp_rag.embed import Embedder, embedder_for
 from atmp_rag.extract import ExtractionError, extract_pages, pdf_metadata
 from atmp_rag.models import Chunk, Document, IngestReport, Page, QuoteUnit, SkippedFile
+from atmp_rag.progress import ProgressLike
+from atmp_rag.progress import progress as progress_display
 from atmp_rag.store import (
     IndexContent,
     IndexStore,
@@ -50,7 +48,6 @@ from atmp_rag.store import (
 from atmp_rag.units import build_units
 
 log = logging.getLogger(__name__)
-_stderr = Console(stderr=True)
 
 
 class BuildInterrupted(KeyboardInterrupt):
@@ -138,16 +135,9 @@ def index_text(document: Document, chunk: Chunk) -> str:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Progress]:
-    with Progress(
-        TextColumn("{task.description:<10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=_stderr,
-        disable=not enabled,
-        transient=False,
-    ) as progress:
+def _progress(enabled: bool) -> Iterator[ProgressLike]:
+    # Bars on a terminal, plain lines with rate and ETA in logs and CI (`atmp_rag.progress`).
+    with progress_display(enabled) as progress:
         yield progress
 
 
@@ -163,7 +153,7 @@ def encode_chunks(embedder: Embedder, texts: list[str], show_progress: bool, bat
     out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
     pooled: list[list[tuple[np.ndarray, int]]] = [[] for _ in texts] if ranges is not None else []
     with _progress(show_progress) as progress:
-        task = progress.add_task("encode", total=len(texts))
+        task = progress.add_task("encode", total=len(texts), unit="chunks")
         for start in range(0, len(order), batch):
             idx = order[start:start + batch]
             if ranges is None:
@@ -213,23 +203,11 @@ class _Reuse:
         return _DocBuild(self.store.pages(doc_id), chunks, units, vectors, unit_vectors)
 
 
-@lru_cache(maxsize=1)
-def pipeline_fingerprint() -> str:
-    """Hash of the code that turns PDFs into chunks: a change there must not reuse old chunks."""
-    from atmp_rag import chunking, extract, units
-    from atmp_rag.text import content, headings, sentences
-
-    h = hashlib.sha256()
-    for module in (extract, chunking, units, content, headings, sentences):
-        h.update(inspect.getsource(module).encode())
-    h.update(inspect.getsource(index_text).encode())
-    return h.hexdigest()[:10]
-
-
 def _previous_build(index_root: Path, settings_hash: str) -> _Reuse:
     for folder in published_builds(index_root, settings_hash):
         with contextlib.suppress(OSError, ValueError):
-            if json.loads((folder / "manifest.json").read_text()).get("pipeline") != pipeline_fingerprint():
+            # The settings hash holds the pipeline version already; this also refuses builds of older releases.
+            if json.loads((folder / "manifest.json").read_text()).get("pipeline") != PIPELINE_VERSION:
                 continue
         try:
             store = IndexStore(folder)
@@ -261,16 +239,16 @@ def _check_page_count(path: Path, max_pages: int) -> None:
     """Raise ExtractionError when a PDF has more pages than the cap (checked before extracting anything)."""
     n = pdf_page_count(path)
     if n is not None and n > max_pages:
-        raise ExtractionError(f"{n} pages, over the limit of {max_pages} (ATMP_RAG_MAX_PAGES)")
+        raise ExtractionError(f"{n} pages, over the limit of {max_pages} (ATMP_RAG_EXTRACTION__MAX_PAGES)")
 
 
 def content_hash(settings_hash: str, doc_hashes: dict[str, str], catalog: list[Document]) -> str:
-    """Identity of a build: its settings, the pipeline code, every input file's sha256 and the catalog.
+    """Identity of a build: its settings (and pipeline version), every input file's sha256 and the catalog.
 
     The catalog is part of it because document metadata (status, superseded-by, URLs) is stored in
     the index and shown in citations: an edited catalog must republish, though no vector is recomputed.
     """
-    blob = json.dumps({"settings": settings_hash, "pipeline": pipeline_fingerprint(), "docs": doc_hashes,
+    blob = json.dumps({"settings": settings_hash, "docs": doc_hashes,
                        "catalog": [d.model_dump(mode="json") for d in catalog]}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
@@ -285,12 +263,12 @@ def ingest(settings: Settings, strict: bool = False, show_progress: bool = True,
     Old builds are removed only after a successful publish.
     """
     started = time.perf_counter()
-    index_root = settings.index_dir
-    catalog = load_catalog(settings.catalog_path)
-    present, extra, rejected = scan_corpus(catalog, settings.corpus_dir)
+    index_root = settings.index.dir
+    catalog = load_catalog(settings.corpus.catalog)
+    present, extra, rejected = scan_corpus(catalog, settings.corpus.dir)
     settings_hash = settings.settings_hash()
 
-    candidates: list[tuple[Document, Path]] = [(d, settings.corpus_dir / str(d.file)) for d in present]
+    candidates: list[tuple[Document, Path]] = [(d, settings.corpus.dir / str(d.file)) for d in present]
     for path in extra:
         try:
             meta = pdf_metadata(path)
@@ -302,10 +280,10 @@ def ingest(settings: Settings, strict: bool = False, show_progress: bool = True,
     for s in skipped:
         log.warning("skipping %s: %s", s.file, s.reason)
     if not files:
-        raise EmptyCorpus(settings.corpus_dir, skipped)
+        raise EmptyCorpus(settings.corpus.dir, skipped)
     if strict and skipped:
         raise ExtractionError("; ".join(f"{s.file}: {s.reason}" for s in skipped))
-    name = f"{settings.index_name}-{settings_hash}-{content_hash(settings_hash, doc_sha, catalog)}"
+    name = f"{settings.index.name}-{settings_hash}-{content_hash(settings_hash, doc_sha, catalog)}"
 
     with build_lock(index_root), _interrupts() as guard:
         current = resolve_current(index_root, missing_ok=True)
@@ -329,7 +307,7 @@ def ingest(settings: Settings, strict: bool = False, show_progress: bool = True,
         finally:
             reuse.close()
         with guard.deferred():
-            clean_stale(index_root, settings.keep_builds)
+            clean_stale(index_root, settings.index.keep_builds)
         return report
 
 
@@ -349,7 +327,8 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
     dropped: Counter[str] = Counter()
 
     with _progress(show_progress) as progress:
-        task = progress.add_task("extract", total=len(files))
+        task = progress.add_task("extract", total=len(files), unit="documents", pages=0)
+        n_pages = 0
         for doc, path in files:
             progress.update(task, description=f"extract {doc.doc_id[:24]}")
             if reuse.sha.get(doc.doc_id) == doc_sha[doc.doc_id]:
@@ -362,9 +341,9 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
             encoder = model()  # loaded outside the extract/chunk timings
             t0 = time.perf_counter()
             try:
-                _check_page_count(path, settings.max_pages)
-                pages = extract_pages(path, doc.doc_id, backend=settings.extractor,
-                                      max_page_chars=settings.max_page_chars)
+                _check_page_count(path, settings.extraction.max_pages)
+                pages = extract_pages(path, doc.doc_id, backend=settings.extraction.backend,
+                                      max_page_chars=settings.extraction.max_page_chars)
             except (ExtractionError, OSError) as exc:
                 reason = exc.reason if isinstance(exc, ExtractionError) else f"cannot read: {exc.strerror or exc}"
                 log.warning("skipping %s: %s", path.name, reason)
@@ -372,10 +351,13 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
                 progress.advance(task)
                 continue
             t1 = time.perf_counter()
+            n_pages += len(pages)
+            progress.update(task, pages=n_pages)
             seg = segment(doc.doc_id, pages)
             chunks = chunk_segmented(seg, encoder.count_tokens,
-                                     max_tokens=min(settings.chunk_max_tokens, encoder.max_tokens),
-                                     overlap_tokens=settings.chunk_overlap_tokens, min_tokens=settings.chunk_min_tokens)
+                                     max_tokens=min(settings.chunking.max_tokens, encoder.max_tokens),
+                                     overlap_tokens=settings.chunking.overlap_tokens,
+                                     min_tokens=settings.chunking.min_tokens)
             built = build_units(seg, chunks)
             dropped.update(built.dropped)
             timings["extract"] += t1 - t0
@@ -389,7 +371,7 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
     if strict and skipped:
         raise ExtractionError("; ".join(f"{s.file}: {s.reason}" for s in skipped))
     if not per_doc:
-        raise EmptyCorpus(settings.corpus_dir, skipped)
+        raise EmptyCorpus(settings.corpus.dir, skipped)
 
     docs_by_id = {d.doc_id: d for d, _ in files}
     new_ids = [d for d, v in per_doc.items() if v.vectors is None]
@@ -427,19 +409,19 @@ def _write_and_publish(settings: Settings, content: IndexContent, manifest: dict
     manifest.update({
         "name": name,
         "settings_hash": settings.settings_hash(),
-        "pipeline": pipeline_fingerprint(),
+        "pipeline": PIPELINE_VERSION,
         "settings": settings.index_settings(),
-        "embed_model": settings.embed_model,
+        "embed_model": settings.embedding.model,
         "dimension": dimension,
         "package_version": package_version(),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "counts": {"documents": len(content.doc_sha256), "pages": len(content.pages), "chunks": len(content.chunks)},
         "build_seconds": round(time.perf_counter() - started, 3),
     })
-    staged = write_staged(settings.index_dir, content, manifest, settings.faiss_index,
-                          {"k1": settings.bm25_k1, "b": settings.bm25_b, "stemmer": settings.bm25_stemmer,
-                           "stopwords": settings.bm25_stopwords})
-    return _publish_unless_interrupted(settings.index_dir, staged, name, guard)
+    staged = write_staged(settings.index.dir, content, manifest, settings.embedding.faiss_index,
+                          {"k1": settings.lexical.k1, "b": settings.lexical.b, "stemmer": settings.lexical.stemmer,
+                           "stopwords": settings.lexical.stopwords})
+    return _publish_unless_interrupted(settings.index.dir, staged, name, guard)
 
 
 def index_records(settings: Settings, documents: list[Document], chunks: list[Chunk], pages: list[Page],
@@ -450,15 +432,15 @@ def index_records(settings: Settings, documents: list[Document], chunks: list[Ch
     With `encode=False` only BM25 is usable: vectors are zeros and the manifest says `"dense": false`.
     """
     started = time.perf_counter()
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    with build_lock(settings.index_dir), _interrupts() as guard:
-        existing = settings.index_dir / name
+    settings.index.dir.mkdir(parents=True, exist_ok=True)
+    with build_lock(settings.index.dir), _interrupts() as guard:
+        existing = settings.index.dir / name
         if (existing / "manifest.json").exists():
             manifest = json.loads((existing / "manifest.json").read_text())
             if manifest.get("dense", True) or not encode:
                 # Same records under the same settings were indexed before: reuse that build.
                 return existing
-        remove_staging(settings.index_dir)
+        remove_staging(settings.index.dir)
         docs_by_id = {d.doc_id: d for d in documents}
         if encode:
             embedder = embedder or embedder_for(settings)
@@ -473,7 +455,7 @@ def index_records(settings: Settings, documents: list[Document], chunks: list[Ch
         )
         final = _write_and_publish(settings, content, {"dense": encode}, name, dimension, started, guard)
         with guard.deferred():
-            clean_stale(settings.index_dir, settings.keep_builds)
+            clean_stale(settings.index.dir, settings.index.keep_builds)
         return final
 
 
@@ -512,7 +494,7 @@ def _encode_documents(embedder: Embedder, settings: Settings, docs: list[tuple[D
 
     Default ("pooled"): a unit's vector is the mean of its token embeddings in the forward passes of
     the chunks that hold it, normalised (late chunking) — no second encoding pass, and the unit is
-    read in its context. ``ATMP_RAG_UNIT_VECTORS=encoded`` encodes each unit (with its context) instead.
+    read in its context. ``ATMP_RAG_EMBEDDING__UNIT_VECTORS=encoded`` encodes each unit (with its context) instead.
     """
     texts: list[str] = []
     ranges: list[list[tuple[int, int]]] = []
@@ -528,7 +510,7 @@ def _encode_documents(embedder: Embedder, settings: Settings, docs: list[tuple[D
             head = len(text) - len(chunk.text)  # the header and its line break come first
             ca, cb = built.seg.range_of(chunk.spans)
             chunk_ranges, chunk_owners = [], []
-            if settings.unit_vectors == "pooled":
+            if settings.embedding.unit_vectors == "pooled":
                 for ui in by_chunk.get(chunk.chunk_id, []):
                     ua, ub = built.unit_ranges[ui]
                     a, b = max(ua, ca) - ca, min(ub, cb) - ca

@@ -19,6 +19,48 @@ class Status(StrEnum):
     superseded = "superseded"
 
 
+class RetrievalMode(StrEnum):
+    """How passages are retrieved: the one list of modes for the library, API, CLI, UI and evaluation."""
+
+    bm25 = "bm25"
+    dense = "dense"
+    hybrid = "hybrid"
+
+
+class CitationFormat(StrEnum):
+    """Export formats of a citation, each with its media type and file extension."""
+
+    text = "text"
+    markdown = "markdown"
+    bibtex = "bibtex"
+    ris = "ris"
+    csl_json = "csl-json"
+
+    @property
+    def media_type(self) -> str:
+        """The MIME type a download of this format is served with."""
+        return _CITATION_MEDIA[self.value][0]
+
+    @property
+    def extension(self) -> str:
+        """The file extension reference managers expect."""
+        return _CITATION_MEDIA[self.value][1]
+
+    @property
+    def label(self) -> str:
+        """How the format is named to users."""
+        return _CITATION_MEDIA[self.value][2]
+
+
+_CITATION_MEDIA = {
+    "text": ("text/plain; charset=utf-8", "txt", "Text"),
+    "markdown": ("text/markdown; charset=utf-8", "md", "Markdown"),
+    "bibtex": ("application/x-bibtex; charset=utf-8", "bib", "BibTeX"),
+    "ris": ("application/x-research-info-systems; charset=utf-8", "ris", "RIS"),
+    "csl-json": ("application/vnd.citationstyles.csl+json; charset=utf-8", "json", "CSL-JSON"),
+}
+
+
 class Document(BaseModel):
     """One guideline (a catalog row, possibly with its PDF present on disk)."""
 
@@ -195,6 +237,9 @@ class Citation(BaseModel):
     note: str = ""  # e.g. how many list items follow beyond the quoted ones
     kind: str = "sentence"
     unit_id: str = ""
+    # Where the quote lies: `"\n".join(page_text[s.start:s.end])` is the quote, so a reader (or the page
+    # image route's highlight) finds it on the page without searching.
+    spans: list[PageSpan] = Field(default_factory=list)
 
 
 class Turn(BaseModel):
@@ -221,6 +266,9 @@ class Answer(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     # A follow-up is searched with terms of the earlier question(s): the query actually used, else "".
     retrieval_query: str = ""
+    # Quotes the answerer selected but left out because their text no longer matched the stored page
+    # text at their offsets (0 on a healthy index; evaluation reports it).
+    dropped_quotes: int = 0
 
 
 class SkippedFile(BaseModel):

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
 
 import faiss
 import numpy as np
 
 from atmp_rag.config import Settings
 from atmp_rag.embed import Embedder, Reranker, get_reranker
-from atmp_rag.models import Chunk, Passage, Status
+from atmp_rag.models import Chunk, Passage, RetrievalMode, Status
 from atmp_rag.store import IndexStore
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["bm25", "dense", "hybrid"]
-MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
+#: Retrieval modes by name (`models.RetrievalMode` is the one definition).
+MODES: tuple[str, ...] = tuple(m.value for m in RetrievalMode)
 
 
 @dataclass(frozen=True)
@@ -94,8 +93,8 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self.reranker = reranker
-        if reranker is None and settings.rerank_model:
-            self.reranker = get_reranker(settings.rerank_model)
+        if reranker is None and settings.retrieval.rerank_model:
+            self.reranker = get_reranker(settings.retrieval.rerank_model)
         doc_ids = sorted(store.documents)
         self._doc_index = {d: i for i, d in enumerate(doc_ids)}
         self._row_doc = np.array([self._doc_index[c.doc_id] for c in store.chunks], dtype=np.int32)
@@ -158,7 +157,7 @@ class Retriever:
         """The `k` best passages for `query` (one query encoding at most).
 
         `candidates` overrides how many rows each list contributes before fusion (default
-        ``max(settings.candidates, 3 * k)``); evaluation passes the count a top-`settings.k` search
+        ``settings.retrieval.candidates_for(k)``); evaluation passes the count a top-`retrieval.k` search
         would use, so a deep ranking keeps exactly the head that users see.
         """
         return self.retrieve(query, k, mode, filters, rerank, dedupe, candidates).passages
@@ -171,12 +170,12 @@ class Retriever:
         `doc_boost` multiplies the fused score of every candidate of the named documents (follow-up
         questions prefer the documents a conversation has cited; see `service.Engine.ask`).
         """
-        k = k or self.settings.k
-        mode = mode or self.settings.mode
+        k = k or self.settings.retrieval.k
+        mode = mode or self.settings.retrieval.mode
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         mask = self.allowed_rows(filters)
-        n_cand = candidates if candidates is not None else max(self.settings.candidates, k * 3)
+        n_cand = candidates if candidates is not None else self.settings.retrieval.candidates_for(k)
         qvec = self.embedder.encode_queries([query])[0] if mode != "bm25" or rerank else None
         dense = self.dense(qvec, n_cand, mask) if mode in ("dense", "hybrid") and qvec is not None else None
         lex = self.lexical(query, n_cand, mask) if mode in ("bm25", "hybrid") else None
@@ -187,13 +186,13 @@ class Retriever:
         elif mode == "bm25":
             assert lex is not None
             fused = dict(zip(lex.rows.tolist(), lex.scores.tolist(), strict=True))
-        elif self.settings.fusion == "weighted":
+        elif self.settings.retrieval.fusion == "weighted":
             assert dense is not None and lex is not None
-            w = self.settings.dense_weight
+            w = self.settings.retrieval.dense_weight
             fused = weighted([dense, lex], [w, 1.0 - w])
         else:
             assert dense is not None and lex is not None
-            fused = rrf([dense, lex], self.settings.rrf_k)
+            fused = rrf([dense, lex], self.settings.retrieval.rrf_k)
 
         if doc_boost:
             for row in fused:
@@ -202,7 +201,7 @@ class Retriever:
                     fused[row] *= factor
         ordered = sorted(fused, key=lambda r: (-fused[r], r))
         if rerank and self.reranker is not None:
-            head = ordered[: self.settings.rerank_top_n]
+            head = ordered[: self.settings.retrieval.rerank_top_n]
             scores = self.reranker.score(query, [self.store.chunks[r].text for r in head])
             reranked = [head[i] for i in np.argsort(-scores, kind="stable")]
             fused.update({head[i]: float(scores[i]) for i in range(len(head))})

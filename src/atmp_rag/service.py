@@ -17,6 +17,7 @@ timer is involved, so a slow request (a generative answer) can never find its st
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -29,22 +30,28 @@ from pathlib import Path
 from atmp_rag.answer import Answerer
 from atmp_rag.config import Settings
 from atmp_rag.conversation import contextualize
+from atmp_rag.corpus import entry_problem, sha256_file
 from atmp_rag.embed import Embedder, embedder_for
-from atmp_rag.models import Answer, Chunk, Document, Passage, Status, Turn
+from atmp_rag.models import Answer, Chunk, Citation, Document, Passage, Status, Turn
+from atmp_rag.render import RenderedPage, render_page
 from atmp_rag.retrieve import Retriever, SearchFilters
+from atmp_rag.schemas import CitationExcerpt
 from atmp_rag.store import CURRENT, MANIFEST, IndexStore, resolve_current
 
 log = logging.getLogger(__name__)
 
+#: Characters of page text shown on either side of a quote.
+EXCERPT_CHARS = 600
+
 
 def serving_threads(settings: Settings) -> int:
-    """Torch threads for encoding queries: `settings.torch_threads`, or 1 when left at 0 (torch's default).
+    """Torch threads for encoding queries: `settings.compute.torch_threads`, or 1 when left at 0 (torch's default).
 
     A query is a few dozen tokens: intra-op parallelism gains little, and when another process holds
     one of the cores the threads wait on each other. Measured on the 2-core machine under load:
     one query encoding took 9 ms with 1 thread and 490 ms with 2.
     """
-    return settings.torch_threads or 1
+    return settings.compute.torch_threads or 1
 
 
 def limit_blas_threads(threads: int) -> None:
@@ -61,6 +68,10 @@ def limit_blas_threads(threads: int) -> None:
 
 class NotReady(RuntimeError):
     """No index is loaded (none published yet, or it failed to load)."""
+
+
+class NoPageImage(LookupError):
+    """The service holds no copy of the indexed edition of a PDF, so it cannot render its pages."""
 
 
 class UnknownFilterValues(ValueError):
@@ -129,7 +140,7 @@ def load_index(folder: Path, settings: Settings, embedder: Embedder) -> Loaded:
 
 
 class Engine:
-    """Serves searches and answers from the index published under `settings.index_dir`."""
+    """Serves searches and answers from the index published under `settings.index.dir`."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, check_interval: float = 1.0) -> None:
         self.settings = settings
@@ -145,13 +156,13 @@ class Engine:
 
     @classmethod
     def running(cls, settings: Settings) -> Engine:
-        """An engine serving the index published under `settings.index_dir` (scripts, benchmarks).
+        """An engine serving the index published under `settings.index.dir` (scripts, benchmarks).
 
         Raises NotReady, saying why, when there is none.
         """
         engine = cls(settings)
         if not engine.start():
-            raise NotReady(f"no index in {settings.index_dir}: {engine.last_error}")
+            raise NotReady(f"no index in {settings.index.dir}: {engine.last_error}")
         return engine
 
     # ------------------------------------------------------------ loading
@@ -164,7 +175,7 @@ class Engine:
 
     def _link_target(self) -> str | None:
         """Where `current` points now (cheap: one readlink); the folder itself if it is an index."""
-        root = self.settings.index_dir
+        root = self.settings.index.dir
         try:
             return os.readlink(root / CURRENT)
         except OSError:
@@ -194,7 +205,7 @@ class Engine:
             if not force and target == self._target and self._loaded is not None:
                 return True
             try:
-                folder = resolve_current(self.settings.index_dir)
+                folder = resolve_current(self.settings.index.dir)
                 assert folder is not None
                 loaded = load_index(folder.resolve(), self.settings, self.embedder)
             except Exception as exc:  # a broken build (missing files, bad SQLite, bad FAISS) must not stop serving
@@ -273,12 +284,12 @@ class Engine:
         searched in their context (`conversation.contextualize`).
         """
         loaded = loaded or self.current()
-        k = k or self.settings.k
+        k = k or self.settings.retrieval.k
         doc_of_chunk = {c: loaded.store.chunks[r].doc_id for t in history for c in t.chunk_ids
                         if (r := loaded.store.row_of.get(c)) is not None}
         context = contextualize(question, history, doc_of_chunk)
         # The answer always considers `answer_passages` passages; `k` only bounds the related reading.
-        retrieval = loaded.retriever.retrieve(context.query, k=max(k, self.settings.answer_passages), mode=mode,
+        retrieval = loaded.retriever.retrieve(context.query, k=max(k, self.settings.answer.passages), mode=mode,
                                               filters=filters, doc_boost=context.doc_boost)
         passages = retrieval.passages
         answer = loaded.answerer.answer(context.query, passages, query_vector=retrieval.query_vector,
@@ -287,9 +298,10 @@ class Engine:
                                            "retrieval_query": context.query if context.follow_up else ""})
         if answer_mode != "generative" or answer.abstained:
             return answer
-        if not self.settings.llm_url:
+        if not self.settings.generation.url:
             return answer.model_copy(update={"warnings": [
-                *answer.warnings, "generative mode is not configured (ATMP_RAG_LLM_URL); extractive answer given"]})
+                *answer.warnings,
+                "generative mode is not configured (ATMP_RAG_GENERATION__URL); extractive answer given"]})
         return self.generator.generate(question, passages, answer, loaded.answerer)
 
     @property
@@ -322,3 +334,94 @@ class Engine:
     def passage(self, chunk_id: str, loaded: Loaded | None = None) -> Passage | None:
         """A stored chunk as a Passage (rank 0, score 0), or None."""
         return (loaded or self.current()).store.passage(chunk_id)
+
+    def excerpts(self, citations: Sequence[Citation], loaded: Loaded | None = None,
+                 window: int = EXCERPT_CHARS) -> list[CitationExcerpt]:
+        """The stored page text around each citation's quote (see `citation_excerpts`)."""
+        return citation_excerpts((loaded or self.current()).store, citations, window)
+
+    # ------------------------------------------------------------ page images
+    def source_pdf(self, doc_id: str, loaded: Loaded | None = None) -> Path:
+        """The service's copy of the PDF an indexed document was built from; raises NoPageImage saying why not.
+
+        The file in the corpus folder must have the sha256 recorded at ingest, so an image is never
+        of another edition than the text it is shown with.
+        """
+        loaded = loaded or self.current()
+        doc = loaded.store.documents.get(doc_id)
+        expected = loaded.store.doc_sha256.get(doc_id, "")
+        if doc is None or not doc.file or not expected:
+            raise NoPageImage(f"{doc_id} is not indexed")
+        path = self.settings.corpus.dir / doc.file
+        problem = entry_problem(path) if (path.exists() or path.is_symlink()) else "not in the corpus folder"
+        if problem is not None:
+            raise NoPageImage(f"the service has no copy of {doc.file} ({problem}: {self.settings.corpus.dir})")
+        stat = path.stat()
+        if _cached_sha256(str(path), stat.st_mtime_ns, stat.st_size) != expected:
+            raise NoPageImage(f"{path.name} in the service's corpus folder is not the edition that was indexed "
+                              "(sha256 differs); run `atmp-rag ingest`")
+        return path
+
+    def page_image(self, doc_id: str, number: int, ranges: Sequence[tuple[int, int]] = (), scale: float = 1.5,
+                   loaded: Loaded | None = None) -> RenderedPage:
+        """PNG of a page with the stored-text ranges `ranges` (character offsets, as in `PageSpan`) marked.
+
+        Raises KeyError for an unknown page, ValueError for a range outside the page text and
+        NoPageImage when the PDF is not available to the service.
+        """
+        loaded = loaded or self.current()
+        page = loaded.store.page(doc_id, number)
+        if page is None:
+            raise KeyError(f"{doc_id} has no page {number}")
+        highlights = []
+        for start, end in ranges:
+            if not 0 <= start < end <= len(page.text):
+                raise ValueError(f"highlight {start}-{end} is outside the page text (0-{len(page.text)})")
+            highlights.append((page.text[start:end], start / max(1, len(page.text))))
+        return render_page(self.source_pdf(doc_id, loaded), number, scale, highlights)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_sha256(path: str, mtime_ns: int, size: int) -> str:
+    # Keyed by modification time and size: a replaced file is hashed again.
+    return sha256_file(Path(path))
+
+
+def _trim(text: str, keep: int, from_end: bool) -> str:
+    """At most `keep` characters of `text` (its end when `from_end`), cut at whitespace, with an ellipsis."""
+    if len(text) <= keep:
+        return text
+    if from_end:
+        cut = text[-keep:]
+        space = cut.find(" ")
+        return "… " + (cut[space + 1:] if 0 <= space < 40 else cut)
+    cut = text[:keep]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > keep - 40 else cut) + " …"
+
+
+def citation_excerpts(store: IndexStore, citations: Sequence[Citation],
+                      window: int = EXCERPT_CHARS) -> list[CitationExcerpt]:
+    """For each citation, up to `window` characters of its page text before and after the quote.
+
+    The quote is taken at its offsets (`Citation.spans`); a citation without offsets (from an older
+    client) is found by its text on its pages. `before + quote + after` is verbatim page text; a
+    citation whose quote cannot be placed gets empty surroundings.
+    """
+    out: list[CitationExcerpt] = []
+    for c in citations:
+        before = after = ""
+        if c.spans:
+            first, last = store.page(c.doc_id, c.spans[0].page), store.page(c.doc_id, c.spans[-1].page)
+            if first is not None and last is not None:
+                before = first.text[: c.spans[0].start]
+                after = last.text[c.spans[-1].end:]
+        else:
+            pages = [store.page(c.doc_id, n) for n in c.pages]
+            joined = "\n".join(p.text for p in pages if p is not None)
+            at = joined.find(c.quote)
+            if at >= 0:
+                before, after = joined[:at], joined[at + len(c.quote):]
+        out.append(CitationExcerpt(n=c.n, before=_trim(before, window, from_end=True), quote=c.quote,
+                                   after=_trim(after, window, from_end=False)))
+    return out

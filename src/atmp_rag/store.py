@@ -189,7 +189,7 @@ def write_staged(index_root: Path, content: IndexContent, manifest: dict[str, An
             raise DiskFull(
                 f"no space left on the device of {index_root.resolve()}: the index needs about "
                 f"{_mib(estimated_size(content))} and {_mib(free)} is free; the partial build was removed. "
-                "Free some space (or set ATMP_RAG_INDEX_DIR to a larger disk) and run ingest again"
+                "Free some space (or set ATMP_RAG_INDEX__DIR to a larger disk) and run ingest again"
             ) from exc
         raise
     return staged
@@ -371,8 +371,8 @@ class IndexStore:
                 self.units_of_chunk.setdefault(chunk_id, []).append(i)
         self.idf = Idf(dict(self._rows("SELECT token, df FROM terms")), len(self.chunks))
         # The index's own tokenizer: queries are tokenised exactly as its BM25 and IDF were built.
-        built_with = self.manifest.get("settings", {})
-        self.tokenizer = Tokenizer(built_with.get("bm25_stemmer", "english"), built_with.get("bm25_stopwords", "en"))
+        lexical = self.manifest.get("settings", {}).get("lexical", {})
+        self.tokenizer = Tokenizer(lexical.get("stemmer", "english"), lexical.get("stopwords", "en"))
         self.faiss = faiss.read_index(str(folder / "faiss.index"))
         self.bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
         self._vectors: np.ndarray = np.load(folder / "vectors.npy", mmap_mode="r")

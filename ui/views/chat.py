@@ -7,19 +7,17 @@ from typing import Any
 
 import streamlit as st
 
-from atmp_rag.cite import FORMATS, page_url
-from ui.client import ServiceError, as_document
+from atmp_rag.models import CitationFormat, RetrievalMode
+from ui.client import ServiceError
 from ui.common import (
     CODE_LANGUAGE,
-    FORMAT_FILES,
     FORMAT_LABELS,
+    FORMATS,
     answer_html,
-    citation_filename,
-    cite_all,
-    cite_as,
     client,
     documents,
-    highlighted_html,
+    excerpt_html,
+    formatted_citations,
     official_link,
     page_phrase,
     plain_html,
@@ -34,7 +32,9 @@ EXAMPLES = (
     "How many batches are needed for stability data of a biotechnological drug substance?",
     "What should a pharmaceutical quality system cover?",
 )
-MODES = {"hybrid": "Hybrid", "bm25": "Lexical (BM25)", "dense": "Semantic (dense)"}
+#: How the retrieval modes (`atmp_rag.models.RetrievalMode`) are offered, hybrid first.
+MODES = {RetrievalMode.hybrid.value: "Hybrid", RetrievalMode.bm25.value: "Lexical (BM25)",
+         RetrievalMode.dense.value: "Semantic (dense)"}
 
 ready = require_service()
 catalog = documents(ready["index"])
@@ -62,32 +62,27 @@ with st.sidebar:
     answer_mode = st.radio("Answer mode", answer_modes, key="f_answer_mode",
                            format_func=str.capitalize,
                            help="Extractive: verbatim quotes only. Generative is offered when the service has an "
-                                "LLM endpoint configured (ATMP_RAG_LLM_URL); its sentences are checked against "
+                                "LLM endpoint configured (ATMP_RAG_GENERATION__URL); its sentences are checked against "
                                 "the cited passages.")
     fmt = st.selectbox("Citation format", FORMATS, format_func=FORMAT_LABELS.get, key="cite_fmt")
     if st.button("Clear conversation", icon=":material/delete_sweep:", key="clear", disabled=not messages):
         messages.clear()
+        st.session_state.pop("_cited", None)  # formatted citations are keyed by message position
         st.rerun()
 
 
 # ---------------------------------------------------------------- asking
 
 def ask(question: str) -> dict[str, Any]:
-    """Ask the service and prepare everything the citation panels show (no further calls on rerun)."""
+    """Ask the service: one request brings the answer, its citations and the page text around each quote."""
     statuses = [] if include_superseded else ["final", "draft"]
-    api = client()
     started = time.perf_counter()
     try:
-        answer = api.ask(question, k=k, mode=mode, answer_mode=answer_mode, issuers=issuers, doc_ids=doc_ids,
-                         statuses=statuses, history=history())
+        answer = client().ask(question, k=k, mode=mode, answer_mode=answer_mode, issuers=issuers, doc_ids=doc_ids,
+                              statuses=statuses, history=history())
     except ServiceError as exc:
         return {"role": "assistant", "error": str(exc)}
-    elapsed = time.perf_counter() - started
-    texts = {p["chunk"]["chunk_id"]: p["chunk"]["text"] for p in answer.get("related", [])}
-    contexts: dict[int, str] = {}
-    for c in answer["citations"]:
-        contexts[c["n"]] = _context(api, c, texts)
-    return {"role": "assistant", "answer": answer, "contexts": contexts, "seconds": elapsed,
+    return {"role": "assistant", "answer": answer, "seconds": time.perf_counter() - started,
             "settings": {"mode": mode, "k": k, "answer_mode": answer_mode}}
 
 
@@ -101,25 +96,17 @@ def history(turns: int = 3) -> list[dict[str, Any]]:
     return out[-turns:]
 
 
-def _context(api: Any, citation: dict[str, Any], texts: dict[str, str]) -> str:
-    """The cited passage with the quote highlighted; the page text around it if the passage cuts the quote."""
-    try:
-        if citation["chunk_id"] not in texts:
-            texts[citation["chunk_id"]] = api.passage(citation["chunk_id"])["text"]
-        shown = highlighted_html(texts[citation["chunk_id"]], citation["quote"])
-        if shown is None:  # the sentence runs past the passage's end: show it on its page(s) instead
-            page_text = "\n".join(api.page(citation["doc_id"], p)["text"] for p in citation["pages"])
-            shown = highlighted_html(page_text, citation["quote"], window=700)
-    except ServiceError:
-        shown = None
-    return shown or plain_html(citation["quote"])
+def open_page(doc_id: str, page: int, highlight: list[tuple[int, int]] | None = None) -> None:
+    """Hand a page (and the ranges to mark on it) to the Documents page, which opens at its viewer."""
+    st.session_state["viewer"] = {"doc_id": doc_id, "page": page, "highlight": highlight or []}
+    st.switch_page("views/documents.py")
 
 
 # ---------------------------------------------------------------- rendering
 
-def show_citation(citation: dict[str, Any], context: str, key: str) -> None:
+def show_citation(citation: dict[str, Any], excerpt: dict[str, Any] | None, cited: dict[str, Any] | None,
+                  index: int, key: str) -> None:
     """One expander per citation: source, status, section, page, highlighted quote, link, cite this."""
-    doc = docs_by_id.get(citation["doc_id"])
     pages, labels = citation["pages"], citation["page_labels"]
     label = (f"[{citation['n']}] {status_icon(citation['status'])}{citation['reference'] or citation['doc_id']} · "
              f"{page_phrase(labels, pages)} · {citation['section'] or 'no section heading'}")
@@ -132,40 +119,41 @@ def show_citation(citation: dict[str, Any], context: str, key: str) -> None:
                     f"**Page:** {', '.join(dict.fromkeys(labels))} (PDF page {', '.join(map(str, pages))})")
         if citation.get("context"):
             st.caption(f"Read with: {' '.join(citation['context'].split())}")
-        st.markdown(context, unsafe_allow_html=True)
+        st.markdown(excerpt_html(excerpt, citation["quote"]), unsafe_allow_html=True)
         if citation.get("note"):
             st.caption(citation["note"].capitalize())
         st.caption(":material/verified: Quote verified verbatim against the stored page text."
                    if citation["verified"] else ":material/error: Quote could not be verified against the page.")
         st.markdown(official_link(citation["url"], pages[0]))
         st.markdown(f"**Cite this** ({FORMAT_LABELS[fmt]})")
-        text = cite_as(citation, doc, fmt)
-        st.code(text, language=CODE_LANGUAGE[fmt], wrap_lines=True)
+        if cited is not None:
+            text = cited["items"][index]
+            st.code(text, language=CODE_LANGUAGE[fmt], wrap_lines=True)
         cols = st.columns(2)
-        cols[0].download_button("Download", text, file_name=citation_filename(citation, fmt),
-                                mime=FORMAT_FILES[fmt][1], icon=":material/download:", key=f"dl-{key}",
-                                on_click="ignore")
+        if cited is not None:
+            cols[0].download_button("Download", text, file_name=cited["filenames"][index],
+                                    mime=CitationFormat(fmt).media_type, icon=":material/download:", key=f"dl-{key}",
+                                    on_click="ignore")
         if cols[1].button("Open page in Documents", icon=":material/menu_book:", key=f"view-{key}"):
-            st.session_state["viewer"] = {"doc_id": citation["doc_id"], "page": pages[0]}
-            st.switch_page("views/documents.py")
+            first = pages[0]
+            open_page(citation["doc_id"], first,
+                      [(s["start"], s["end"]) for s in citation.get("spans", []) if s["page"] == first])
 
 
 def show_related(passages: list[dict[str, Any]], key: str) -> None:
     """Related reading of an abstention: the closest passages, each checkable at its page."""
     st.markdown("**Related reading** — the closest passages, not an answer:")
     for i, p in enumerate(passages):
-        chunk, doc = p["chunk"], p["document"]
-        pages = sorted({s["page"] for s in chunk["spans"]})
-        with st.expander(f"{status_icon(doc['status'])}{doc['reference'] or doc['doc_id']} · "
+        pages = p["pages"]
+        with st.expander(f"{status_icon(p['status'])}{p['reference'] or p['doc_id']} · "
                          f"{page_phrase(p.get('page_labels') or [], pages)} · "
-                         f"{' › '.join(chunk['section_path']) or 'no section heading'}"):
-            st.markdown(f"**{doc['title']}** {status_badge(doc['status'])}")
-            st.markdown(plain_html(chunk["text"]), unsafe_allow_html=True)
+                         f"{p['section'] or 'no section heading'}"):
+            st.markdown(f"**{p['title']}** {status_badge(p['status'])}")
+            st.markdown(plain_html(p["text"]), unsafe_allow_html=True)
             if pages:
-                st.markdown(official_link(page_url(as_document(doc), pages[0]), pages[0]))
+                st.markdown(official_link(p["url"], pages[0]))
             if st.button("Open page in Documents", icon=":material/menu_book:", key=f"rel-{key}-{i}"):
-                st.session_state["viewer"] = {"doc_id": doc["doc_id"], "page": pages[0] if pages else 1}
-                st.switch_page("views/documents.py")
+                open_page(p["doc_id"], pages[0] if pages else 1)
 
 
 def show_answer(message: dict[str, Any], key: str) -> None:
@@ -185,14 +173,17 @@ def show_answer(message: dict[str, Any], key: str) -> None:
     st.markdown(answer_html(answer["answer"]), unsafe_allow_html=True)
     st.caption(f"{len(answer['citations'])} verbatim quotes · {answer['mode']} answer · "
                f"{MODES.get(message['settings']['mode'], '')} retrieval · {message['seconds']:.2f} s")
-    for c in answer["citations"]:
-        show_citation(c, message["contexts"][c["n"]], f"{key}-{c['n']}")
-    with st.expander(f"All citations ({FORMAT_LABELS[fmt]})"):
-        bibliography = cite_all(answer["citations"], docs_by_id, fmt)
-        st.code(bibliography, language=CODE_LANGUAGE[fmt], wrap_lines=True)
-        st.download_button("Download all", bibliography, file_name=f"citations.{FORMAT_FILES[fmt][0]}",
-                           mime=FORMAT_FILES[fmt][1], icon=":material/download:", key=f"dl-all-{key}",
-                           on_click="ignore")
+    excerpts = {e["n"]: e for e in answer.get("excerpts", [])}
+    # One request formats every citation of this answer in the chosen format (cached across reruns).
+    cited = formatted_citations(key, answer["citations"], fmt)
+    for i, c in enumerate(answer["citations"]):
+        show_citation(c, excerpts.get(c["n"]), cited, i, f"{key}-{c['n']}")
+    if cited is not None:
+        with st.expander(f"All citations ({FORMAT_LABELS[fmt]})"):
+            st.code(cited["citation"], language=CODE_LANGUAGE[fmt], wrap_lines=True)
+            st.download_button("Download all", cited["citation"], file_name=cited["filename"],
+                               mime=CitationFormat(fmt).media_type, icon=":material/download:", key=f"dl-all-{key}",
+                               on_click="ignore")
 
 
 # ---------------------------------------------------------------- page

@@ -1,4 +1,8 @@
-"""Documents: the guideline catalog, each document's section outline, and a page viewer (text and image)."""
+"""Documents: the guideline catalog, each document's section outline, and a page viewer (text and image).
+
+Everything comes from the service, the page image included (rendered there from the indexed PDF,
+with a cited sentence marked when the page was opened from a citation).
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,22 @@ import pandas as pd
 import streamlit as st
 
 from ui.client import ServiceError
-from ui.common import client, documents, official_link, require_service, settings, status_badge, status_icon
-from ui.pdf import local_pdf, render_page
+from ui.common import client, documents, official_link, require_service, status_badge, status_icon
 
 ready = require_service()
 catalog = documents(ready["index"])
 by_id = {d["doc_id"]: d for d in catalog}
 
-# A "show page" button elsewhere (Chat) hands over a document and page.
+# A "show page" button elsewhere (Chat) hands over a document, a page and the ranges of its text to mark.
 viewer = st.session_state.pop("viewer", None)
 if viewer and viewer["doc_id"] in by_id:
     st.session_state["doc_select"] = viewer["doc_id"]
     st.session_state["page_no"] = viewer["page"]
     st.session_state["_page_doc"] = viewer["doc_id"]
     st.session_state["doc_search"] = ""
+    st.session_state["highlight"] = {"doc_id": viewer["doc_id"], "page": viewer["page"],
+                                     "ranges": [tuple(r) for r in viewer.get("highlight", [])]}
+handed_over = bool(viewer)
 
 st.title("Documents")
 
@@ -35,30 +41,33 @@ def _matches(doc: dict[str, Any], query: str) -> bool:
 
 # ---------------------------------------------------------------- catalog table
 
-left, right = st.columns([4, 1], vertical_alignment="bottom")
-query = left.text_input("Search the catalog", key="doc_search",
-                        placeholder="reference, title, issuer, topic, status… (all words must match)")
-only_indexed = right.toggle("Indexed only", key="doc_indexed_only")
-# Indexed guidelines first: they are the ones a question can be answered from.
-rows = sorted((d for d in catalog if _matches(d, query) and (d["indexed"] or not only_indexed)),
-              key=lambda d: (not d["indexed"], d["issuer"], d["reference"] or d["doc_id"]))
-table = pd.DataFrame([{
-    "Index": "indexed" if d["indexed"] else "missing",
-    "Issuer": d["issuer"],
-    "Reference": d["reference"] or d["doc_id"],
-    "Title": d["title"],
-    "Status": ("⚠️ " if d["status"] != "final" else "") + d["status"],
-    "Date": d["effective_date"] or d["version"],
-    "Pages": d["pages"],
-    "Note": d["status_note"],
-} for d in rows], columns=["Index", "Issuer", "Reference", "Title", "Status", "Date", "Pages", "Note"])
-table["Pages"] = table["Pages"].astype("Int64")
-st.dataframe(table, hide_index=True, width="stretch", height=min(420, 38 + 35 * max(1, len(rows))),
-             column_config={"Title": st.column_config.TextColumn(width="large"),
-                            "Pages": st.column_config.NumberColumn(format="%d", width="small")})
 n_indexed = sum(d["indexed"] for d in catalog)
-st.caption(f"{len(rows)} shown · {n_indexed} of {len(catalog)} catalogued guidelines are indexed. "
-           "*missing*: the PDF is not in the index (`atmp-rag corpus sync`, then `atmp-rag ingest`).")
+# Opened from a citation, the page viewer comes first: the catalog folds away above it.
+with st.expander(f"Catalog — {len(catalog)} guidelines, {n_indexed} indexed", expanded=not handed_over,
+                 icon=":material/list:"):
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    query = left.text_input("Search the catalog", key="doc_search",
+                            placeholder="reference, title, issuer, topic, status… (all words must match)")
+    only_indexed = right.toggle("Indexed only", key="doc_indexed_only")
+    # Indexed guidelines first: they are the ones a question can be answered from.
+    rows = sorted((d for d in catalog if _matches(d, query) and (d["indexed"] or not only_indexed)),
+                  key=lambda d: (not d["indexed"], d["issuer"], d["reference"] or d["doc_id"]))
+    table = pd.DataFrame([{
+        "Index": "indexed" if d["indexed"] else "missing",
+        "Issuer": d["issuer"],
+        "Reference": d["reference"] or d["doc_id"],
+        "Title": d["title"],
+        "Status": ("⚠️ " if d["status"] != "final" else "") + d["status"],
+        "Date": d["effective_date"] or d["version"],
+        "Pages": d["pages"],
+        "Note": d["status_note"],
+    } for d in rows], columns=["Index", "Issuer", "Reference", "Title", "Status", "Date", "Pages", "Note"])
+    table["Pages"] = table["Pages"].astype("Int64")
+    st.dataframe(table, hide_index=True, width="stretch", height=min(420, 38 + 35 * max(1, len(rows))),
+                 column_config={"Title": st.column_config.TextColumn(width="large"),
+                                "Pages": st.column_config.NumberColumn(format="%d", width="small")})
+    st.caption(f"{len(rows)} shown · {n_indexed} of {len(catalog)} catalogued guidelines are indexed. "
+               "*missing*: the PDF is not in the index (`atmp-rag corpus sync`, then `atmp-rag ingest`).")
 
 
 # ---------------------------------------------------------------- one document
@@ -116,7 +125,7 @@ def _step(delta: int) -> None:
     st.session_state["page_no"] = min(max(1, st.session_state["page_no"] + delta), n_pages)
 
 
-outline_col, page_col = st.columns([2, 3])
+page_col, outline_col = st.columns([3, 2])
 with outline_col:
     st.markdown(f"**Section outline** ({len(outline)} sections)")
     st.selectbox("Jump to section", range(len(outline)), key="outline_pick", index=None,
@@ -142,13 +151,23 @@ with page_col:
                 + (f" · {page['kind']} page (not quoted in answers)" if page.get("kind", "content") != "content"
                    else ""))
     st.markdown(official_link(page["url"], page["number"]))
-    text_tab, image_tab = st.tabs(["Page text (as indexed)", "Page image"])
-    with text_tab:
+    mark = st.session_state.get("highlight") or {}
+    ranges = mark.get("ranges", []) if (mark.get("doc_id"), mark.get("page")) == (doc_id, page["number"]) else []
+    image_tab = "Page image (cited text marked)" if ranges else "Page image"
+    text_tab = "Page text (as indexed)"
+    # Opened from a citation, the image with the quote marked is what the reader wants to see first.
+    shown = st.tabs([text_tab, image_tab], default=image_tab if ranges else text_tab)
+    with shown[0]:
         st.code(page["text"] or "(no text on this page)", language=None, wrap_lines=True, height=560)
-    with image_tab:
-        pdf_path, why_not = local_pdf(settings().corpus_dir, doc["file"], doc["sha256"])
-        if pdf_path is None:
-            st.info(f"No page image: {why_not}.", icon=":material/image_not_supported:")
+    with shown[1]:
+        if not page.get("image"):
+            st.info("No page image: the service holds no copy of the indexed edition of this PDF.",
+                    icon=":material/image_not_supported:")
         else:
-            st.image(render_page(str(pdf_path), page["number"]),
-                     caption=f"{doc['reference']}, PDF page {page['number']} (rendered from {pdf_path.name})")
+            try:
+                png = client().page_image(doc_id, page["number"], highlight=ranges)
+            except ServiceError as exc:
+                st.info(f"No page image: {exc}", icon=":material/image_not_supported:")
+            else:
+                st.image(png, caption=f"{doc['reference']}, PDF page {page['number']}"
+                                      + (" — the cited text is marked in yellow" if ranges else ""))

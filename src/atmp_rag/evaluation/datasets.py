@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from atmp_rag.config import Settings
+from atmp_rag.corpus import feed
 from atmp_rag.models import Chunk, Document, Page, PageSpan
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,7 @@ def files_hash(paths: list[Path], length: int = 12) -> str:
     for path in paths:
         h.update(path.name.encode())
         with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+            feed(h, fh)
     return h.hexdigest()[:length]
 
 
@@ -72,7 +72,7 @@ class RegulatoryQuestion:
 
 def regulatory_questions_path(settings: Settings) -> Path:
     """Where the regulatory question set lives (``<eval_dir>/regulatory/questions.jsonl``)."""
-    return settings.eval_dir / REGULATORY / "questions.jsonl"
+    return settings.eval.dir / REGULATORY / "questions.jsonl"
 
 
 def load_questions(path: Path, split: str = "all") -> list[RegulatoryQuestion]:
@@ -214,7 +214,7 @@ def beir_records(dataset: BeirDataset) -> tuple[list[Document], list[Chunk], lis
 
 def beir_index_root(settings: Settings) -> Path:
     """Folder holding the cached BEIR indexes."""
-    return settings.index_dir / "beir"
+    return settings.index.dir / "beir"
 
 
 def beir_index_name(dataset: BeirDataset, settings: Settings, dense: bool) -> str:
@@ -239,7 +239,7 @@ def beir_index(dataset: BeirDataset, settings: Settings, dense: bool = True, sho
     if (root / name / "manifest.json").exists():
         return root / name
     # Several datasets share this folder: keep every cached build (they are keyed by content).
-    beir_settings = settings.model_copy(update={"index_dir": root, "keep_builds": 10_000})
+    beir_settings = settings.replace({"index.dir": root, "index.keep_builds": 10_000})
     documents, chunks, pages = beir_records(dataset)
     log.info("indexing %s (%d records, dense=%s) into %s", dataset.name, len(chunks), dense, root / name)
     return index_records(beir_settings, documents, chunks, pages, name, encode=dense, show_progress=show_progress)
@@ -257,14 +257,14 @@ class DatasetRef:
 
 
 def resolve_dataset(spec: str | Path, settings: Settings) -> DatasetRef:
-    """Map ``regulatory``, a BEIR folder name under `settings.benchmarks_dir`, or a path to a dataset."""
+    """Map ``regulatory``, a BEIR folder name under `settings.eval.benchmarks_dir`, or a path to a dataset."""
     text = str(spec)
     if text == REGULATORY:
         return DatasetRef("regulatory", REGULATORY, regulatory_questions_path(settings))
     path = Path(text).expanduser()
     if path.is_file() and path.suffix == ".jsonl":
         return DatasetRef("regulatory", path.stem, path)
-    candidates = [path] if path.is_absolute() or path.exists() else [settings.benchmarks_dir / text, path]
+    candidates = [path] if path.is_absolute() or path.exists() else [settings.eval.benchmarks_dir / text, path]
     for cand in candidates:
         if is_beir_folder(cand):
             return DatasetRef("beir", cand.resolve().name, cand)

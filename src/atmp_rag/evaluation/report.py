@@ -61,6 +61,8 @@ def render_markdown(result: EvaluationResult, charts: list[Path], base: Path) ->
     summary = result.summary()
     modes = list(summary)
     metrics = [m for m in dict.fromkeys(m for mode in modes for m in summary[mode]) if "latency" not in m]
+    # Runs saved before settings were grouped hold the retrieval knobs at the top level.
+    retrieval = result.settings.get("retrieval") or result.settings
     lines = [
         f"# Evaluation: {result.dataset} ({result.split})",
         "",
@@ -70,8 +72,8 @@ def render_markdown(result: EvaluationResult, charts: list[Path], base: Path) ->
         f"- index `{result.index.get('name')}` ({result.index.get('chunks')} chunks), settings hash "
         f"`{result.settings_hash}`, git commit `{result.git_commit or 'unknown'}`",
         "- models: " + ", ".join(f"{k} = `{v}`" for k, v in result.models.items() if v),
-        f"- retrieval depth {result.depth}; fusion {result.settings.get('fusion')} (rrf_k "
-        f"{result.settings.get('rrf_k')}, candidates {result.settings.get('candidates')})",
+        f"- retrieval depth {result.depth}; fusion {retrieval.get('fusion')} (rrf_k "
+        f"{retrieval.get('rrf_k')}, candidates {retrieval.get('candidates')})",
         "",
         "## Metrics",
         "",

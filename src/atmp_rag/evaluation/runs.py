@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[float, str], None]
 #: Qrels entry for an answerable question whose gold document is not in the index (always a miss).
 MISSING_GOLD = "__gold_not_indexed__"
-#: Modes offered by `--modes` (the rerank variant needs ATMP_RAG_RERANK_MODEL).
+#: Modes offered by `--modes` (the rerank variant needs ATMP_RAG_RETRIEVAL__RERANK_MODEL).
 EVAL_MODES: tuple[str, ...] = (*MODES, "hybrid+rerank")
 HIT_K = 5
 
@@ -95,6 +95,7 @@ class QueryDetail(BaseModel):
     metrics: dict[str, float] = Field(default_factory=dict)
     abstained: bool | None = None
     citations: list[dict[str, Any]] = Field(default_factory=list)
+    dropped_quotes: int = 0  # selected quotes the answerer left out because they failed verification
     evidence: list[str] = Field(default_factory=list)
 
 
@@ -298,7 +299,7 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
     """Evaluate retrieval `modes` on a dataset and return every metric with per-query details.
 
     dataset: ``"regulatory"`` (questions scored against the published index, or `store`), a BEIR
-    folder name under `settings.benchmarks_dir`, or a path. For BEIR the corpus is indexed (and
+    folder name under `settings.eval.benchmarks_dir`, or a path. For BEIR the corpus is indexed (and
     cached) with the same pipeline; BM25-only runs skip encoding.
     progress: called with (fraction done, message); safe to drive a Streamlit or rich bar.
     answers: on the regulatory set, also run the extractive answerer (when available) and report
@@ -309,8 +310,8 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
     started = time.time()
     report = progress or (lambda _f, _m: None)
     modes = parse_modes(modes)
-    if any(m.endswith("+rerank") for m in modes) and not settings.rerank_model:
-        raise ValueError("mode hybrid+rerank needs a cross-encoder: set ATMP_RAG_RERANK_MODEL")
+    if any(m.endswith("+rerank") for m in modes) and not settings.retrieval.rerank_model:
+        raise ValueError("mode hybrid+rerank needs a cross-encoder: set ATMP_RAG_RETRIEVAL__RERANK_MODEL")
     ref = dataset if isinstance(dataset, DatasetRef) else resolve_dataset(dataset, settings)
     notes: list[str] = []
     regulatory = ref.kind == "regulatory"
@@ -319,7 +320,7 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
     if regulatory:
         questions = load_questions(ref.path, split)
         if store is None:
-            store = open_index(settings.index_dir)
+            store = open_index(settings.index.dir)
         data_hash = files_hash([ref.path])
         tasks, task_notes = regulatory_tasks(questions, store)
         notes.extend(task_notes)
@@ -350,7 +351,7 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
     qrels = {t.qid: t.qrels for t in judged}
     metric_names = ranking_metrics(k)
     depth = max(DEPTH, k)
-    n_cand = max(settings.candidates, 3 * settings.k)
+    n_cand = settings.retrieval.candidates_for(settings.retrieval.k)
     total = len(modes) * len(tasks) * (2 if answerer is not None else 1)
     done = last_step = 0
     results: dict[str, ModeResult] = {}
@@ -366,7 +367,7 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
         for task in tasks:
             t0 = time.perf_counter()
             # BEIR records never overlap, so de-duplication would only cost time there. The candidate
-            # count is the one of a default top-`settings.k` search, so the head of this deep ranking
+            # count is the one of a default top-`settings.retrieval.k` search, so the head of this deep ranking
             # is exactly what a user is shown (more candidates would change the fused order).
             passages = retriever.search(task.text, k=depth, mode=base, rerank=rerank, dedupe=regulatory,
                                         candidates=n_cand)
@@ -410,13 +411,12 @@ def run_evaluation(dataset: str | Path | DatasetRef, modes: str | Sequence[str],
         k=k, depth=depth, modes=modes, n_queries=len(judged),
         n_unanswerable=sum(1 for t in tasks if not t.answerable), results=results, comparisons=comparisons,
         stat_test=stat_test, settings_hash=settings.settings_hash(),
-        settings={**settings.index_settings(), **{n: getattr(settings, n) for n in (
-            "fusion", "rrf_k", "dense_weight", "candidates", "k", "rerank_top_n", "query_prefix",
-            "abstain_threshold", "answer_passages")}},
+        settings={**settings.index_settings(), "retrieval": settings.retrieval.model_dump(mode="json"),
+                  "answer": settings.answer.model_dump(mode="json")},
         git_commit=git_commit(), models={
-            "embed_model": settings.embed_model,
+            "embed_model": settings.embedding.model,
             "index_embed_model": store.manifest.get("embed_model"),
-            "rerank_model": settings.rerank_model,
+            "rerank_model": settings.retrieval.rerank_model,
         },
         versions=_versions(),
         index={"path": str(store.folder), "name": store.manifest.get("name", store.folder.name),
@@ -446,9 +446,11 @@ def _detail(task: _Task, passages: list[Passage], ms: float, k: int, regulatory:
 def _answer(task: _Task, detail: QueryDetail, answerer: Any, retriever: Retriever, mode: str, rerank: bool,
             settings: Settings, store: IndexStore) -> None:
     # Same retrieval as the service's ask(): at least `answer_passages` passages in this mode.
-    retrieval = retriever.retrieve(task.text, k=max(settings.k, settings.answer_passages), mode=mode, rerank=rerank)
+    retrieval = retriever.retrieve(task.text, k=max(settings.retrieval.k, settings.answer.passages), mode=mode,
+                                   rerank=rerank)
     answer = answerer.answer(task.text, retrieval.passages, query_vector=retrieval.query_vector)
     detail.abstained = bool(answer.abstained)
+    detail.dropped_quotes = answer.dropped_quotes
     detail.evidence = task.evidence
     detail.citations = []
     for c in answer.citations:
@@ -463,6 +465,9 @@ def answer_metrics(details: Sequence[QueryDetail]) -> dict[str, float]:
     """Answer-level metrics over the questions of one mode.
 
     citation_precision: share of citations given for answerable questions that point to a gold page.
+    quotes_dropped: selected quotes that failed verification against the stored page text and were
+    left out (every returned citation is verified by construction; this counts what that cost, and
+    is 0 on a healthy index).
     abstention_precision / _recall: abstentions that were right / unanswerable questions abstained on.
     answered_rate: share of answerable questions that got an answer.
     answer_*: what the user reads first (`evaluation.answers.answer_quality`): [1] on a gold page,
@@ -483,5 +488,6 @@ def answer_metrics(details: Sequence[QueryDetail]) -> dict[str, float]:
         "abstention_precision": fraction([not d.answerable for d in abstained]),
         "abstention_recall": fraction([bool(d.abstained) for d in unanswerable]),
         "answered_rate": fraction([not d.abstained for d in answerable]),
+        "quotes_dropped": float(sum(d.dropped_quotes for d in details)),
         **answer_quality(judged),
     }
