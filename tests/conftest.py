@@ -57,7 +57,8 @@ def make_settings(tmp: Path, files: tuple[str, ...], extra: dict[str, object] | 
     shutil.copyfile(ROOT / "eval" / "regulatory" / "questions.jsonl", questions)
     (tmp / "benchmarks").mkdir(exist_ok=True)
     return Settings(corpus={"dir": corpus, "catalog": CATALOG}, index={"dir": tmp / "indexes"},
-                    eval={"dir": tmp / "eval", "benchmarks_dir": tmp / "benchmarks"}).replace(extra or {})
+                    eval={"dir": tmp / "eval", "benchmarks_dir": tmp / "benchmarks"},
+                    service={"answers_db": tmp / "var" / "answers.sqlite"}).replace(extra or {})
 
 
 #: Fixtures that need the real model, the real session index or real servers.
@@ -133,6 +134,7 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
             "ATMP_RAG_CORPUS__CATALOG": str(settings.corpus.catalog), "ATMP_RAG_CORPUS__DIR": str(settings.corpus.dir),
             "ATMP_RAG_EVAL__DIR": str(settings.eval.dir),
             "ATMP_RAG_EVAL__BENCHMARKS_DIR": str(settings.eval.benchmarks_dir),
+            "ATMP_RAG_SERVICE__ANSWERS_DB": str(settings.service.answers_db),
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **extra}
 
 

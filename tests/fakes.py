@@ -149,5 +149,6 @@ def generated_settings(folder: Path) -> Settings:
     write_tiny_beir(folder / "benchmarks")
     return Settings().replace({"corpus.dir": pdfs, "corpus.catalog": catalog, "index.dir": folder / "indexes",
                                "eval.dir": folder / "eval", "eval.benchmarks_dir": folder / "benchmarks",
+                               "service.answers_db": folder / "var" / "answers.sqlite",
                                "chunking.max_tokens": 120, "chunking.overlap_tokens": 12,
                                "chunking.min_tokens": 20, "embedding.model": "fake-hashing-encoder"})

@@ -434,6 +434,7 @@ def _free_port() -> int:
 def test_real_uvicorn_serves_over_http(session_settings, session_index, store) -> None:
     port = _free_port()
     env = {**os.environ, "ATMP_RAG_INDEX__DIR": str(session_settings.index.dir),
+           "ATMP_RAG_SERVICE__ANSWERS_DB": str(session_settings.service.answers_db),
            "ATMP_RAG_CORPUS__CATALOG": str(session_settings.corpus.catalog), "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1"}
     exe = Path(sys.executable).with_name("atmp-rag")

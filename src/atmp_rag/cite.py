@@ -316,7 +316,8 @@ def _printable(model: Citation | Document) -> Any:
     return model.model_copy(update=update) if update else model
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """`text` with every run of whitespace (the PDF's line breaks too) as one space."""
     # Chunk text keeps the PDF's line breaks; every output format here wants a single line.
     return " ".join(text.split())
 
@@ -372,11 +373,12 @@ def _format_text(citation: Citation, document: Document, with_quote: bool) -> st
         parts.append(pages)
     reference = ", ".join(parts)
     if with_quote and citation.quote.strip():
-        return f'"{_one_line(citation.quote)}" ({reference})'
+        return f'"{one_line(citation.quote)}" ({reference})'
     return f"{reference}."
 
 
-def _md_escape(text: str) -> str:
+def markdown_escape(text: str) -> str:
+    """Escape the characters Markdown would read as markup (backslash, backtick, *, _, brackets, <>)."""
     return _MARKDOWN_SPECIAL_RE.sub(r"\\\1", text)
 
 
@@ -392,14 +394,14 @@ def _format_markdown(citation: Citation, document: Document, with_quote: bool) -
     pages = _pages_phrase(citation.page_labels)
     # Link the page when the URL jumps to it; a landing page only identifies the document.
     link_pages = bool(url and pages and "#page=" in url)
-    parts = [_md_escape(name)] if name else []
+    parts = [markdown_escape(name)] if name else []
     if title:
-        shown = f"*{_md_escape(title)}*"
+        shown = f"*{markdown_escape(title)}*"
         parts.append(f"[{shown}]({url})" if url and not link_pages else shown)
     if not parts:
-        parts.append(_md_escape(citation.file or citation.doc_id))
+        parts.append(markdown_escape(citation.file or citation.doc_id))
     parts += [
-        _md_escape(p)
+        markdown_escape(p)
         for p in (
             citation.version.strip(),
             _status_phrase(citation, document),
@@ -411,13 +413,13 @@ def _format_markdown(citation: Citation, document: Document, with_quote: bool) -
         parts.append(f"[{pages}]({url})" if link_pages else pages)
     reference = ", ".join(parts)
     if with_quote and citation.quote.strip():
-        return f'"{_md_escape(_one_line(citation.quote))}" ({reference})'
+        return f'"{markdown_escape(one_line(citation.quote))}" ({reference})'
     return f"{reference}."
 
 
 def bibtex_escape(text: str) -> str:
     """Escape the characters LaTeX treats specially ({}%&$#_ and \\ ~ ^) in a BibTeX value."""
-    return _BIBTEX_SPECIAL_RE.sub(lambda m: _BIBTEX_SPECIAL[m.group(0)], _one_line(text))
+    return _BIBTEX_SPECIAL_RE.sub(lambda m: _BIBTEX_SPECIAL[m.group(0)], one_line(text))
 
 
 def _format_bibtex(
@@ -505,7 +507,7 @@ def _format_ris(citation: Citation, document: Document, with_quote: bool, access
     if with_quote and citation.quote.strip():
         lines.append(("N1", f'Quote: "{citation.quote}"'))
     lines.append(("ER", ""))
-    return "".join(f"{tag}  - {_one_line(value)}{RIS_NEWLINE}" for tag, value in lines)
+    return "".join(f"{tag}  - {one_line(value)}{RIS_NEWLINE}" for tag, value in lines)
 
 
 def _ris_date(parts: tuple[int, ...]) -> str:
@@ -558,7 +560,7 @@ def _csl_item(
         item["accessed"] = _date_parts((accessed.year, accessed.month, accessed.day))
     note = [p for p in (_section_label(citation.section),) if p]
     if with_quote and citation.quote.strip():
-        note.append(f'"{_one_line(citation.quote)}"')
+        note.append(f'"{one_line(citation.quote)}"')
     if note:
         item["note"] = "; ".join(note)
     return item

@@ -183,6 +183,9 @@ class ServiceSettings(Group):
     # A question of 2,000 characters is under 10 KiB.
     max_body_bytes: int = Field(65_536, ge=1024, description="Largest accepted request body (413 above).")
     cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed to call the API.")
+    # Outside the index folder on purpose: answers, feedback and baskets must outlive index rebuilds.
+    answers_db: Path = Field(Path("var/answers.sqlite"), description="SQLite file of stored answers (permalinks), "
+                                                                    "feedback, baskets and evaluation drafts.")
 
 
 class UISettings(Group):

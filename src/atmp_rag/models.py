@@ -52,6 +52,33 @@ class CitationFormat(StrEnum):
         return _CITATION_MEDIA[self.value][2]
 
 
+class ExportFormat(StrEnum):
+    """File formats of an export (a basket or an answer), each with its media type and file extension."""
+
+    docx = "docx"
+    md = "md"
+    bibtex = "bibtex"
+    ris = "ris"
+    csl_json = "csl-json"
+
+    @property
+    def media_type(self) -> str:
+        """The MIME type the export is served with."""
+        if self is ExportFormat.docx:
+            return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        return self.citation_format.media_type
+
+    @property
+    def extension(self) -> str:
+        """The file extension of the export."""
+        return "docx" if self is ExportFormat.docx else self.citation_format.extension
+
+    @property
+    def citation_format(self) -> CitationFormat:
+        """The citation format whose media type and extension a text export shares (docx: markdown's)."""
+        return CitationFormat.markdown if self in (ExportFormat.docx, ExportFormat.md) else CitationFormat(self.value)
+
+
 _CITATION_MEDIA = {
     "text": ("text/plain; charset=utf-8", "txt", "Text"),
     "markdown": ("text/markdown; charset=utf-8", "md", "Markdown"),

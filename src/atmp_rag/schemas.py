@@ -9,10 +9,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from atmp_rag.cite import page_url
-from atmp_rag.models import Answer, Citation, CitationFormat, Document, PageSpan, Passage, RetrievalMode, Status, Turn
+from atmp_rag.models import (
+    Answer,
+    Citation,
+    CitationFormat,
+    Document,
+    ExportFormat,
+    PageSpan,
+    Passage,
+    RetrievalMode,
+    Status,
+    Turn,
+)
 
 
 def _not_blank(value: str) -> str:
@@ -169,12 +180,23 @@ class AskResponse(BaseModel):
     retrieval_query: str = ""
     dropped_quotes: int = 0
     index: str = ""
+    answer_id: str = Field("", description="The stored answer's id: GET /v1/answers/{answer_id} reopens it.")
 
     @classmethod
     def of(cls, answer: Answer, excerpts: list[CitationExcerpt], index: str) -> AskResponse:
         """The response for an `Answer` of the library."""
         data = answer.model_dump(exclude={"related"})
         return cls(**data, excerpts=excerpts, related=[PassageOut.of(p) for p in answer.related], index=index)
+
+
+class StoredAnswerOut(AskResponse):
+    """GET /v1/answers/{answer_id}: an answer as it was given, and whether the index has changed since."""
+
+    created_at: str
+    settings_hash: str = Field(description="Settings hash of the index the answer was given from.")
+    current_index: str = Field(description="The index served now.")
+    index_changed: bool = Field(description="The index served now is not the one the answer was given from: "
+                                            "asking again may give another answer.")
 
 
 class CiteOut(BaseModel):
@@ -247,3 +269,143 @@ class Ready(BaseModel):
     generative: bool = False  # an LLM endpoint is configured for answer_mode "generative"
     answer_calibrated: bool = True  # the answer scorer and abstention threshold were fitted on these index settings
     warnings: list[str] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------ answers, baskets, exports, feedback
+
+#: A stored answer's id (as /v1/ask returned it).
+AnswerId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+ChunkIdText = Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class BasketItem(BaseModel):
+    """One entry of a basket or export: a stored passage, a quote of a stored answer, or a whole answer.
+
+    `chunk_id`: the passage's whole text is the quote. `answer_id` with `n`: that citation of the answer
+    (its verified quote, with its offsets); `answer_id` alone: every citation of the answer.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    chunk_id: ChunkIdText | None = None
+    answer_id: AnswerId | None = None
+    n: int | None = Field(None, ge=1, le=50, strict=True)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BasketItem:
+        if (self.chunk_id is None) == (self.answer_id is None):
+            raise ValueError("give either chunk_id or answer_id (with an optional citation number n)")
+        if self.chunk_id is not None and self.n is not None:
+            raise ValueError("n numbers a citation of an answer; it cannot go with chunk_id")
+        return self
+
+
+class ExportRequest(BaseModel):
+    """Body of POST /v1/exports: exactly one of `chunk_ids`, `answer_id` or `items`, and a format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: ExportFormat
+    chunk_ids: list[ChunkIdText] | None = Field(None, min_length=1, max_length=200)
+    answer_id: AnswerId | None = None
+    items: list[BasketItem] | None = Field(None, min_length=1, max_length=200,
+                                           description="A basket's entries, in the order they are cited.")
+    title: Annotated[Text, Field(max_length=300)] = ""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExportRequest:
+        given = [name for name in ("chunk_ids", "answer_id", "items") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of chunk_ids, answer_id or items (given: {', '.join(given) or 'none'})")
+        return self
+
+    def basket_items(self) -> list[BasketItem]:
+        """The entries to export, whichever way they were given."""
+        if self.chunk_ids is not None:
+            return [BasketItem(chunk_id=c) for c in self.chunk_ids]
+        if self.answer_id is not None:
+            return [BasketItem(answer_id=self.answer_id)]
+        return list(self.items or [])
+
+
+class BasketIn(BaseModel):
+    """Body of PUT /v1/baskets/{basket_id}: the basket's entries in order (replacing the stored ones)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[BasketItem] = Field(default_factory=list, max_length=200)
+
+
+class BasketOut(BaseModel):
+    """A stored basket."""
+
+    basket_id: str
+    items: list[BasketItem]
+    updated_at: str = ""
+
+
+class FeedbackIn(BaseModel):
+    """Body of POST /v1/feedback."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer_id: AnswerId
+    rating: Literal["up", "down"]
+    comment: Annotated[Text, Field(max_length=2000)] = ""
+
+
+class FeedbackOut(BaseModel):
+    """One feedback entry with the answer's question and index."""
+
+    id: int
+    answer_id: str
+    rating: Literal["up", "down"]
+    comment: str
+    created_at: str
+    question: str
+    index: str
+
+
+class FeedbackList(BaseModel):
+    """GET /v1/feedback: the most recent first."""
+
+    feedback: list[FeedbackOut]
+
+
+class DraftPage(BaseModel):
+    """A page the user says answers the question."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: Annotated[Text, Field(min_length=1, max_length=200)]
+    page: int = Field(ge=1, le=100_000, strict=True)
+
+
+class EvalDraftIn(BaseModel):
+    """Body of POST /v1/eval/drafts: an evaluation question draft, saved for review (never into the gold set)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: Text = Field(min_length=1, max_length=2000)
+    pages: list[DraftPage] = Field(min_length=1, max_length=50)
+    answer_id: AnswerId | None = None
+    note: Annotated[Text, Field(max_length=2000)] = ""
+
+    _check_question = field_validator("question")(_not_blank)
+
+
+class EvalDraftOut(BaseModel):
+    """A saved evaluation question draft."""
+
+    id: int
+    question: str
+    answer_id: str | None = None
+    pages: list[DraftPage]
+    note: str = ""
+    created_at: str
+
+
+class EvalDraftList(BaseModel):
+    """GET /v1/eval/drafts: the most recent first."""
+
+    drafts: list[EvalDraftOut]

@@ -12,7 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
-from atmp_rag.api import citations, documents, evaluation, search
+from atmp_rag.answers_store import AnswerStore
+from atmp_rag.api import answers, citations, documents, evaluation, exports, search
 from atmp_rag.api.common import (
     BodyLimit,
     RequestLog,
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                   description="Regulatory answers for ATMPs from EMA/ICH guidelines, with verbatim page citations.")
     app.state.engine = engine
     app.state.settings = settings
+    app.state.answers = AnswerStore(settings.service.answers_db)
     # Evaluation jobs share the service's encoder (loaded once) instead of loading their own.
     app.state.eval_jobs = EvalJobs(settings, embedder=lambda: engine.embedder)
     if settings.service.cors_origins:
@@ -107,7 +109,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(api_key_dependency(settings)), Depends(single_valued_query)],
                    responses={401: {"description": "missing or invalid API key"},
                               503: {"description": "no index loaded"}})
-    for feature in (search, documents, citations, evaluation):
+    for feature in (search, documents, citations, evaluation, answers, exports):
         v1.include_router(feature.router)
     app.include_router(v1)
     return app

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from atmp_rag.answers_store import AnswerStore
 from atmp_rag.cite import status_warning
 from atmp_rag.config import Settings
 from atmp_rag.models import Document
@@ -150,6 +151,11 @@ class RequestLog:
 def engine_of(request: Request) -> Engine:
     """The engine of the app serving this request."""
     return request.app.state.engine
+
+
+def answers_of(request: Request) -> AnswerStore:
+    """The service's store of answers, feedback, baskets and evaluation drafts."""
+    return request.app.state.answers
 
 
 def loaded_of(request: Request) -> Loaded:
