@@ -126,3 +126,63 @@ def test_question_to_cited_answer_in_chromium(ui_server, api_service: str) -> No
             browser.close()
     # Every page ran, the page image included: the app's process still holds no model, index or PDF engine.
     assert mapped_heavy_libraries(ui_proc.pid) == []
+
+
+@pytest.mark.timeout(300)
+def test_basket_survives_a_reload_and_exports_docx_in_chromium(ui_server, api_service: str, tmp_path: Path) -> None:
+    """Add two citations to the basket, reload, export DOCX from the Basket page, open the file."""
+    ui_url, _ = ui_server
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} missing: install Debian's chromium package (.ci/run does)")
+    import docx
+    from playwright.sync_api import expect, sync_playwright
+
+    from atmp_rag.cite import one_line
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+            page.goto(ui_url)
+            box = page.get_by_test_id("stChatInputTextArea")
+            box.wait_for(timeout=60_000)
+            added: list[str] = []  # the first words of each quote added, in order
+            for question in (ANSWERED, "What are the recommended long-term stability storage conditions?"):
+                expected = api_ask(api_service, question)
+                assert expected["citations"], question
+                box.fill(question)
+                box.press("Enter")
+                turn = len(added) + 1
+                for c in expected["citations"][: 2 - len(added)]:
+                    panel = page.locator("[data-testid=stExpander]", has_text=f"[{c['n']}] ").nth(turn - 1)
+                    panel.locator("summary").wait_for(timeout=60_000)
+                    panel.locator("summary").click()
+                    panel.get_by_role("button", name="Add to basket").click()
+                    expect(page.get_by_text("added to the basket").last).to_be_visible(timeout=30_000)
+                    added.append(" ".join(c["quote"].split()[:6]))
+                if len(added) == 2:
+                    break
+            assert len(added) == 2
+            assert "basket=" in page.url
+            page.reload()
+            page.get_by_test_id("stSidebarNav").get_by_text("Basket").click()
+            expect(page.get_by_role("heading", name="Reference basket")).to_be_visible(timeout=30_000)
+            for start in added:
+                expect(page.get_by_text(start, exact=False).first).to_be_visible()
+            page.get_by_role("button", name="Word (DOCX)").click()
+            download_button = page.get_by_role("button", name=re.compile(r"Download .*\.docx"))
+            download_button.wait_for(timeout=30_000)
+            with page.expect_download(timeout=30_000) as info:
+                download_button.click()
+            path = tmp_path / info.value.suggested_filename
+            ARTIFACTS.mkdir(exist_ok=True)
+            info.value.save_as(path)
+            page.screenshot(path=str(ARTIFACTS / "browser-basket.png"), full_page=True)
+        finally:
+            browser.close()
+    document = docx.Document(str(path))
+    quotes = [one_line(par.runs[0].text) for par in document.paragraphs if par.style.name == "Quote"]
+    assert len(quotes) == 2
+    for quote, start in zip(quotes, added, strict=True):
+        assert quote.startswith(start)
+    assert "References" in [par.text for par in document.paragraphs]

@@ -110,6 +110,48 @@ class ApiClient:
         return self._request("POST", "/v1/cite", json={"format": fmt, "citations": citations},
                              headers={"Accept": "application/json"})
 
+    def answer(self, answer_id: str) -> dict[str, Any]:
+        """GET /v1/answers/{id}: a stored answer as it was given, with `index_changed` and `current_index`."""
+        return self._request("GET", f"/v1/answers/{answer_id}")
+
+    def feedback(self, answer_id: str, rating: str, comment: str = "") -> dict[str, Any]:
+        """POST /v1/feedback: a thumbs "up" or "down" on a stored answer, with an optional comment."""
+        return self._request("POST", "/v1/feedback", json={"answer_id": answer_id, "rating": rating,
+                                                           "comment": comment})
+
+    def feedback_list(self, limit: int = 50) -> list[dict[str, Any]]:
+        """GET /v1/feedback: recent feedback, newest first, with question, answer id and index."""
+        return self._request("GET", "/v1/feedback", params={"limit": limit})["feedback"]
+
+    # ------------------------------------------------------------ basket and exports
+    def basket(self, basket_id: str) -> list[dict[str, Any]]:
+        """GET /v1/baskets/{id}: the basket's entries in order ({"answer_id", "n"} or {"chunk_id"})."""
+        items = self._request("GET", f"/v1/baskets/{basket_id}")["items"]
+        return [{k: v for k, v in item.items() if v is not None} for item in items]
+
+    def save_basket(self, basket_id: str, items: list[dict[str, Any]]) -> None:
+        """PUT /v1/baskets/{id}: store the basket's entries in order."""
+        self._request("PUT", f"/v1/baskets/{basket_id}", json={"items": items})
+
+    def export(self, items: list[dict[str, Any]], fmt: str, title: str = "") -> tuple[bytes, str, str]:
+        """POST /v1/exports of basket entries: (file bytes, download file name, media type)."""
+        response = self._send("POST", "/v1/exports", json={"items": items, "format": fmt, "title": title})
+        disposition = response.headers.get("content-disposition", "")
+        filename = f"export.{fmt}"
+        if 'filename="' in disposition:
+            filename = disposition.split('filename="', 1)[-1].rstrip('"')
+        return response.content, filename, response.headers.get("content-type", "application/octet-stream")
+
+    def eval_draft(self, question: str, pages: list[dict[str, Any]], answer_id: str | None = None,
+                   note: str = "") -> dict[str, Any]:
+        """POST /v1/eval/drafts: save an evaluation question draft for review (never into the gold set)."""
+        return self._request("POST", "/v1/eval/drafts", json={"question": question, "pages": pages,
+                                                              "answer_id": answer_id, "note": note})
+
+    def eval_drafts(self) -> list[dict[str, Any]]:
+        """GET /v1/eval/drafts: saved evaluation question drafts, newest first."""
+        return self._request("GET", "/v1/eval/drafts")["drafts"]
+
     # ------------------------------------------------------------ documents
     def documents(self) -> list[dict[str, Any]]:
         """GET /v1/documents: every catalogued guideline with `indexed`, `pages` and `chunks`."""

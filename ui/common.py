@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from typing import Any
 
 import streamlit as st
 
 from atmp_rag.config import Settings
-from atmp_rag.models import CitationFormat
+from atmp_rag.models import CitationFormat, ExportFormat
 from ui.client import ApiClient, ServiceDown, ServiceError
 
 #: Citation formats in the order offered (names, labels, file types: `atmp_rag.models.CitationFormat`).
 FORMATS = [f.value for f in CitationFormat]
 FORMAT_LABELS = {f.value: f.label for f in CitationFormat}
+#: Export formats of a basket, in the order offered (`atmp_rag.models.ExportFormat`).
+EXPORT_FORMATS = [f.value for f in ExportFormat]
+EXPORT_LABELS = {"docx": "Word (DOCX)", "md": "Markdown", "bibtex": "BibTeX", "ris": "RIS", "csl-json": "CSL-JSON"}
 CODE_LANGUAGE = {"text": None, "markdown": "markdown", "bibtex": "latex", "ris": None, "csl-json": "json"}
 
 #: Page-wide CSS: highlighted quotes and citation markers must stand out for someone checking sources.
@@ -157,3 +161,66 @@ def official_link(url: str, page: int) -> str:
         return f"[:material/open_in_new: Official PDF at PDF page {page}]({url})"
     return (f"[:material/open_in_new: Official source page]({url}) — the catalog lists no direct PDF link; "
             f"open the PDF there and go to PDF page {page}.")
+
+
+# ---------------------------------------------------------------- the reference basket
+
+_BASKET_ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def basket_id() -> str:
+    """This session's basket id, also kept in the URL (`?basket=…`) so that a reload finds the same basket.
+
+    The basket itself is stored by the service (`/v1/baskets/{id}`): it survives reloads and restarts of
+    the app, and the URL can be bookmarked to come back to it.
+    """
+    bid = st.session_state.get("basket_id") or st.query_params.get("basket", "")
+    if not _BASKET_ID_RE.fullmatch(bid):
+        bid = uuid.uuid4().hex
+    st.session_state["basket_id"] = bid
+    if st.query_params.get("basket") != bid:
+        st.query_params["basket"] = bid
+    return bid
+
+
+def basket() -> list[dict[str, Any]]:
+    """The basket's entries in order ({"answer_id", "n"} or {"chunk_id"}), read from the service once a session."""
+    if "basket" not in st.session_state:
+        try:
+            st.session_state["basket"] = client().basket(basket_id())
+        except ServiceError as exc:
+            st.error(f"The basket could not be loaded: {exc}", icon=":material/error:")
+            return []
+    return st.session_state["basket"]
+
+
+def save_basket(items: list[dict[str, Any]]) -> bool:
+    """Store the basket's entries (in this order) with the service; False, with the error shown, if it failed."""
+    try:
+        client().save_basket(basket_id(), items)
+    except ServiceError as exc:
+        st.error(f"The basket could not be saved: {exc}", icon=":material/error:")
+        return False
+    st.session_state["basket"] = list(items)
+    return True
+
+
+def add_to_basket(entries: list[dict[str, Any]]) -> int:
+    """Append entries not already in the basket; returns how many were added."""
+    items = basket()
+    new = [e for e in entries if e not in items]
+    if new and not save_basket([*items, *new]):
+        return 0
+    return len(new)
+
+
+def stored_answer(answer_id: str) -> dict[str, Any] | None:
+    """A stored answer from the service (kept for the session), or None with the error shown."""
+    cache: dict[str, dict[str, Any]] = st.session_state.setdefault("_answers", {})
+    if answer_id not in cache:
+        try:
+            cache[answer_id] = client().answer(answer_id)
+        except ServiceError as exc:
+            st.error(f"Answer {answer_id} could not be opened: {exc}", icon=":material/error:")
+            return None
+    return cache[answer_id]

@@ -13,6 +13,7 @@ from ui.common import (
     CODE_LANGUAGE,
     FORMAT_LABELS,
     FORMATS,
+    add_to_basket,
     answer_html,
     client,
     documents,
@@ -24,6 +25,7 @@ from ui.common import (
     require_service,
     status_badge,
     status_icon,
+    stored_answer,
 )
 
 EXAMPLES = (
@@ -105,7 +107,7 @@ def open_page(doc_id: str, page: int, highlight: list[tuple[int, int]] | None = 
 # ---------------------------------------------------------------- rendering
 
 def show_citation(citation: dict[str, Any], excerpt: dict[str, Any] | None, cited: dict[str, Any] | None,
-                  index: int, key: str) -> None:
+                  index: int, key: str, answer_id: str = "") -> None:
     """One expander per citation: source, status, section, page, highlighted quote, link, cite this."""
     pages, labels = citation["pages"], citation["page_labels"]
     label = (f"[{citation['n']}] {status_icon(citation['status'])}{citation['reference'] or citation['doc_id']} · "
@@ -129,11 +131,14 @@ def show_citation(citation: dict[str, Any], excerpt: dict[str, Any] | None, cite
         if cited is not None:
             text = cited["items"][index]
             st.code(text, language=CODE_LANGUAGE[fmt], wrap_lines=True)
-        cols = st.columns(2)
+        cols = st.columns(3)
         if cited is not None:
             cols[0].download_button("Download", text, file_name=cited["filenames"][index],
                                     mime=CitationFormat(fmt).media_type, icon=":material/download:", key=f"dl-{key}",
                                     on_click="ignore")
+        if answer_id and cols[2].button("Add to basket", icon=":material/shopping_basket:", key=f"basket-{key}"):
+            added = add_to_basket([{"answer_id": answer_id, "n": citation["n"]}])
+            st.toast(f"[{citation['n']}] added to the basket." if added else "Already in the basket.")
         if cols[1].button("Open page in Documents", icon=":material/menu_book:", key=f"view-{key}"):
             first = pages[0]
             open_page(citation["doc_id"], first,
@@ -162,6 +167,10 @@ def show_answer(message: dict[str, Any], key: str) -> None:
         st.error(message["error"], icon=":material/error:")
         return
     answer = message["answer"]
+    if answer.get("index_changed"):
+        st.info(f"This answer was given on {answer.get('created_at', '')[:16].replace('T', ' ')} from index "
+                f"`{answer['index']}`; the service now serves `{answer['current_index']}`. It is shown as it was "
+                "given: ask again for the answer of the current index.", icon=":material/update:")
     for w in answer.get("warnings", []):
         st.warning(w, icon=":material/warning:")
     if answer["abstained"]:
@@ -171,22 +180,63 @@ def show_answer(message: dict[str, Any], key: str) -> None:
     if answer.get("retrieval_query"):
         st.caption(f"Read as a follow-up: searched for “{answer['retrieval_query']}”")
     st.markdown(answer_html(answer["answer"]), unsafe_allow_html=True)
-    st.caption(f"{len(answer['citations'])} verbatim quotes · {answer['mode']} answer · "
-               f"{MODES.get(message['settings']['mode'], '')} retrieval · {message['seconds']:.2f} s")
+    timing = f" · {MODES.get(message['settings']['mode'], '')} retrieval · {message['seconds']:.2f} s" \
+        if message.get("seconds") is not None else " · reopened from its permalink"
+    st.caption(f"{len(answer['citations'])} verbatim quotes · {answer['mode']} answer{timing}")
     excerpts = {e["n"]: e for e in answer.get("excerpts", [])}
     # One request formats every citation of this answer in the chosen format (cached across reruns).
     cited = formatted_citations(key, answer["citations"], fmt)
     for i, c in enumerate(answer["citations"]):
-        show_citation(c, excerpts.get(c["n"]), cited, i, f"{key}-{c['n']}")
+        show_citation(c, excerpts.get(c["n"]), cited, i, f"{key}-{c['n']}", answer.get("answer_id", ""))
     if cited is not None:
         with st.expander(f"All citations ({FORMAT_LABELS[fmt]})"):
             st.code(cited["citation"], language=CODE_LANGUAGE[fmt], wrap_lines=True)
             st.download_button("Download all", cited["citation"], file_name=cited["filename"],
                                mime=CitationFormat(fmt).media_type, icon=":material/download:", key=f"dl-all-{key}",
                                on_click="ignore")
+    if answer.get("answer_id"):
+        answer_tools(answer, key)
+
+
+def answer_tools(answer: dict[str, Any], key: str) -> None:
+    """Below an answer: add all its quotes to the basket, its permalink, and a thumbs up or down with a comment."""
+    answer_id = answer["answer_id"]
+    cols = st.columns([2, 3])
+    if cols[0].button("Add answer to basket", icon=":material/shopping_basket:", key=f"basket-all-{key}"):
+        added = add_to_basket([{"answer_id": answer_id, "n": c["n"]} for c in answer["citations"]])
+        st.toast(f"{added} quote(s) added to the basket." if added else "Already in the basket.")
+    cols[1].markdown(f"[:material/link: Permalink](?answer={answer_id})",
+                     help="Reopens this answer as it was given, also after the index is rebuilt.")
+    sent: dict[str, str] = st.session_state.setdefault("_feedback", {})
+    if answer_id in sent:
+        st.caption(f"Thanks: your {'thumbs up' if sent[answer_id] == 'up' else 'thumbs down'} was recorded.")
+        return
+    up, down, comment = st.columns([1, 1, 4])
+    text = comment.text_input("Comment", key=f"fb-comment-{key}", max_chars=2000, label_visibility="collapsed",
+                              placeholder="What was right or wrong? (optional)")
+    for col, rating, label, icon in ((up, "up", "Helpful", ":material/thumb_up:"),
+                                     (down, "down", "Not helpful", ":material/thumb_down:")):
+        if col.button(label, icon=icon, key=f"fb-{rating}-{key}"):
+            try:
+                client().feedback(answer_id, rating, text or "")
+            except ServiceError as exc:
+                st.error(f"Feedback could not be sent: {exc}", icon=":material/error:")
+            else:
+                sent[answer_id] = rating
+                st.rerun()
 
 
 # ---------------------------------------------------------------- page
+
+# A permalink (?answer=…) reopens a stored answer as the conversation's first turn, once per session.
+permalink = st.query_params.get("answer", "")
+if permalink and st.session_state.get("_opened_permalink") != permalink:
+    st.session_state["_opened_permalink"] = permalink
+    reopened = stored_answer(permalink)
+    if reopened is not None:
+        messages.clear()
+        messages += [{"role": "user", "content": reopened["question"]},
+                     {"role": "assistant", "answer": reopened, "seconds": None, "settings": {"mode": ""}}]
 
 st.title("Ask the guidelines")
 question = st.chat_input("Ask a regulatory question (e.g. about stability, quality risk management, GMP)…",

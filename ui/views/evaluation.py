@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.client import ServiceError
-from ui.common import client, require_service
+from ui.common import client, documents, require_service
 
 #: Seconds between two looks at a running job.
 POLL_SECONDS = 1.0
@@ -85,6 +85,70 @@ with st.container(border=True):
                 st.session_state["ev_show"] = job["id"]
                 st.success(f"Run `{job['id']}` finished in {job['elapsed_seconds']:.1f} s; saved on the service.",
                            icon=":material/check_circle:")
+
+
+# ---------------------------------------------------------------- user feedback -> question drafts
+
+def parse_pages(text: str) -> list[int]:
+    """PDF page numbers from "12, 14-15" (raises ValueError saying what is wrong)."""
+    pages: list[int] = []
+    for part in (p.strip() for p in text.replace(";", ",").split(",")):
+        if not part:
+            continue
+        first, _, last = part.partition("-")
+        if not first.strip().isdigit() or (last and not last.strip().isdigit()):
+            raise ValueError(f"“{part}” is not a page number or range (e.g. 12 or 14-15)")
+        a, b = int(first), int(last or first)
+        if a < 1 or b < a or b - a > 50:
+            raise ValueError(f"“{part}” is not a valid page range")
+        pages += range(a, b + 1)
+    if not pages:
+        raise ValueError("name at least one page")
+    return list(dict.fromkeys(pages))
+
+
+with st.expander("User feedback", expanded=True):
+    try:
+        feedback = api.feedback_list(limit=50)
+    except ServiceError as exc:
+        st.error(f"Feedback could not be read: {exc}")
+        feedback = []
+    if not feedback:
+        st.caption("No feedback yet: thumbs up or down under an answer in Chat lands here.")
+    else:
+        st.dataframe(pd.DataFrame([{"when": f["created_at"].replace("T", " ")[:16], "rating": "👍" if f["rating"] ==
+                                    "up" else "👎", "question": f["question"], "comment": f["comment"],
+                                    "answer": f["answer_id"], "index": f["index"]} for f in feedback]),
+                     hide_index=True, width="stretch",
+                     column_config={"question": st.column_config.TextColumn(width="large")})
+    down = [f for f in feedback if f["rating"] == "down"]
+    if down:
+        st.markdown("**Turn a thumbs-down question into an evaluation question draft** — saved on the service for "
+                    "review; it never enters the gold set by itself.")
+        pick = st.selectbox("Question", range(len(down)), key="draft_pick",
+                            format_func=lambda i: f"{down[i]['question']} ({down[i]['created_at'][:10]})")
+        indexed = [d for d in documents(ready["index"]) if d["indexed"]]
+        doc = st.selectbox("Document that answers it", [d["doc_id"] for d in indexed], key="draft_doc")
+        pages_text = st.text_input("PDF pages that answer it", key="draft_pages", placeholder="e.g. 12, 14-15")
+        if st.button("Save draft", icon=":material/note_add:", key="draft_save"):
+            try:
+                pages = parse_pages(pages_text)
+                draft = api.eval_draft(down[pick]["question"], [{"doc_id": doc, "page": p} for p in pages],
+                                       answer_id=down[pick]["answer_id"], note=down[pick]["comment"])
+            except (ValueError, ServiceError) as exc:
+                st.error(f"Draft not saved: {exc}")
+            else:
+                st.success(f"Draft {draft['id']} saved for review.", icon=":material/check_circle:")
+    try:
+        drafts = api.eval_drafts()
+    except ServiceError:
+        drafts = []
+    if drafts:
+        st.markdown(f"**Evaluation question drafts awaiting review** ({len(drafts)})")
+        st.dataframe(pd.DataFrame([{"id": d["id"], "question": d["question"],
+                                    "pages": "; ".join(f"{p['doc_id']} p. {p['page']}" for p in d["pages"]),
+                                    "note": d["note"], "saved": d["created_at"][:16]} for d in drafts]),
+                     hide_index=True, width="stretch")
 
 
 # ---------------------------------------------------------------- runs
