@@ -297,3 +297,11 @@ def test_evaluation_drafts_are_saved_for_review_not_into_gold(fake_client: TestC
     assert (gold.read_bytes() if gold.exists() else None) == before
     assert fake_client.post("/v1/eval/drafts", json={**body, "pages": []}).status_code == 422
     assert fake_client.post("/v1/eval/drafts", json={**body, "answer_id": "0" * 32}).status_code == 404
+
+
+def test_a_title_with_characters_xml_cannot_hold_still_exports(fake_client: TestClient, answer: dict) -> None:
+    body = {"answer_id": answer["answer_id"], "title": "Plan\x01 \x0bv2\x00"}
+    md = fake_client.post("/v1/exports", json={**body, "format": "md"})
+    word = fake_client.post("/v1/exports", json={**body, "format": "docx"})
+    assert md.status_code == word.status_code == 200, (md.text, word.text)
+    assert docx.Document(io.BytesIO(word.content)).paragraphs[0].text == "Plan v2"

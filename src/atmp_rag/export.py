@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # the store pulls in FAISS; formatting alone must not
 log = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "Guideline quotations"
+# Characters XML 1.0 cannot hold (lxml refuses them): a title or PDF text carrying one must not fail the export.
+_NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class UnknownEntries(LookupError):
@@ -172,34 +174,39 @@ def _markdown(pairs: Sequence[tuple[Citation, Document]], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _xml_text(text: str) -> str:
+    """`text` on one line without the characters an XML document cannot hold."""
+    return _NOT_XML_RE.sub("", one_line(text))
+
+
 def _docx(pairs: Sequence[tuple[Citation, Document]], title: str, accessed: date | None) -> bytes:
     # Imported here: python-docx is a service dependency, and the bibliography formats never need it.
     import docx
     from docx.shared import Pt, RGBColor
 
     document = docx.Document()
-    document.core_properties.title = one_line(title)
+    document.core_properties.title = _xml_text(title)
     document.core_properties.author = "atmp-rag"
-    document.add_heading(one_line(title), level=1)
+    document.add_heading(_xml_text(title), level=1)
     for c, _ in pairs:
         quote = document.add_paragraph(style="Quote")
         # The quote is its own run, so its text is exactly the verified quote (whitespace as one space).
-        quote.add_run(one_line(c.quote))
+        quote.add_run(_xml_text(c.quote))
         marker = quote.add_run(f"[{c.n}]")
         marker.font.superscript = True
         if c.note:
-            document.add_paragraph(one_line(c.note)).runs[0].italic = True
+            document.add_paragraph(_xml_text(c.note)).runs[0].italic = True
         if c.warning:
-            run = document.add_paragraph().add_run(f"Warning: {one_line(c.warning)}")
+            run = document.add_paragraph().add_run(f"Warning: {_xml_text(c.warning)}")
             run.bold = True
             run.font.color.rgb = RGBColor(0x9C, 0x2B, 0x00)
     document.add_heading("References", level=2)
     for c, d in pairs:
         entry = document.add_paragraph()
         entry.add_run(f"[{c.n}] ")
-        entry.add_run(_reference(c, d, "text"))
+        entry.add_run(_xml_text(_reference(c, d, "text")))
         if c.url:
-            entry.add_run(f" {c.url}").font.size = Pt(9)
+            entry.add_run(f" {_xml_text(c.url)}").font.size = Pt(9)
         if accessed and c.url:
             entry.add_run(f" (accessed {accessed.isoformat()})").font.size = Pt(9)
     out = io.BytesIO()
