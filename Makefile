@@ -9,7 +9,7 @@ UI_PORT ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: up check-ports test test-fast install install-test corpus index serve ui lint bench bench-api bench-answers calibrate clean
+.PHONY: up check-ports test test-fast install install-test corpus index serve ui lint bench bench-api bench-export bench-answers calibrate clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -73,6 +73,10 @@ clean:
 # answer quality against the pre-issue-8 answerer (test split).
 bench-api: install-test index
 	$(BIN)/python bench/api.py
+
+# A 20-passage basket to DOCX against one /v1/search, same run (target: export p50 <= 1 s).
+bench-export: install-test index
+	$(BIN)/python bench/export.py
 
 # Soak: 8 and 32 clients on a real uvicorn while builds are published (issue 9); 0 errors required.
 bench-soak: install-test index

@@ -63,9 +63,14 @@ def free_port() -> int:
     return free_tcp_port()
 
 
-def start_server(index_dir: Path, port: int) -> subprocess.Popen[str]:
-    """`atmp-rag serve` on 127.0.0.1:port, warnings-only logging so logging does not skew latency."""
+def start_server(index_dir: Path, port: int, answers_db: Path | None = None) -> subprocess.Popen[str]:
+    """`atmp-rag serve` on 127.0.0.1:port, warnings-only logging so logging does not skew latency.
+
+    `answers_db`: where the server stores the answers it gives (default: the setting's own).
+    """
     env = {**os.environ, "ATMP_RAG_INDEX__DIR": str(index_dir), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    if answers_db is not None:
+        env["ATMP_RAG_SERVICE__ANSWERS_DB"] = str(answers_db)
     exe = Path(sys.executable).with_name("atmp-rag")
     return subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
