@@ -383,7 +383,10 @@ FUZZED = [("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/search"), ("POS
           ("GET", "/v1/passages/{chunk_id}"), ("GET", "/v1/passages/{chunk_id}/cite"), ("POST", "/v1/cite"),
           ("GET", "/v1/eval/datasets"), ("POST", "/v1/eval/runs"), ("GET", "/v1/eval/runs"),
           ("GET", "/v1/eval/runs/{run_id}"), ("GET", "/v1/eval/runs/{run_id}/result"),
-          ("GET", "/v1/eval/runs/{run_id}/report")]
+          ("GET", "/v1/eval/runs/{run_id}/report"),
+          ("GET", "/v1/answers/{answer_id}"), ("POST", "/v1/feedback"), ("GET", "/v1/feedback"),
+          ("POST", "/v1/eval/drafts"), ("GET", "/v1/eval/drafts"), ("POST", "/v1/exports"),
+          ("PUT", "/v1/baskets/{basket_id}"), ("GET", "/v1/baskets/{basket_id}")]
 
 
 # Operations without parameters or body have no invalid form: only positive cases for them.

@@ -154,18 +154,29 @@ def test_basket_survives_a_reload_and_exports_docx_in_chromium(ui_server, api_se
                 box.press("Enter")
                 turn = len(added) + 1
                 for c in expected["citations"][: 2 - len(added)]:
-                    panel = page.locator("[data-testid=stExpander]", has_text=f"[{c['n']}] ").nth(turn - 1)
-                    panel.locator("summary").wait_for(timeout=60_000)
+                    # The source panel of citation [n] of this turn (by its title: "All citations" holds "[n]" too).
+                    sources = page.locator("[data-testid=stExpander]").filter(
+                        has=page.locator("summary", has_text=f"[{c['n']}] "))
+                    expect(sources).to_have_count(turn, timeout=60_000)
+                    panel = sources.nth(turn - 1)
                     panel.locator("summary").click()
                     panel.get_by_role("button", name="Add to basket").click()
-                    expect(page.get_by_text("added to the basket").last).to_be_visible(timeout=30_000)
                     added.append(" ".join(c["quote"].split()[:6]))
+                    # The click is stored by the service under the basket id in the page's URL.
+                    basket_id = re.search(r"basket=([\w-]+)", page.url)
+                    assert basket_id, page.url
+                    for _ in range(100):
+                        items = httpx.get(f"{api_service}/v1/baskets/{basket_id.group(1)}", timeout=10).json()["items"]
+                        if len(items) == len(added):
+                            break
+                        time.sleep(0.2)
+                    assert len(items) == len(added), items
                 if len(added) == 2:
                     break
             assert len(added) == 2
             assert "basket=" in page.url
             page.reload()
-            page.get_by_test_id("stSidebarNav").get_by_text("Basket").click()
+            page.get_by_test_id("stSidebarNav").get_by_text("Basket", exact=True).click()
             expect(page.get_by_role("heading", name="Reference basket")).to_be_visible(timeout=30_000)
             for start in added:
                 expect(page.get_by_text(start, exact=False).first).to_be_visible()

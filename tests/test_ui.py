@@ -331,9 +331,13 @@ at = AppTest.from_file(sys.argv[1], default_timeout=120)
 at.run()
 at.chat_input[0].set_value(sys.argv[2]).run()
 at.selectbox(key="cite_fmt").set_value("ris").run()
+at.button(key="basket-1-1").click().run()  # into the basket, exported below
 at.button(key="view-1-1").click().run()  # Documents, with the page image and the quote marked
 shown = {"image": len(at.image), "title": [t.value for t in at.title]}
 at.switch_page("views/evaluation.py").run()
+at.switch_page("views/basket.py").run()
+at.button(key="export-docx").click().run()
+shown["export"] = [b.proto.label for b in at.get("download_button")]
 print(json.dumps({"heavy": [m for m in json.loads(sys.argv[3]) if m in sys.modules], "shown": shown,
                   "exceptions": [str(e.value) for e in at.exception],
                   "ours": sorted(m for m in sys.modules if m.startswith("atmp_rag"))}))
@@ -351,7 +355,8 @@ def test_the_app_is_a_pure_client_that_never_imports_models_indexes_or_pdfs(api_
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["exceptions"] == []
-    assert report["shown"] == {"image": 1, "title": ["Documents"]}  # every page ran, the page image included
+    # Every page ran, the page image and a DOCX export of the basket included.
+    assert report["shown"] == {"image": 1, "title": ["Documents"], "export": ["Download Guideline-quotations.docx"]}
     assert report["heavy"] == [], f"the UI process imported {report['heavy']}"
     assert set(report["ours"]) <= {"atmp_rag", "atmp_rag.config", "atmp_rag.models"}, report["ours"]
     assert list(tmp_path.iterdir()) == []  # and wrote nothing where it ran
