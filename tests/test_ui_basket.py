@@ -149,3 +149,42 @@ def test_thumbs_down_with_comment_then_a_draft_from_the_evaluation_page(ui_env: 
     ev.text_input(key="draft_pages").set_value("three")
     button(ev, "draft_save").click().run()
     assert any("not a page number" in e.value for e in ev.error)
+
+
+def test_permalink_notes_when_the_index_has_changed(fake_embedder, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A private generated index under a real uvicorn; a catalog edit publishes a new build; the app says so."""
+    import uvicorn
+
+    from atmp_rag.ingest import ingest
+    from atmp_rag.service import Engine
+    from tests.fakes import generated_settings
+
+    s = generated_settings(tmp_path)
+    ingest(s, show_progress=False, embedder=fake_embedder)
+    port = free_tcp_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(s, Engine(s, embedder=fake_embedder, check_interval=0)),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/readyz", 30)
+        for name in list(os.environ):
+            if name.startswith("ATMP_RAG_") and not name.startswith("ATMP_RAG_TEST_"):
+                monkeypatch.delenv(name)
+        monkeypatch.setenv("ATMP_RAG_UI__API_URL", url)
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        asked = httpx.post(f"{url}/v1/ask", json={"question": QUESTION, "k": 5}).json()
+        catalog = s.corpus.catalog.read_text(encoding="utf-8")
+        s.corpus.catalog.write_text(catalog.replace("quality of ATMPs", "quality of ATMPs (rev 2)", 1),
+                                    encoding="utf-8")
+        ingest(s, show_progress=False, embedder=fake_embedder)
+        at = start(answer=asked["answer_id"])
+        notes = [i.value for i in at.info]
+        assert any(asked["index"] in n and "now serves" in n for n in notes), notes
+        assert len([e for e in at.expander if e.label.startswith("[")]) == len(asked["citations"])
+    finally:
+        server.should_exit = True
+        thread.join(10)
