@@ -22,6 +22,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,7 +165,9 @@ def main() -> int:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start_server(args.index_dir, port)
+    # The answers the bench asks for are stored in a throw-away database, not the service's own.
+    scratch = tempfile.TemporaryDirectory()
+    proc = start_server(args.index_dir, port, answers_db=Path(scratch.name) / "answers.sqlite")
     try:
         ready = wait_ready(base, proc)
         print(f"server ready: index {ready['index']} ({ready['chunks']} chunks), cpu cores {os.cpu_count()}")
@@ -185,6 +188,7 @@ def main() -> int:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        scratch.cleanup()
 
     enc_p50 = statistics.median(encode)
     print()

@@ -165,7 +165,8 @@ def prepare(work: Path, source: Path, pdfs: Path) -> dict[str, str]:
     """Private catalog and index under `work`; returns the environment for serve and ingest."""
     shutil.copyfile(ROOT / "corpus" / "catalog.csv", work / "catalog.csv")
     env = {**os.environ, "ATMP_RAG_INDEX__DIR": str(work / "indexes"), "ATMP_RAG_CORPUS__DIR": str(pdfs),
-           "ATMP_RAG_CORPUS__CATALOG": str(work / "catalog.csv"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+           "ATMP_RAG_CORPUS__CATALOG": str(work / "catalog.csv"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "ATMP_RAG_SERVICE__ANSWERS_DB": str(work / "answers.sqlite")}  # the soak's answers stay in its folder
     if (source / "current").exists():
         shutil.copytree(source, work / "indexes", symlinks=True, ignore=shutil.ignore_patterns(".tmp-*", ".*.lock"))
         print(f"index copied from {source}")
