@@ -290,13 +290,18 @@ def test_evaluation_drafts_are_saved_for_review_not_into_gold(fake_client: TestC
     gold = fake_settings.eval.dir / "regulatory" / "questions.jsonl"
     before = gold.read_bytes() if gold.exists() else None
     body = {"question": QUESTION, "answer_id": answer["answer_id"],
-            "pages": [{"doc_id": answer["citations"][0]["doc_id"], "page": 4}], "note": "from a thumbs-down"}
+            "pages": [{"doc_id": answer["citations"][0]["doc_id"], "page": answer["citations"][0]["pages"][0]}],
+            "note": "from a thumbs-down"}
     r = fake_client.post("/v1/eval/drafts", json=body)
     assert r.status_code == 201, r.text
     assert fake_client.get("/v1/eval/drafts").json()["drafts"][0] == r.json()
     assert (gold.read_bytes() if gold.exists() else None) == before
     assert fake_client.post("/v1/eval/drafts", json={**body, "pages": []}).status_code == 422
     assert fake_client.post("/v1/eval/drafts", json={**body, "answer_id": "0" * 32}).status_code == 404
+    r = fake_client.post("/v1/eval/drafts", json={**body, "pages": [{"doc_id": "nope", "page": 1},
+                                                                  {"doc_id": body["pages"][0]["doc_id"], "page": 999}]})
+    assert r.status_code == 422 and "nope p. 1 (document not in the index)" in r.json()["detail"]
+    assert "p. 999" in r.json()["detail"]
 
 
 def test_a_title_with_characters_xml_cannot_hold_still_exports(fake_client: TestClient, answer: dict) -> None:

@@ -66,6 +66,12 @@ def add_draft(body: EvalDraftIn, request: Request) -> EvalDraftOut:
     store = answers_of(request)
     if body.answer_id is not None and store.answer(body.answer_id) is None:
         raise HTTPException(404, f"unknown answer: {body.answer_id}")
+    index = loaded_of(request).store
+    # A draft names pages a reviewer can open: each must be a page of a document in the index served now.
+    bad = [f"{p.doc_id} p. {p.page}" + ("" if p.doc_id in index.documents else " (document not in the index)")
+           for p in body.pages if index.page(p.doc_id, p.page) is None]
+    if bad:
+        raise HTTPException(422, f"pages not in the index: {', '.join(bad)}")
     draft = store.add_draft(body.question, [p.model_dump() for p in body.pages], body.answer_id, body.note)
     return EvalDraftOut.model_validate(draft.model_dump())
 
