@@ -48,6 +48,19 @@ class Settings(BaseSettings):
     index_dir: Path = Path("indexes")
     index_name: str = "default"
     keep_builds: int = 2
+    ingest_engine: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where new or changed documents are extracted, chunked and encoded: in this process (local) or "
+                    "on a Ray cluster (ray; needs the optional extra atmp-rag[ray]). Same index either way.")
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster to join for --engine ray ('auto', 'host:6379'); unset: a local Ray for the build.")
+    ray_num_cpus: int | None = Field(
+        default=None, ge=1, description="CPUs of the local Ray started when no ray_address is given (all by default).")
+    ray_encoders: int | None = Field(
+        default=None, ge=1,
+        description="Encoder actors (each loads the model once); default: one per CPU of the cluster.")
+    ray_encoder_threads: int = Field(default=1, ge=1, description="Torch threads of each encoder actor.")
 
     # extraction and chunking
     extractor: Literal["pypdfium2", "pypdf"] = "pypdfium2"
@@ -70,7 +83,11 @@ class Settings(BaseSettings):
     torch_threads: int = 0  # 0: leave torch's default
 
     # stores
-    faiss_index: Literal["flat", "hnsw", "ivf"] = "flat"
+    faiss_index: Literal["flat", "hnsw", "ivf", "auto"] = Field(
+        default="flat",
+        description="FAISS index kind. `auto`: exact (flat) up to store.APPROXIMATE_ABOVE vectors, above that an "
+                    "IVF index whose probe count is tuned at build for recall@10 >= 0.97 (parameters in the manifest); "
+                    "the quotable units' vectors get the same treatment.")
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     bm25_stemmer: str = "english"
@@ -93,6 +110,10 @@ class Settings(BaseSettings):
     answer_passages: int = 5
     # Units closest to the question anywhere in the index that join the candidates of the top passages.
     answer_unit_candidates: int = 10
+    answer_doc_cache: int = Field(
+        default=256, ge=1,
+        description="Documents whose units' tokens, neighbours and section centroids the answerer keeps (LRU); "
+                    "bounds the answerer's memory on a large index.")
     # The unit scorer and its abstention threshold: fitted on the dev split by eval/fit_answer_scorer.py and
     # shipped in atmp_rag/data/answer_scorer.json; a path here replaces it, a threshold here overrides its own.
     answer_scorer: Path | None = None
