@@ -21,9 +21,9 @@ from tests.servers import free_tcp_port, running
 
 
 def _clustered(n: int, dim: int, seed: int) -> np.ndarray:
-    """Unit vectors around 200 centres (like embeddings of topics), not uniform noise."""
+    """Unit vectors around the same 200 centres (like embeddings of topics), not uniform noise."""
+    centres = np.random.default_rng(0).standard_normal((200, dim)).astype(np.float32)
     rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((200, dim)).astype(np.float32)
     x = centres[rng.integers(0, 200, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
@@ -40,7 +40,7 @@ def test_auto_is_exact_up_to_the_threshold_and_a_tuned_ivf_above(monkeypatch: py
     assert described["type"] == "IndexIVFFlat"
     assert described["nlist"] == round(np.sqrt(20_000)) and described["nprobe"] in store_module._NPROBES
     assert described["tuned_recall_at_10"] >= store_module.TARGET_RECALL
-    # Held-out questions of another kind than the tuning queries: fresh points near the data.
+    # Held-out queries of another kind than the tuning queries: fresh points of the same topics.
     queries = _clustered(300, 64, seed=4)
     _, exact = faiss.knn(queries, vectors, 10, faiss.METRIC_INNER_PRODUCT)
     faiss.write_index(index, str(tmp_path / "ivf.index"))
