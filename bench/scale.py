@@ -391,10 +391,16 @@ def passages(args: argparse.Namespace) -> None:
     from atmp_rag.embed import embedder_for
 
     qs = questions()
-    qvecs = embedder_for(Settings(), threads=1).encode_queries(qs)
+    embedder = embedder_for(Settings(), threads=1)
+    qvecs = embedder.encode_queries(qs)
+    encode_ms = []
+    for q in qs[:100]:
+        t = time.perf_counter()
+        embedder.encode_queries([q])
+        encode_ms.append((time.perf_counter() - t) * 1000)
     sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(args.work or tempfile.mkdtemp(prefix="scale-passages-"))
-    results = []
+    results: list[dict] = []
     for size in sizes:
         root = work / f"n{size}"
         if (root / "current").exists() and args.reuse:
@@ -402,6 +408,9 @@ def passages(args: argparse.Namespace) -> None:
         else:
             shutil.rmtree(root, ignore_errors=True)
             folder, build_s = build_passages(Path(args.source), size, root)
+        print(f"{size:,} passages: built in {build_s:.1f} s", flush=True)
+        if args.build_only:
+            continue
         manifest = json.loads((folder / "manifest.json").read_text())
         load = measure_load(folder)
         proc, base = serve(root)
@@ -422,6 +431,8 @@ def passages(args: argparse.Namespace) -> None:
         row.update(dense_search_costs(folder, qvecs))
         results.append(row)
         print(json.dumps(row), flush=True)
+    if not results:
+        return
     if args.workers > 1:
         root = work / f"n{sizes[-1]}"
         proc, base = serve(root, workers=args.workers)
@@ -442,6 +453,8 @@ def passages(args: argparse.Namespace) -> None:
     print(f"\n{'passages':>10} " + " ".join(f"{k:>16}" for k in results[0]["latency"]) + "   (p50 / p95 ms)")
     for r in results:
         print(f"{r['size']:>10,} " + " ".join(f"{v['p50']:7.1f} /{v['p95']:7.1f}" for v in r["latency"].values()))
+    print(f"\nbaseline, same run: one bare query encoding in this process (1 thread), p50 "
+          f"{statistics.median(encode_ms):.1f} ms, p95 {pct(encode_ms, 95):.1f} ms")
     base = results[0]
     print(f"\np50 ratio against {base['size']:,} passages (size ratio in brackets):")
     for r in results[1:]:
@@ -467,6 +480,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--work", default=None, help="where the indexes go (default: a temporary folder, kept)")
     p.add_argument("--reuse", action="store_true", help="reuse indexes already built under --work")
+    p.add_argument("--build-only", action="store_true", help="only build the indexes (then measure with --reuse)")
     p.add_argument("--out", default=None)
     args = parser.parse_args()
     documents(args) if args.mode == "documents" else passages(args)

@@ -147,6 +147,7 @@ def test_a_killed_encoder_actor_is_retried_or_fails_the_build_cleanly(copied_ind
     out, err = proc.communicate(timeout=300)
     after, manifest_after = _published(copied_index)
     if proc.returncode == 0:  # Ray restarted the actor and retried its call: a complete, correct build
+        assert out.lstrip().startswith("{"), f"stdout is the report alone: {out[:1500]!r}"
         report = json.loads(out)
         assert report["documents_indexed"] == 1 and after != before
         fresh = open_index(copied_index.index_dir)

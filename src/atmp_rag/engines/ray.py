@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,17 @@ class RayEngine:
     @classmethod
     @contextlib.contextmanager
     def connect(cls, settings: Settings, address: str | None) -> Iterator[RayEngine]:
-        """Join the cluster at `address`, or start a local Ray for the build; leave it (or stop it) after."""
+        """Join the cluster at `address`, or start a local Ray for the build; leave it (or stop it) after.
+
+        Ray's driver prints worker events ("(raylet) A worker died…") to stdout; for the build they go
+        to stderr, so that `ingest --json` prints the report alone.
+        """
+        with contextlib.redirect_stdout(sys.stderr), cls._connected(settings, address) as engine:
+            yield engine
+
+    @classmethod
+    @contextlib.contextmanager
+    def _connected(cls, settings: Settings, address: str | None) -> Iterator[RayEngine]:
         started = False
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False,
