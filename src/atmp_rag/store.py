@@ -96,10 +96,25 @@ def _recall_at_10(index: faiss.Index, queries: np.ndarray, exact: np.ndarray) ->
     return float(np.mean([len(set(f.tolist()) & set(e.tolist())) / 10 for f, e in zip(found, exact, strict=True)]))
 
 
+def _tuning_queries(vectors: np.ndarray, rng: np.random.Generator, count: int = 256) -> np.ndarray:
+    """Held-out queries for tuning the IVF probe count: each the normalised mean of 3 random stored vectors.
+
+    A question lies between several passages, not next to one. On the 10^6-passage bench index the
+    235 real questions reached recall@10 0.957 / 0.980 / 0.994 at nprobe 4 / 8 / 16, and these queries
+    0.950 / 0.986 / 0.993 (so nprobe 8 is chosen); a stored vector plus noise (cosine 0.7, or even 0.5,
+    to it) reached 1.0 at every nprobe there and chose nprobe 4: its neighbours sit in its own list.
+    """
+    n, dim = vectors.shape
+    idx = np.sort(rng.choice(n, 3 * count, replace=n < 3 * count))  # sorted: sequential reads of a memory map
+    rows = np.asarray(vectors[idx], dtype=np.float32)[rng.permutation(3 * count)]
+    queries = rows.reshape(count, 3, dim).mean(axis=1)
+    queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(queries, dtype=np.float32)
+
+
 def _tuned_ivf(vectors: np.ndarray) -> tuple[faiss.Index, float]:
     """IVF-Flat with √n lists (trained on a sample) and the smallest probe count whose recall@10
-    against exact search reaches TARGET_RECALL on 256 held-out queries (stored vectors plus noise
-    of the same norm, cosine ≈ 0.7 to their source: harder than a stored vector, like a real question)."""
+    against exact search reaches TARGET_RECALL on 256 held-out queries (`_tuning_queries`)."""
     n, dim = vectors.shape
     nlist = int(min(8192, max(16, round(np.sqrt(n)))))
     rng = np.random.default_rng(0)
@@ -109,12 +124,7 @@ def _tuned_ivf(vectors: np.ndarray) -> tuple[faiss.Index, float]:
     index.train(sample)
     for start in range(0, n, 100_000):
         index.add(np.ascontiguousarray(vectors[start:start + 100_000], dtype=np.float32))
-    picked = np.asarray(vectors[np.sort(rng.choice(n, min(n, 256), replace=False))], dtype=np.float32)
-    noise = rng.standard_normal(picked.shape).astype(np.float32)
-    noise *= (np.linalg.norm(picked, axis=1, keepdims=True) / np.maximum(np.linalg.norm(noise, axis=1,
-                                                                                          keepdims=True), 1e-12))
-    queries = picked + noise
-    queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    queries = _tuning_queries(vectors, rng)
     _, exact = faiss.knn(queries, np.ascontiguousarray(vectors, dtype=np.float32), 10, faiss.METRIC_INNER_PRODUCT)
     recall = 0.0
     for nprobe in _NPROBES:
