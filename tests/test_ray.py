@@ -158,3 +158,27 @@ def test_a_killed_encoder_actor_is_retried_or_fails_the_build_cleanly(copied_ind
     else:  # Ray gave up: one line, and the previous index is still the published one
         assert proc.returncode == 1 and "nothing published" in err, err
         assert (after, manifest_after) == (before, manifest)
+
+
+_WITHOUT_RAY = "import sys; sys.modules['ray'] = None; from atmp_rag.cli import app; app()"
+
+
+def test_the_default_path_needs_no_ray(copied_index: Settings) -> None:
+    """Ray is an optional extra: with `import ray` failing, the local engine builds and search answers,
+    and `--engine ray` says what to install and publishes nothing."""
+    env = {**os.environ, "ATMP_RAG_CORPUS_DIR": str(copied_index.corpus_dir),
+           "ATMP_RAG_INDEX_DIR": str(copied_index.index_dir), "ATMP_RAG_CATALOG_PATH": str(copied_index.catalog_path)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", _WITHOUT_RAY, *args], env=env, capture_output=True, text=True,
+                              timeout=300)
+
+    before = _published(copied_index)
+    refused = cli("ingest", "--engine", "ray")
+    assert refused.returncode == 1 and "pip install 'atmp-rag[ray]'" in refused.stderr, refused.stderr
+    assert _published(copied_index) == before
+    built = cli("ingest", "--json")
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["documents_indexed"] == 1
+    found = cli("search", "quality risk management process", "--json")
+    assert found.returncode == 0 and "chunk_id" in found.stdout, found.stderr

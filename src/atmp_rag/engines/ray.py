@@ -158,7 +158,8 @@ class RayEngine:
             return
         self._start_encoders(settings)  # they load the model while the tasks extract
         shared = ray.put(settings)
-        refs = [_prepare.remote(shared, doc, path) for doc, path in work]
+        # Absolute paths: a worker on another node does not run in this process's working directory.
+        refs = [_prepare.remote(shared, doc, path.absolute()) for doc, path in work]
         done: dict[Any, Prepared] = {}
         with _progress(show_progress) as progress, _ray_errors():
             task = progress.add_task("extract", total=len(refs))
