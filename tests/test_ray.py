@@ -128,7 +128,7 @@ def test_sigint_during_a_ray_build_publishes_nothing(copied_index: Settings) -> 
     assert proc.returncode == 130, err
     assert "nothing published" in err and "Traceback" not in err
     assert _published(copied_index) == (before, manifest)
-    assert not list(copied_index.index_dir.glob(".tmp-*"))
+    assert not list(copied_index.index.dir.glob(".tmp-*"))
 
 
 @pytest.mark.chaos
@@ -151,7 +151,7 @@ def test_a_killed_encoder_actor_is_retried_or_fails_the_build_cleanly(copied_ind
         assert out.lstrip().startswith("{"), f"stdout is the report alone: {out[:1500]!r}"
         report = json.loads(out)
         assert report["documents_indexed"] == 1 and after != before
-        fresh = open_index(copied_index.index_dir)
+        fresh = open_index(copied_index.index.dir)
         try:
             assert len(fresh.chunks) == report["chunks"] == fresh.faiss.ntotal
         finally:
@@ -167,8 +167,9 @@ _WITHOUT_RAY = "import sys; sys.modules['ray'] = None; from atmp_rag.cli import 
 def test_the_default_path_needs_no_ray(copied_index: Settings) -> None:
     """Ray is an optional extra: with `import ray` failing, the local engine builds and search answers,
     and `--engine ray` says what to install and publishes nothing."""
-    env = {**os.environ, "ATMP_RAG_CORPUS_DIR": str(copied_index.corpus_dir),
-           "ATMP_RAG_INDEX_DIR": str(copied_index.index_dir), "ATMP_RAG_CATALOG_PATH": str(copied_index.catalog_path)}
+    env = {**os.environ, "ATMP_RAG_CORPUS__DIR": str(copied_index.corpus.dir),
+           "ATMP_RAG_INDEX__DIR": str(copied_index.index.dir),
+           "ATMP_RAG_CORPUS__CATALOG": str(copied_index.corpus.catalog)}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-c", _WITHOUT_RAY, *args], env=env, capture_output=True, text=True,
