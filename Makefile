@@ -9,7 +9,7 @@ UI_PORT ?=
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: up check-ports test test-fast install install-test corpus index serve ui lint bench bench-api bench-export bench-answers calibrate clean
+.PHONY: up check-ports test test-fast install install-test corpus index serve ui lint bench bench-api bench-export bench-answers bench-scale calibrate clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -91,3 +91,9 @@ bench-answers: install-test index
 # Retrieval evaluation: time and memory of `atmp-rag eval` per mode on NFCorpus and SciFact.
 bench-eval: install-test
 	$(BIN)/python bench/eval.py --repeat 2
+
+# Scale (issue 11): local vs Ray ingest on the real and on synthetic PDFs; serving costs at 10^4-10^6 passages.
+bench-scale: install-test index
+	$(BIN)/python bench/scale.py documents --pdfs $(or $(MIRROR),corpus/pdf) --repeat 2
+	$(BIN)/python bench/scale.py documents --n 20
+	$(BIN)/python bench/scale.py passages --source indexes

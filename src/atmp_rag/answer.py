@@ -32,6 +32,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,24 @@ def _bigrams(tokens: Sequence[str]) -> frozenset[tuple[str, str]]:
     return frozenset(itertools.pairwise(tokens))
 
 
+@dataclass
+class _DocFeatures:
+    """Lexical features of one document's units (position i is unit row `lo + i`), computed once per
+    document and kept in a bounded cache."""
+
+    lo: int
+    tokens: list[frozenset[str]]
+    token_lists: list[list[str]]
+    section_tokens: list[frozenset[str]]
+    context_tokens: list[frozenset[str]]
+    bigram_sets: list[frozenset[tuple[str, str]]]
+    has_digit: list[bool]
+    first_in_section: list[bool]
+    neighbors: list[list[int]]  # unit rows
+    section_of: list[int]  # index into `centroids`
+    centroids: np.ndarray  # normalised mean vector of each section's units
+
+
 class Answerer:
     """Composes extractive answers from the quotable units of one index."""
 
@@ -216,20 +235,10 @@ class Answerer:
         self.scorer = scorer or UnitScorer.load(settings.answer.scorer)
         self.tokenizer = store.tokenizer
         self.terms = QueryTerms(self.tokenizer, store.idf)
-        self._tokens: list[frozenset[str]] | None = None
-        self._section_tokens: list[frozenset[str]] = []
-        self._context_tokens: list[frozenset[str]] = []
-        self._bigram_sets: list[frozenset[tuple[str, str]]] = []
-        self._has_digit: list[bool] = []
-        self._first_in_section: list[bool] = []
-        self._definitions: dict[frozenset[str], list[int]] = {}
         self._unit_matrix: np.ndarray | None = None
-        self._centroids: np.ndarray | None = None
-        self._token_lists: list[list[str]] = []
-        self._avg_len = 1.0
-        self._neighbors: list[list[int]] = []
-        self._section_of: list[int] = []
-        self._n_sections = 0
+        self._avg_len: float | None = None
+        # Per-document lexical features of the units, bounded: RSS does not grow with the number of documents.
+        self._doc_features = lru_cache(maxsize=max(1, settings.answer.doc_cache))(self._features_of)
         self._lock = threading.Lock()
         if self.scorer.settings_hash and self.scorer.settings_hash != store.settings_hash:
             log.warning("the answer scorer was fitted on an index with settings %s; this index has %s "
@@ -256,82 +265,103 @@ class Answerer:
         return self.terms(text)
 
     def warm(self) -> None:
-        """Tokenise every unit, its context and its section title once (the first request would otherwise)."""
-        self._unit_tokens()
-        self._all_unit_vectors()
-        self._section_centroids()
+        """Tokenise the units of every document once (the first request would otherwise), up to the
+        per-document cache; with an in-memory unit search, also read the unit vectors once."""
+        self._average_length()
+        if self.store.unit_faiss is None:
+            self._all_unit_vectors()
+        for doc_id in sorted(self.store.chunk_counts())[: self.settings.answer.doc_cache]:
+            rows = self.store.unit_rows(doc_id)
+            if rows:
+                self._doc_features(rows.start)
 
-    def _unit_tokens(self) -> list[frozenset[str]]:
-        if self._tokens is None:
-            with self._lock:
-                if self._tokens is None:
-                    units = self.store.units
-                    text = self.tokenizer([f"{u.context}\n{u.text}" for u in units])
-                    sections = self.tokenizer([u.section_path[-1] if u.section_path else "" for u in units])
-                    contexts = self.tokenizer([u.context for u in units])
-                    self._section_tokens = [frozenset(t) for t in sections]
-                    self._context_tokens = [frozenset(t) for t in contexts]
-                    self._bigram_sets = [_bigrams(t) for t in text]
-                    self._has_digit = [any(c.isdigit() for c in u.text) for u in units]
-                    self._first_in_section = [
-                        i == 0 or units[i - 1].doc_id != u.doc_id or units[i - 1].section_path != u.section_path
-                        for i, u in enumerate(units)
-                    ]
-                    self._token_lists = [list(t) for t in text]
-                    self._avg_len = sum(map(len, text)) / max(1, len(text))
-                    # Neighbours: the units just before and after in the same section (the paragraph around).
-                    self._neighbors = [
-                        [j for j in (i - 1, i + 1) if 0 <= j < len(units) and units[j].doc_id == u.doc_id
-                         and units[j].section_path == u.section_path]
-                        for i, u in enumerate(units)
-                    ]
-                    self._section_of: list[int] = []
-                    sections: dict[tuple[str, tuple[str, ...]], int] = {}
-                    for u in units:
-                        self._section_of.append(sections.setdefault((u.doc_id, tuple(u.section_path)), len(sections)))
-                    self._n_sections = len(sections)
-                    self._definitions: dict[frozenset[str], list[int]] = {}
-                    for i, u in enumerate(units):
-                        if u.kind is UnitKind.definition and self._context_tokens[i]:
-                            self._definitions.setdefault(self._context_tokens[i], []).append(i)
-                    self._tokens = [frozenset(t) for t in text]
-        return self._tokens
+    def _average_length(self) -> float:
+        """Mean token count of a unit with its context over the whole index (BM25's length norm)."""
+        if self._avg_len is None:
+            stored = self.store.manifest.get("unit_avg_tokens")
+            if stored is None:  # an index built before issue 11: count once
+                lengths = [len(t) for t in self.tokenizer([f"{u.context}\n{u.text}" for u in self.store.units])]
+                stored = sum(lengths) / max(1, len(lengths))
+            self._avg_len = float(stored)
+        return self._avg_len
 
-    def _section_centroids(self) -> np.ndarray:
-        """The normalised mean vector of each section's units (what a section is about as a whole)."""
-        if self._centroids is None:
-            units = self._all_unit_vectors()
-            self._unit_tokens()
-            sums = np.zeros((self._n_sections, units.shape[1] if units.ndim == 2 else 1), dtype=np.float32)
-            np.add.at(sums, np.asarray(self._section_of, dtype=np.int64), units)
-            norms = np.linalg.norm(sums, axis=1, keepdims=True)
-            self._centroids = sums / np.maximum(norms, 1e-12)
-        return self._centroids
+    def _features_of(self, lo: int) -> _DocFeatures:
+        """Tokens, neighbours, sections and section centroids of the units of the document starting at row `lo`."""
+        doc_id, rows = self.store.unit_document(lo)
+        units = [u for _, u in self.store.units.where("doc_id", doc_id)]
+        text = self.tokenizer([f"{u.context}\n{u.text}" for u in units])
+        sections_text = self.tokenizer([u.section_path[-1] if u.section_path else "" for u in units])
+        contexts = self.tokenizer([u.context for u in units])
+        section_ids: dict[tuple[str, ...], int] = {}
+        section_of = [section_ids.setdefault(tuple(u.section_path), len(section_ids)) for u in units]
+        vectors = np.asarray(self.store.unit_vectors()[rows.start:rows.stop], dtype=np.float32)
+        sums = np.zeros((len(section_ids), vectors.shape[1] if vectors.ndim == 2 else 1), dtype=np.float32)
+        np.add.at(sums, np.asarray(section_of, dtype=np.int64), vectors)
+        centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        return _DocFeatures(
+            lo=rows.start,
+            tokens=[frozenset(t) for t in text],
+            token_lists=[list(t) for t in text],
+            section_tokens=[frozenset(t) for t in sections_text],
+            context_tokens=[frozenset(t) for t in contexts],
+            bigram_sets=[_bigrams(t) for t in text],
+            has_digit=[any(c.isdigit() for c in u.text) for u in units],
+            first_in_section=[i == 0 or units[i - 1].section_path != u.section_path for i, u in enumerate(units)],
+            # Neighbours: the units just before and after in the same section (the paragraph around).
+            neighbors=[[rows.start + j for j in (i - 1, i + 1)
+                        if 0 <= j < len(units) and units[j].section_path == u.section_path]
+                       for i, u in enumerate(units)],
+            section_of=section_of,
+            centroids=centroids,
+        )
+
+    def _features(self, row: int) -> tuple[_DocFeatures, int]:
+        """The features of the document holding unit `row`, and the unit's position in it."""
+        lo = self.store.unit_document(row)[1].start
+        f = self._doc_features(lo)
+        return f, row - f.lo
+
+    def _definitions(self, term: Sequence[str]) -> list[int]:
+        """Rows of the glossary definitions whose term (context) has exactly these tokens."""
+        return self.store.definition_rows(frozenset(term), self.tokenizer)
 
     def _bm25(self, terms: dict[str, float], row: int, k1: float = 1.2, b: float = 0.75) -> float:
         """BM25 of a unit for the question's terms (IDF of the index's chunks, the unit's own length)."""
-        tokens = self._token_lists[row]
+        f, i = self._features(row)
+        tokens = f.token_lists[i]
         if not tokens:
             return 0.0
         counts: dict[str, int] = {}
         for t in tokens:
             if t in terms:
                 counts[t] = counts.get(t, 0) + 1
-        norm = k1 * (1 - b + b * len(tokens) / max(self._avg_len, 1e-9))
+        norm = k1 * (1 - b + b * len(tokens) / max(self._average_length(), 1e-9))
         return sum(terms[t] * c * (k1 + 1) / (c + norm) for t, c in counts.items())
 
     def _all_unit_vectors(self) -> np.ndarray:
         """The unit vectors in memory, read once: a scan over them is a few hundred microseconds per
-        thousand units, while re-reading the memory map would copy it on every request."""
+        thousand units, while re-reading the memory map would copy it on every request. Only for an
+        index without a unit ANN index (`store.APPROXIMATE_ABOVE`), so at most a few hundred MB."""
         if self._unit_matrix is None:
             with self._lock:
                 if self._unit_matrix is None:
                     self._unit_matrix = np.ascontiguousarray(self.store.unit_vectors(), dtype=np.float32)
         return self._unit_matrix
 
+    def _closest_units(self, qvec: np.ndarray, n: int) -> list[int]:
+        """The `n` units closest to the question anywhere in the index, best first."""
+        if self.store.unit_faiss is not None:
+            _, found = self.store.unit_faiss.search(np.asarray(qvec, dtype=np.float32).reshape(1, -1), n)
+            return [int(r) for r in found[0] if r >= 0]
+        scores = self._all_unit_vectors() @ qvec
+        n = min(len(scores), n)
+        best = np.argpartition(-scores, n - 1)[:n]
+        return best[np.argsort(-scores[best])].tolist()
+
     def unit_tokens(self, row: int) -> frozenset[str]:
         """Stemmed tokens of a unit with its context."""
-        return self._unit_tokens()[row]
+        f, i = self._features(row)
+        return f.tokens[i]
 
     # ------------------------------------------------------------ candidates and scoring
     def passage_units(self, passage: Passage) -> list[int]:
@@ -354,7 +384,6 @@ class Answerer:
         Units found outside the retrieved passages are how an answer can lead with a sentence whose
         passage ranked below `answer_passages`; `allowed_docs` keeps them within the search filters.
         """
-        tokens = self._unit_tokens()
         terms = self.query_terms(question)
         top = list(passages[: self.settings.answer.passages])
         holder: dict[int, Passage] = {}
@@ -368,16 +397,13 @@ class Answerer:
         term = self.tokenizer.one(asked_term(question)) if definitional else []
         extra: list[int] = []
         if qvec is not None and len(self.store.units) and self.settings.answer.unit_candidates > 0:
-            scores = self._all_unit_vectors() @ qvec
-            n = min(len(scores), self.settings.answer.unit_candidates * 4)
-            best = np.argpartition(-scores, n - 1)[:n]
-            for row in best[np.argsort(-scores[best])].tolist():
+            for row in self._closest_units(qvec, self.settings.answer.unit_candidates * 4):
                 if len(extra) >= self.settings.answer.unit_candidates:
                     break
                 if row not in holder and (allowed_docs is None or self.store.units[row].doc_id in allowed_docs):
                     extra.append(row)
         if term:
-            extra.extend(r for r in self._definitions.get(frozenset(term), [])
+            extra.extend(r for r in self._definitions(term)
                          if r not in holder and r not in extra
                          and (allowed_docs is None or self.store.units[r].doc_id in allowed_docs))
         for row in extra:
@@ -391,16 +417,19 @@ class Answerer:
         dense = (np.asarray(vectors[rows], dtype=np.float32) @ qvec).astype(float) if qvec is not None \
             else np.zeros(len(rows))
         chunk_vectors = self.store.vectors()
-        covers = [coverage(terms, tokens[r]) for r in rows]
-        centroids = self._section_centroids()
+        feats = {r: self._features(r) for r in rows}
+        covers = [coverage(terms, feats[r][0].tokens[feats[r][1]]) for r in rows]
         total_idf = sum(terms.values()) or 1.0
         # Dense similarity of every neighbour in one product, and each section's, instead of per candidate.
-        around = sorted({j for r in rows for j in self._neighbors[r]})
-        around_dense = dict(zip(around, (self._all_unit_vectors()[around] @ qvec).tolist(), strict=True)) \
+        neighbors = {r: f.neighbors[i] for r, (f, i) in feats.items()}
+        around = sorted({j for r in rows for j in neighbors[r]})
+        around_dense = dict(zip(around, (np.asarray(vectors[around], dtype=np.float32) @ qvec).tolist(), strict=True)) \
             if qvec is not None and around else {}
-        sections = sorted({self._section_of[r] for r in rows})
-        section_dense = dict(zip(sections, (centroids[sections] @ qvec).tolist(), strict=True)) \
-            if qvec is not None else {}
+        section_key = {r: (f.lo, f.section_of[i]) for r, (f, i) in feats.items()}
+        sections = sorted(set(section_key.values()))
+        centroid_rows = [self._doc_features(lo).centroids[k] for lo, k in sections]
+        section_dense = dict(zip(sections, (np.asarray(centroid_rows, dtype=np.float32) @ qvec).tolist(),
+                                 strict=True)) if qvec is not None and sections else {}
         best_dense, best_cover = float(max(dense)), max(covers)
         term_pattern = _defines_pattern(asked_term(question)) if definitional else None
         numeric = bool(NUMERIC_QUESTION.search(question))
@@ -411,9 +440,10 @@ class Answerer:
         out = []
         for i, row in enumerate(rows):
             unit, p = self.store.units[row], holder[row]
+            f, u = feats[row]
             kind = unit.kind
-            term_cover = coverage(terms, self._context_tokens[row]) if kind is UnitKind.definition else 0.0
-            by_term = kind is UnitKind.definition and bool(term) and set(term) <= self._context_tokens[row]
+            term_cover = coverage(terms, f.context_tokens[u]) if kind is UnitKind.definition else 0.0
+            by_term = kind is UnitKind.definition and bool(term) and set(term) <= f.context_tokens[u]
             by_phrase = term_pattern is not None and term_pattern.search(unit.text) is not None
             defines = float(by_term or by_phrase)
             features = {
@@ -421,7 +451,7 @@ class Answerer:
                 "dense_rel": float(dense[i]) - best_dense,
                 "coverage": covers[i],
                 "coverage_rel": covers[i] - best_cover,
-                "section_coverage": coverage(terms, self._section_tokens[row]),
+                "section_coverage": coverage(terms, f.section_tokens[u]),
                 "passage_rank": 1.0 / p.rank if p.rank else 0.0,
                 "passage_dense": float(p.dense_score) if p.dense_score is not None else (
                     float(np.dot(chunk_vectors[self.store.row_of[p.chunk.chunk_id]], qvec)) if qvec is not None
@@ -430,11 +460,11 @@ class Answerer:
                 "retrieved": float(p.rank > 0),
                 "definition_match": term_cover if definitional else 0.0,
                 "defines_term": defines,
-                "numeric_match": float(numeric and self._has_digit[row]),
+                "numeric_match": float(numeric and f.has_digit[u]),
                 "type_match": float(any(r.search(unit.text) for r in wanted)),
-                "rare_hit": max((w for t, w in terms.items() if t in tokens[row]), default=0.0) / rarest,
-                "bigrams": len(q_bigrams & self._bigram_sets[row]) / len(q_bigrams) if q_bigrams else 0.0,
-                "first_in_section": float(self._first_in_section[row]),
+                "rare_hit": max((w for t, w in terms.items() if t in f.tokens[u]), default=0.0) / rarest,
+                "bigrams": len(q_bigrams & f.bigram_sets[u]) / len(q_bigrams) if q_bigrams else 0.0,
+                "first_in_section": float(f.first_in_section[u]),
                 "is_list": float(kind is UnitKind.list),
                 "is_table": float(kind in (UnitKind.table, UnitKind.row)),
                 "is_item": float(kind is UnitKind.item),
@@ -442,9 +472,9 @@ class Answerer:
                 "log_words": math.log1p(len(unit.text.split())),
                 # BM25 normalised by the question's total IDF, so questions of any length compare.
                 "bm25": self._bm25(terms, row) / total_idf,
-                "neighbor_coverage": max((coverage(terms, tokens[j]) for j in self._neighbors[row]), default=0.0),
-                "neighbor_dense": max((around_dense.get(j, 0.0) for j in self._neighbors[row]), default=0.0),
-                "section_dense": section_dense.get(self._section_of[row], 0.0),
+                "neighbor_coverage": max((coverage(terms, self.unit_tokens(j)) for j in neighbors[row]), default=0.0),
+                "neighbor_dense": max((around_dense.get(j, 0.0) for j in neighbors[row]), default=0.0),
+                "section_dense": section_dense.get(section_key[row], 0.0),
             }
             out.append(Candidate(row, unit, p, features))
         return terms, out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +15,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from atmp_rag.config import Settings, nested
+from atmp_rag.config import Settings, env_name, nested
 from atmp_rag.models import CitationFormat, Document, RetrievalMode
 
 app = typer.Typer(help="Regulatory answers for ATMPs from EMA/ICH guidelines, with page-level citations.",
@@ -176,6 +177,11 @@ def ingest(
     index_dir: IndexDirOpt = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (publish nothing) if any PDF is skipped.")] = False,
     as_json: JsonOpt = False,
+    engine: Annotated[str | None, typer.Option(
+        "--engine", help="local (default) or ray: where new documents are extracted, chunked and encoded "
+                         "(ATMP_RAG_INDEX__ENGINE; ray needs atmp-rag[ray]).")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="Ray cluster to join ('auto', 'host:6379'); default: a local Ray for the build.")] = None,
 ) -> None:
     """Build or update the index from the corpus folder (incremental, atomic publish).
 
@@ -184,14 +190,21 @@ def ingest(
     """
     from atmp_rag.corpus import CatalogError, EmptyCorpus
     from atmp_rag.extract import ExtractionError
-    from atmp_rag.ingest import BuildInterrupted
+    from atmp_rag.ingest import BuildInterrupted, EngineFailed
     from atmp_rag.ingest import ingest as run_ingest
     from atmp_rag.store import BuildLocked, DiskFull
 
     s = load_settings({"corpus.dir": corpus_dir, "index.dir": index_dir})
     try:
         # A bar on a terminal, plain lines (documents, pages, chunks/s, ETA) in logs and CI.
-        report = run_ingest(s, strict=strict, show_progress=not as_json)
+        report = run_ingest(s, strict=strict, show_progress=not as_json, engine_name=engine,
+                            ray_address=ray_address)
+    except ModuleNotFoundError as exc:
+        if exc.name != "ray":
+            raise
+        raise fail("--engine ray needs Ray: pip install 'atmp-rag[ray]'; nothing published") from exc
+    except EngineFailed as exc:
+        raise fail(f"{exc}; nothing published") from exc
     except ExtractionError as exc:
         raise fail(f"--strict: nothing published; skipped: {exc.reason}") from exc
     except (BuildLocked, EmptyCorpus, DiskFull, CatalogError) as exc:
@@ -427,6 +440,8 @@ def serve(
     port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port (ATMP_RAG_SERVICE__PORT).")] = None,
     index_dir: IndexDirOpt = None,
     log_level: Annotated[str, typer.Option("--log-level", help="debug | info | warning")] = "info",
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, help="Worker processes (uvicorn); they share the memory-mapped index.")] = 1,
 ) -> None:
     """Run the HTTP API (uvicorn); the index reloads by itself when a new one is published."""
     s = load_settings({"service.host": host, "service.port": port, "index.dir": index_dir})
@@ -442,6 +457,16 @@ def serve(
     pkg_log.handlers[:] = [handler]
     pkg_log.propagate = False
     pkg_log.setLevel(log_level.upper())
+    if workers > 1:
+        # Each worker builds its own app from the environment (uvicorn imports the factory in every
+        # process): pass the options given here on as ATMP_RAG_* variables. The index files are
+        # memory-mapped, so the workers share their pages; each holds its own model and caches.
+        for dotted, value in (("index.dir", index_dir), ("service.host", host), ("service.port", port)):
+            if value is not None:
+                os.environ[env_name(dotted)] = str(value)
+        uvicorn.run("atmp_rag.api:create_app", factory=True, host=s.service.host, port=s.service.port,
+                    workers=workers, log_level=log_level, access_log=False)
+        return
     uvicorn.run(create_app(s), host=s.service.host, port=s.service.port, log_level=log_level, access_log=False)
 
 

@@ -79,6 +79,22 @@ class IndexSettings(Group):
     name: str = Field("default", description="Prefix of build folder names.")
     keep_builds: int = Field(2, ge=1, description="Build folders kept after a publish (leased ones are never "
                                                   "removed).")
+    engine: Literal["local", "ray"] = Field(
+        "local", description="Where new or changed documents are extracted, chunked and encoded: in this process "
+                             "(local) or on a Ray cluster (ray; needs the optional extra atmp-rag[ray]). Same index "
+                             "either way.")
+
+
+class RaySettings(Group):
+    """The optional Ray ingest engine (`atmp-rag ingest --engine ray`)."""
+
+    address: str | None = Field(None, description="Ray cluster to join ('auto', 'host:6379'); unset: a local Ray "
+                                                  "for the build.")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray started when no address is given "
+                                                         "(all by default).")
+    encoders: int | None = Field(None, ge=1, description="Encoder actors (each loads the model once); default: one "
+                                                         "per CPU of the cluster.")
+    encoder_threads: int = Field(1, ge=1, description="Torch threads of each encoder actor.")
 
 
 # ------------------------------------------------------------------ groups that shape the index
@@ -111,7 +127,10 @@ class EmbeddingSettings(IndexShaping):
     # "pooled" reads unit vectors off the chunks' forward passes (late chunking, no extra encoding);
     # "encoded" encodes every unit on its own (slower build).
     unit_vectors: Literal["pooled", "encoded"] = Field("pooled", description="How quotable units get vectors.")
-    faiss_index: Literal["flat", "hnsw", "ivf"] = Field("flat", description="FAISS index kind (flat is exact).")
+    faiss_index: Literal["flat", "hnsw", "ivf", "auto"] = Field(
+        "flat", description="FAISS index kind (flat is exact). `auto`: exact up to store.APPROXIMATE_ABOVE vectors, "
+                            "above that an IVF index whose probe count is tuned at build for recall@10 >= 0.97 "
+                            "(parameters in the manifest); the quotable units' vectors get the same treatment.")
 
 
 class LexicalSettings(IndexShaping):
@@ -155,6 +174,8 @@ class AnswerSettings(Group):
     # Fitted on the dev split by eval/fit_answer_scorer.py and shipped in atmp_rag/data/answer_scorer.json.
     scorer: Path | None = Field(None, description="A unit-scorer JSON replacing the shipped one.")
     abstain_threshold: float | None = Field(None, description="Overrides the scorer's own abstention threshold.")
+    doc_cache: int = Field(256, ge=1, description="Documents whose units' tokens, neighbours and section centroids "
+                                                  "the answerer keeps (LRU); bounds its memory on a large index.")
 
 
 class GenerationSettings(Group):
@@ -297,6 +318,7 @@ class Settings(BaseSettings):
 
     corpus: CorpusSettings = Field(default_factory=CorpusSettings, description="Guideline PDFs and their sync.")
     index: IndexSettings = Field(default_factory=IndexSettings, description="Where builds live.")
+    ray: RaySettings = Field(default_factory=RaySettings, description="The optional Ray ingest engine.")
     extraction: ExtractionSettings = Field(default_factory=ExtractionSettings, description="PDF text extraction.")
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings, description="Sections and chunks.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings, description="Stored vectors.")

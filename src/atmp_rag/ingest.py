@@ -18,11 +18,11 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -141,7 +141,15 @@ def _progress(enabled: bool) -> Iterator[ProgressLike]:
         yield progress
 
 
-def encode_chunks(embedder: Embedder, texts: list[str], show_progress: bool, batch: int = 256,
+#: Texts per encoder call in `encode_chunks` (and per actor call in the Ray engine, so both batch alike).
+BATCH = 256
+
+
+class EngineFailed(RuntimeError):
+    """The ingest engine gave up on a task (e.g. a Ray worker died beyond its retries); nothing was published."""
+
+
+def encode_chunks(embedder: Embedder, texts: list[str], show_progress: bool, batch: int = BATCH,
                   ranges: list[list[tuple[int, int]]] | None = None
                   ) -> tuple[np.ndarray, list[list[tuple[np.ndarray, int]]]]:
     """Encode texts in length-sorted slices so the bar moves and padding stays small.
@@ -181,6 +189,132 @@ class _DocBuild:
 
 
 @dataclass
+class Prepared:
+    """What extracting, cleaning and chunking one document gave: its build or why it was skipped."""
+
+    built: _DocBuild | None
+    skipped: SkippedFile | None = None
+    dropped: Counter[str] = field(default_factory=Counter)
+    extract_seconds: float = 0.0
+    chunk_seconds: float = 0.0
+
+
+class TokenCounter(Protocol):
+    """What chunking needs of the encoder: its tokenizer's count and its window."""
+
+    max_tokens: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def prepare_document(settings: Settings, doc: Document, path: Path, counter: TokenCounter) -> Prepared:
+    """Extract, clean, chunk and cut units of one PDF: the per-document CPU work of every engine."""
+    t0 = time.perf_counter()
+    try:
+        _check_page_count(path, settings.extraction.max_pages)
+        pages = extract_pages(path, doc.doc_id, backend=settings.extraction.backend,
+                              max_page_chars=settings.extraction.max_page_chars)
+    except (ExtractionError, OSError) as exc:
+        reason = exc.reason if isinstance(exc, ExtractionError) else f"cannot read: {exc.strerror or exc}"
+        return Prepared(None, SkippedFile(file=path.name, reason=reason))
+    t1 = time.perf_counter()
+    seg = segment(doc.doc_id, pages)
+    chunks = chunk_segmented(seg, counter.count_tokens,
+                             max_tokens=min(settings.chunking.max_tokens, counter.max_tokens),
+                             overlap_tokens=settings.chunking.overlap_tokens, min_tokens=settings.chunking.min_tokens)
+    built = build_units(seg, chunks)
+    timing = {"extract_seconds": t1 - t0, "chunk_seconds": time.perf_counter() - t1}
+    if not chunks:
+        return Prepared(None, SkippedFile(file=path.name, reason="no indexable text after cleaning"),
+                        Counter(built.dropped), **timing)
+    return Prepared(_DocBuild(pages, chunks, built.units, seg=seg, unit_ranges=built.ranges), None,
+                    Counter(built.dropped), **timing)
+
+
+class PassageEncoder(Protocol):
+    """What encoding needs: the local embedder, or the Ray engine's actor pool."""
+
+    dimension: int
+
+    def encode_pooled(self, texts: list[str], ranges: list[list[tuple[int, int]]], show_progress: bool
+                      ) -> tuple[np.ndarray, list[list[tuple[np.ndarray, int]]]]: ...
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+class IngestEngine(Protocol):
+    """Where the documents that need work are prepared and encoded (see `atmp_rag.engines`)."""
+
+    def prepare(self, settings: Settings, work: list[tuple[Document, Path]], show_progress: bool
+                ) -> Iterator[tuple[Document, Path, Prepared]]: ...
+
+    def encoder(self, settings: Settings) -> PassageEncoder: ...
+
+    def dimension(self, settings: Settings) -> int: ...
+
+
+class _LocalEncoder:
+    """The in-process embedder as a PassageEncoder (length-sorted slices, one progress bar)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.dimension = embedder.dimension
+
+    def encode_pooled(self, texts: list[str], ranges: list[list[tuple[int, int]]], show_progress: bool
+                      ) -> tuple[np.ndarray, list[list[tuple[np.ndarray, int]]]]:
+        return encode_chunks(self.embedder, texts, show_progress, ranges=ranges)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode_passages(texts)
+
+
+class LocalEngine:
+    """The default engine: every document in this process, one after the other, with a progress bar."""
+
+    def __init__(self, model: Callable[[], Embedder]) -> None:
+        self._model = model  # loaded only when a document needs work
+
+    def prepare(self, settings: Settings, work: list[tuple[Document, Path]], show_progress: bool
+                ) -> Iterator[tuple[Document, Path, Prepared]]:
+        with _progress(show_progress and bool(work)) as progress:
+            task = progress.add_task("extract", total=len(work), unit="documents", pages=0)
+            n_pages = 0
+            for doc, path in work:
+                progress.update(task, description=f"extract {doc.doc_id[:24]}")
+                encoder = self._model()  # loaded outside the extract/chunk timings
+                prepared = prepare_document(settings, doc, path, encoder)
+                if prepared.built is not None:
+                    n_pages += len(prepared.built.pages)
+                    progress.update(task, pages=n_pages)
+                yield doc, path, prepared
+                progress.advance(task)
+
+    def encoder(self, settings: Settings) -> PassageEncoder:
+        return _LocalEncoder(self._model())
+
+    def dimension(self, settings: Settings) -> int:
+        return self._model().dimension
+
+
+@contextlib.contextmanager
+def _engine_for(settings: Settings, name: str | None, ray_address: str | None,
+                embedder: Embedder | None) -> Iterator[IngestEngine | None]:
+    """The engine named by `name` (or `settings.index.engine`); None means the local engine of `_build`."""
+    name = name or settings.index.engine
+    if name == "local":
+        if ray_address:
+            raise EngineFailed("--ray-address needs --engine ray")
+        yield None
+        return
+    if name != "ray":
+        raise EngineFailed(f"unknown ingest engine {name!r}: local or ray")
+    from atmp_rag.engines.ray import RayEngine  # Ray is an optional extra, imported only here
+
+    with RayEngine.connect(settings, ray_address or settings.ray.address) as engine:
+        yield engine
+
+
+@dataclass
 class _Reuse:
     """What a previous build with the same settings can give back, per document sha256."""
 
@@ -196,8 +330,9 @@ class _Reuse:
     def take(self, doc_id: str) -> _DocBuild | None:
         if self.store is None:
             return None
-        rows = [i for i, c in enumerate(self.store.chunks) if c.doc_id == doc_id]
-        chunks = [self.store.chunks[i] for i in rows]
+        found = self.store.doc_chunks(doc_id)
+        rows = [r for r, _ in found]
+        chunks = [c for _, c in found]
         units, unit_vectors = self.store.doc_units(doc_id)
         vectors = np.asarray(self.store.vectors()[rows], dtype=np.float32)
         return _DocBuild(self.store.pages(doc_id), chunks, units, vectors, unit_vectors)
@@ -254,8 +389,14 @@ def content_hash(settings_hash: str, doc_hashes: dict[str, str], catalog: list[D
 
 
 def ingest(settings: Settings, strict: bool = False, show_progress: bool = True,
-           embedder: Embedder | None = None) -> IngestReport:
+           embedder: Embedder | None = None, engine_name: str | None = None,
+           ray_address: str | None = None) -> IngestReport:
     """Index every PDF in the corpus folder; publish atomically; reuse unchanged documents.
+
+    `engine_name` ("local" by default, or "ray"; `settings.index.engine` when None) says where the
+    documents that need work are extracted, chunked and encoded; the reuse decision, the store
+    writer and the publish are the same for both. `ray_address` joins a running Ray cluster
+    ("auto", "host:6379"); without it the Ray engine starts a local Ray for the length of the build.
 
     Unreadable PDFs, and corpus entries that are not regular files, are skipped and listed in the
     report (with `strict`, nothing is published when any file is skipped). Raises EmptyCorpus when
@@ -302,8 +443,9 @@ def ingest(settings: Settings, strict: bool = False, show_progress: bool = True,
         remove_staging(index_root)
         reuse = _previous_build(index_root, settings_hash)
         try:
-            report = _build(settings, catalog, files, doc_sha, reuse, name, strict, show_progress, embedder, started,
-                            skipped, guard)
+            with _engine_for(settings, engine_name, ray_address, embedder) as engine:
+                report = _build(settings, catalog, files, doc_sha, reuse, name, strict, show_progress, embedder,
+                                started, skipped, guard, engine)
         finally:
             reuse.close()
         with guard.deferred():
@@ -313,7 +455,8 @@ def ingest(settings: Settings, strict: bool = False, show_progress: bool = True,
 
 def _build(settings: Settings, catalog: list[Document], files: list[tuple[Document, Path]], doc_sha: dict[str, str],
            reuse: _Reuse, name: str, strict: bool, show_progress: bool, embedder: Embedder | None,
-           started: float, skipped_before: list[SkippedFile], guard: _Interrupts) -> IngestReport:
+           started: float, skipped_before: list[SkippedFile], guard: _Interrupts,
+           engine: IngestEngine | None = None) -> IngestReport:
     # The model is loaded only when some document actually needs chunking and encoding.
     def model() -> Embedder:
         nonlocal embedder
@@ -326,47 +469,27 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
     timings = {"extract": 0.0, "chunk": 0.0, "encode": 0.0, "write": 0.0}
     dropped: Counter[str] = Counter()
 
-    with _progress(show_progress) as progress:
-        task = progress.add_task("extract", total=len(files), unit="documents", pages=0)
-        n_pages = 0
-        for doc, path in files:
-            progress.update(task, description=f"extract {doc.doc_id[:24]}")
-            if reuse.sha.get(doc.doc_id) == doc_sha[doc.doc_id]:
-                taken = reuse.take(doc.doc_id)
-                if taken is not None and taken.unit_vectors is not None:
-                    per_doc[doc.doc_id] = taken
-                    reused.append(doc.doc_id)
-                    progress.advance(task)
-                    continue
-            encoder = model()  # loaded outside the extract/chunk timings
-            t0 = time.perf_counter()
-            try:
-                _check_page_count(path, settings.extraction.max_pages)
-                pages = extract_pages(path, doc.doc_id, backend=settings.extraction.backend,
-                                      max_page_chars=settings.extraction.max_page_chars)
-            except (ExtractionError, OSError) as exc:
-                reason = exc.reason if isinstance(exc, ExtractionError) else f"cannot read: {exc.strerror or exc}"
-                log.warning("skipping %s: %s", path.name, reason)
-                skipped.append(SkippedFile(file=path.name, reason=reason))
-                progress.advance(task)
+    # The incremental decision stays here, whatever the engine: unchanged documents are reused.
+    work: list[tuple[Document, Path]] = []
+    for doc, path in files:
+        if reuse.sha.get(doc.doc_id) == doc_sha[doc.doc_id]:
+            taken = reuse.take(doc.doc_id)
+            if taken is not None and taken.unit_vectors is not None:
+                per_doc[doc.doc_id] = taken
+                reused.append(doc.doc_id)
                 continue
-            t1 = time.perf_counter()
-            n_pages += len(pages)
-            progress.update(task, pages=n_pages)
-            seg = segment(doc.doc_id, pages)
-            chunks = chunk_segmented(seg, encoder.count_tokens,
-                                     max_tokens=min(settings.chunking.max_tokens, encoder.max_tokens),
-                                     overlap_tokens=settings.chunking.overlap_tokens,
-                                     min_tokens=settings.chunking.min_tokens)
-            built = build_units(seg, chunks)
-            dropped.update(built.dropped)
-            timings["extract"] += t1 - t0
-            timings["chunk"] += time.perf_counter() - t1
-            if not chunks:
-                skipped.append(SkippedFile(file=path.name, reason="no indexable text after cleaning"))
-            else:
-                per_doc[doc.doc_id] = _DocBuild(pages, chunks, built.units, seg=seg, unit_ranges=built.ranges)
-            progress.advance(task)
+        work.append((doc, path))
+
+    runner = engine if engine is not None else LocalEngine(model)
+    for doc, path, prepared in runner.prepare(settings, work, show_progress):
+        dropped.update(prepared.dropped)
+        timings["extract"] += prepared.extract_seconds
+        timings["chunk"] += prepared.chunk_seconds
+        if prepared.skipped is not None:
+            log.warning("skipping %s: %s", path.name, prepared.skipped.reason)
+            skipped.append(prepared.skipped)
+        elif prepared.built is not None:
+            per_doc[doc.doc_id] = prepared.built
 
     if strict and skipped:
         raise ExtractionError("; ".join(f"{s.file}: {s.reason}" for s in skipped))
@@ -378,12 +501,13 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
     t0 = time.perf_counter()
     if new_ids:
         log.info("encoding the chunks of %d new or changed documents", len(new_ids))
-        directly = _encode_documents(model(), settings, [(docs_by_id[d], per_doc[d]) for d in new_ids], show_progress)
+        directly = _encode_documents(runner.encoder(settings), settings,
+                                     [(docs_by_id[d], per_doc[d]) for d in new_ids], show_progress)
         if directly:
             log.info("%d units held no token of any chunk and were encoded on their own", directly)
     timings["encode"] = time.perf_counter() - t0
 
-    dimension = int(reuse.dimension) if embedder is None and reuse.dimension else model().dimension
+    dimension = int(reuse.dimension) if embedder is None and reuse.dimension else runner.dimension(settings)
     content = _assemble(catalog, files, per_doc, doc_sha, dimension)
     manifest = {
         "documents": {d: {"sha256": doc_sha[d], "chunks": len(per_doc[d].chunks), "units": len(per_doc[d].units)}
@@ -487,7 +611,7 @@ def _assemble(catalog: list[Document], files: list[tuple[Document, Path]], per_d
                         unit_matrix)
 
 
-def _encode_documents(embedder: Embedder, settings: Settings, docs: list[tuple[Document, _DocBuild]],
+def _encode_documents(embedder: PassageEncoder, settings: Settings, docs: list[tuple[Document, _DocBuild]],
                       show_progress: bool) -> int:
     """Encode the chunks of new documents and give every unit a vector; returns how many units were
     encoded on their own.
@@ -520,7 +644,7 @@ def _encode_documents(embedder: Embedder, settings: Settings, docs: list[tuple[D
             texts.append(text)
             ranges.append(chunk_ranges)
             owners.append(chunk_owners)
-    vectors, pooled = encode_chunks(embedder, texts, show_progress, ranges=ranges)
+    vectors, pooled = embedder.encode_pooled(texts, ranges, show_progress)
     sums = [np.zeros((len(b.units), embedder.dimension), dtype=np.float32) for _, b in docs]
     counts = [np.zeros(len(b.units), dtype=np.int64) for _, b in docs]
     for chunk_pools, chunk_owners in zip(pooled, owners, strict=True):

@@ -76,6 +76,17 @@ def _overlap(a: Chunk, b: Chunk) -> float:
     return shared / shorter
 
 
+def search_parameters(index: faiss.Index, selector: faiss.IDSelector) -> faiss.SearchParameters:
+    """Search parameters restricting `index` to `selector`, keeping the index's own probe settings
+    (an IVF or HNSW index rejects the generic parameters, and would otherwise lose its nprobe/efSearch)."""
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        return faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe)
+    if isinstance(index, faiss.IndexHNSW):
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    return faiss.SearchParameters(sel=selector)
+
+
 @dataclass
 class Retrieval:
     """Passages of one search and the query vector they were found with (None for bm25 alone)."""
@@ -97,7 +108,7 @@ class Retriever:
             self.reranker = get_reranker(settings.retrieval.rerank_model)
         doc_ids = sorted(store.documents)
         self._doc_index = {d: i for i, d in enumerate(doc_ids)}
-        self._row_doc = np.array([self._doc_index[c.doc_id] for c in store.chunks], dtype=np.int32)
+        self._row_doc = np.array([self._doc_index[d] for d in store.chunk_documents()], dtype=np.int32)
         self._n = len(store.chunks)
 
     # ------------------------------------------------------------ filters
@@ -131,7 +142,7 @@ class Retriever:
             allowed = np.flatnonzero(mask).astype(np.int64)
             if not len(allowed):
                 return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            params = search_parameters(self.store.faiss, faiss.IDSelectorBatch(allowed))
         scores, rows = self.store.faiss.search(qvec.reshape(1, -1), n, params=params)
         keep = rows[0] >= 0
         return Ranked(rows[0][keep], scores[0][keep])

@@ -125,9 +125,7 @@ def load_index(folder: Path, settings: Settings, embedder: Embedder) -> Loaded:
     """
     store = IndexStore(folder)
     try:
-        counts: dict[str, int] = {}
-        for chunk in store.chunks:
-            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        counts = store.chunk_counts()
         answerer = Answerer(store, settings, embedder)
         answerer.warm()
         issuers = frozenset(store.documents[d].issuer for d in counts if d in store.documents)
@@ -324,7 +322,7 @@ class Engine:
         """Ordered unique section paths of a document, each with the PDF page where it first appears."""
         loaded = loaded or self.current()
         seen: dict[tuple[str, ...], SectionEntry] = {}
-        chunks: list[Chunk] = sorted((c for c in loaded.store.chunks if c.doc_id == doc_id), key=lambda c: c.ordinal)
+        chunks: list[Chunk] = sorted((c for _, c in loaded.store.doc_chunks(doc_id)), key=lambda c: c.ordinal)
         for c in chunks:
             key = tuple(c.section_path)
             if key and key not in seen and c.pages:

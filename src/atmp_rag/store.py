@@ -24,16 +24,18 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Generic, TypeVar, overload
 
 import bm25s
 import faiss
 import numpy as np
 
-from atmp_rag.models import Chunk, Document, Page, PageKind, Passage, QuoteUnit
+from atmp_rag.models import Chunk, Document, Page, PageKind, Passage, QuoteUnit, UnitKind
 from atmp_rag.text.lexical import Idf, Tokenizer, bm25_tokenize, document_frequencies
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,10 @@ CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE NOT NULL, doc
 CREATE INDEX chunks_doc ON chunks (doc_id);
 CREATE TABLE units (row INTEGER PRIMARY KEY, unit_id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL, json TEXT NOT NULL);
 CREATE INDEX units_doc ON units (doc_id);
+CREATE TABLE unit_chunks (chunk_id TEXT NOT NULL, unit_row INTEGER NOT NULL);
+CREATE INDEX unit_chunks_chunk ON unit_chunks (chunk_id);
+CREATE TABLE definitions (term TEXT NOT NULL, unit_row INTEGER NOT NULL);
+CREATE INDEX definitions_term ON definitions (term);
 CREATE TABLE terms (token TEXT PRIMARY KEY, df INTEGER NOT NULL);
 """
 
@@ -69,9 +75,80 @@ class DiskFull(OSError):
 
 # ---------------------------------------------------------------- vectors
 
-def build_faiss(vectors: np.ndarray, kind: str) -> faiss.Index:
-    """An inner-product FAISS index over normalised vectors: flat (exact), HNSW or IVF."""
+#: `faiss_index=auto`: exact search up to this many vectors, a tuned IVF index above. bench/scale.py
+#: measured exact search at 10^5 passages still within the latency target and at 10^6 far over it
+#: (README, "Scaling"); IVF costs a training pass and a recall below 1, so it is used only where needed.
+APPROXIMATE_ABOVE = 200_000
+#: Recall@10 against exact search that `auto` tunes the IVF probe count for (held-out perturbed vectors).
+TARGET_RECALL = 0.97
+_NPROBES = (4, 8, 16, 32, 64, 128, 256)
+
+
+def resolve_faiss_kind(kind: str, n: int) -> str:
+    """The index kind actually built for `n` vectors: `auto` is flat up to APPROXIMATE_ABOVE, IVF above."""
+    if kind == "auto":
+        return "ivf-tuned" if n > APPROXIMATE_ABOVE else "flat"
+    return kind
+
+
+def _recall_at_10(index: faiss.Index, queries: np.ndarray, exact: np.ndarray) -> float:
+    _, found = index.search(queries, 10)
+    return float(np.mean([len(set(f.tolist()) & set(e.tolist())) / 10 for f, e in zip(found, exact, strict=True)]))
+
+
+def _tuning_queries(vectors: np.ndarray, rng: np.random.Generator, count: int = 256) -> np.ndarray:
+    """Held-out queries for tuning the IVF probe count: each the normalised mean of 3 random stored vectors.
+
+    A question lies between several passages, not next to one. On the 10^6-passage bench index the
+    235 real questions reached recall@10 0.957 / 0.980 / 0.994 at nprobe 4 / 8 / 16, and these queries
+    0.950 / 0.986 / 0.993 (so nprobe 8 is chosen); a stored vector plus noise (cosine 0.7, or even 0.5,
+    to it) reached 1.0 at every nprobe there and chose nprobe 4: its neighbours sit in its own list.
+    """
     n, dim = vectors.shape
+    idx = np.sort(rng.choice(n, 3 * count, replace=n < 3 * count))  # sorted: sequential reads of a memory map
+    rows = np.asarray(vectors[idx], dtype=np.float32)[rng.permutation(3 * count)]
+    queries = rows.reshape(count, 3, dim).mean(axis=1)
+    queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(queries, dtype=np.float32)
+
+
+def _tuned_ivf(vectors: np.ndarray) -> tuple[faiss.Index, float]:
+    """IVF-Flat with √n lists (trained on a sample) and the smallest probe count whose recall@10
+    against exact search reaches TARGET_RECALL on 256 held-out queries (`_tuning_queries`)."""
+    n, dim = vectors.shape
+    nlist = int(min(8192, max(16, round(np.sqrt(n)))))
+    rng = np.random.default_rng(0)
+    sample = np.ascontiguousarray(vectors[np.sort(rng.choice(n, min(n, 40 * nlist), replace=False))],
+                                  dtype=np.float32)
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.train(sample)
+    for start in range(0, n, 100_000):
+        index.add(np.ascontiguousarray(vectors[start:start + 100_000], dtype=np.float32))
+    queries = _tuning_queries(vectors, rng)
+    _, exact = faiss.knn(queries, np.ascontiguousarray(vectors, dtype=np.float32), 10, faiss.METRIC_INNER_PRODUCT)
+    recall = 0.0
+    for nprobe in _NPROBES:
+        index.nprobe = min(nprobe, nlist)
+        recall = _recall_at_10(index, queries, exact)
+        if recall >= TARGET_RECALL or nprobe >= nlist:
+            break
+    log.info("IVF index: %d lists, nprobe %d, recall@10 %.3f on held-out queries", nlist, index.nprobe, recall)
+    return index, recall
+
+
+def build_faiss(vectors: np.ndarray, kind: str) -> faiss.Index:
+    """An inner-product FAISS index over normalised vectors: flat (exact), HNSW, IVF, or `auto`
+    (flat up to APPROXIMATE_ABOVE vectors, a recall-tuned IVF above)."""
+    return build_faiss_described(vectors, kind)[0]
+
+
+def build_faiss_described(vectors: np.ndarray, kind: str) -> tuple[faiss.Index, dict[str, Any]]:
+    """`build_faiss` and what the manifest records about the index (type, search parameters, tuned recall)."""
+    n, dim = vectors.shape
+    kind = resolve_faiss_kind(kind, n)
+    if kind == "ivf-tuned":
+        index, recall = _tuned_ivf(vectors)
+        return index, {**faiss_description(index), "tuned_recall_at_10": round(recall, 4)}
     if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
@@ -86,7 +163,18 @@ def build_faiss(vectors: np.ndarray, kind: str) -> faiss.Index:
         index = faiss.IndexFlatIP(dim)
     if n:
         index.add(vectors)
-    return index
+    return index, faiss_description(index)
+
+
+def faiss_description(index: faiss.Index) -> dict[str, Any]:
+    """What the manifest records about a FAISS index: its type and search parameters."""
+    out: dict[str, Any] = {"type": type(index).__name__, "ntotal": int(index.ntotal)}
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        out.update(nlist=int(ivf.nlist), nprobe=int(ivf.nprobe))
+    if isinstance(index, faiss.IndexHNSW):
+        out.update(M=int(index.hnsw.nb_neighbors(1)), efSearch=int(index.hnsw.efSearch))
+    return out
 
 
 # ---------------------------------------------------------------- writing
@@ -128,6 +216,12 @@ def write_index(folder: Path, content: IndexContent, manifest: dict[str, Any], f
             "INSERT INTO units VALUES (?, ?, ?, ?)",
             [(i, u.unit_id, u.doc_id, u.model_dump_json()) for i, u in enumerate(content.units)],
         )
+        db.executemany("INSERT INTO unit_chunks VALUES (?, ?)",
+                       [(c, i) for i, u in enumerate(content.units) for c in u.chunk_ids])
+        # What the answerer needs about all units at once, so that it never has to read them all at load:
+        # the mean token count (BM25 length norm) and the glossary entries by term.
+        unit_lengths, definitions = unit_statistics(content.units, bm25_params["stemmer"], bm25_params["stopwords"])
+        db.executemany("INSERT INTO definitions VALUES (?, ?)", definitions)
         # Document frequencies from the very tokens BM25 indexes: the IDF of answer scoring.
         tokens = bm25_tokenize(content.lexical_texts, bm25_params["stemmer"], bm25_params["stopwords"])
         db.executemany("INSERT INTO terms VALUES (?, ?)", sorted(document_frequencies(tokens).items()))
@@ -139,11 +233,41 @@ def write_index(folder: Path, content: IndexContent, manifest: dict[str, Any], f
     if unit_vectors is None:
         unit_vectors = np.zeros((len(content.units), content.vectors.shape[1]), dtype=np.float32)
     np.save(folder / "unit_vectors.npy", np.ascontiguousarray(unit_vectors, dtype=np.float32))
-    faiss.write_index(build_faiss(content.vectors, faiss_kind), str(folder / "faiss.index"))
+    index, described = build_faiss_described(content.vectors, faiss_kind)
+    faiss.write_index(index, str(folder / "faiss.index"))
+    manifest = {**manifest, "faiss": described}
+    del index
+    # The answerer's "closest units anywhere" search: in memory below the threshold, an ANN index above.
+    if resolve_faiss_kind(faiss_kind, len(unit_vectors)) == "ivf-tuned":
+        unit_index, manifest["unit_faiss"] = build_faiss_described(
+            np.ascontiguousarray(unit_vectors, dtype=np.float32), faiss_kind)
+        faiss.write_index(unit_index, str(folder / "unit_faiss.index"))
+        del unit_index
     bm25 = bm25s.BM25(k1=bm25_params["k1"], b=bm25_params["b"])
     bm25.index(tokens, show_progress=False)
     bm25.save(str(folder / "bm25"), show_progress=False)
+    manifest["unit_avg_tokens"] = unit_lengths
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+
+
+def term_key(tokens: Iterable[str]) -> str:
+    """The lookup key of a glossary term: its distinct stemmed tokens, sorted."""
+    return "\x1f".join(sorted(set(tokens)))
+
+
+def unit_statistics(units: Sequence[QuoteUnit], stemmer: str, stopwords: str,
+                    block: int = 50_000) -> tuple[float, list[tuple[str, int]]]:
+    """Mean token count of the units with their context, and (term key, row) of every glossary definition."""
+    total = 0
+    definitions: list[tuple[str, int]] = []
+    for start in range(0, len(units), block):
+        part = units[start:start + block]
+        total += sum(len(t) for t in bm25_tokenize([f"{u.context}\n{u.text}" for u in part], stemmer, stopwords))
+        rows = [start + i for i, u in enumerate(part) if u.kind is UnitKind.definition]
+        if rows:
+            contexts = bm25_tokenize([units[r].context for r in rows], stemmer, stopwords)
+            definitions.extend((term_key(t), r) for r, t in zip(rows, contexts, strict=True) if t)
+    return total / max(1, len(units)), definitions
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -327,8 +451,105 @@ def _take_lease(folder: Path) -> tuple[IO[bytes], dict[str, Any]]:
         raise
 
 
+T = TypeVar("T")
+
+#: Records kept parsed per open store (chunks, units): hot rows of a large index stay in memory, the
+#: rest are read from SQLite on demand, so RSS does not grow with the corpus. 8,192 chunks of ~2 KB.
+RECORD_CACHE = 8192
+
+
+class RecordTable(Sequence[T], Generic[T]):
+    """A read-only, row-ordered table of one SQLite index as a sequence, parsed lazily with an LRU cache.
+
+    `table[row]` reads one record (cached); iteration streams the table in blocks. Code written for the
+    former in-memory lists keeps working, while a million-passage index never holds them all.
+    """
+
+    def __init__(self, rows: Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]], table: str,
+                 parse: Callable[[str], T], cache: int = RECORD_CACHE) -> None:
+        self._rows = rows
+        self._table = table
+        self._parse = parse
+        self._n = int(rows(f"SELECT COUNT(*) FROM {table}", ())[0][0])
+        self._get = lru_cache(maxsize=cache)(self._load)
+
+    def _load(self, row: int) -> T:
+        found = self._rows(f"SELECT json FROM {self._table} WHERE row = ?", (row,))
+        if not found:
+            raise IndexError(row)
+        return self._parse(found[0][0])
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, row: int) -> T: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[T]: ...
+    def __getitem__(self, row: int | slice) -> T | list[T]:
+        if isinstance(row, slice):
+            return [self._get(i) for i in range(*row.indices(self._n))]
+        row = int(row)
+        if row < 0:
+            row += self._n
+        if not 0 <= row < self._n:
+            raise IndexError(row)
+        return self._get(row)
+
+    def __iter__(self) -> Iterator[T]:
+        block = 2000
+        for start in range(0, self._n, block):
+            for _, blob in self._rows(f"SELECT row, json FROM {self._table} WHERE row >= ? AND row < ? ORDER BY row",
+                                      (start, start + block)):
+                yield self._parse(blob)
+
+    def where(self, column: str, value: Any) -> list[tuple[int, T]]:
+        """(row, record) of the rows whose `column` equals `value`, in row order (e.g. one document's)."""
+        return [(int(r), self._parse(blob)) for r, blob in
+                self._rows(f"SELECT row, json FROM {self._table} WHERE {column} = ? ORDER BY row", (value,))]
+
+
+class _SqlMapping(Mapping[Any, Any]):
+    """A read-only mapping answered by SQLite (one indexed lookup per key, LRU-cached)."""
+
+    def __init__(self, get: Callable[[Any], Any], keys: Callable[[], Iterator[Any]], size: Callable[[], int],
+                 cache: int = RECORD_CACHE) -> None:
+        self._lookup = lru_cache(maxsize=cache)(get)
+        self._keys = keys
+        self._size = size
+
+    def __getitem__(self, key: Any) -> Any:
+        try:
+            value = self._lookup(key)
+        except TypeError as exc:  # unhashable key
+            raise KeyError(key) from exc
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._keys()
+
+    def __len__(self) -> int:
+        return self._size()
+
+
+def read_faiss(path: Path) -> faiss.Index:
+    """Read a FAISS index memory-mapped where FAISS can (IVF inverted lists, flat codes), else into RAM."""
+    for flags in (faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if hasattr(faiss, "IO_FLAG_MMAP_IFC") else None,
+                  faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY):
+        if flags is None:
+            continue
+        try:
+            return faiss.read_index(str(path), flags)
+        except RuntimeError:
+            continue
+    return faiss.read_index(str(path))
+
+
 class IndexStore:
-    """A published index opened for reading: chunks and documents in memory, pages from SQLite.
+    """A published index opened for reading: documents in memory; chunks, units and pages from SQLite
+    on demand (LRU-cached); vectors, FAISS and BM25 memory-mapped.
 
     While open it holds the build's lease (see the module docstring), one read-only SQLite
     connection shared by all threads, and memory maps of the vectors: everything stays readable
@@ -355,26 +576,42 @@ class IndexStore:
             row[0]: Document.model_validate_json(row[1]) for row in self._rows("SELECT doc_id, json FROM documents")
         }
         self.doc_sha256: dict[str, str] = dict(self._rows("SELECT doc_id, sha256 FROM documents"))
-        self.chunks: list[Chunk] = [
-            Chunk.model_validate_json(row[0]) for row in self._rows("SELECT json FROM chunks ORDER BY row")
-        ]
-        self.row_of: dict[str, int] = {c.chunk_id: i for i, c in enumerate(self.chunks)}
-        self.labels: dict[tuple[str, int], str] = {
-            (d, n): lab or str(n) for d, n, lab in self._rows("SELECT doc_id, number, label FROM pages")
-        }
-        self.units: list[QuoteUnit] = [
-            QuoteUnit.model_validate_json(row[0]) for row in self._rows("SELECT json FROM units ORDER BY row")
-        ]
-        self.units_of_chunk: dict[str, list[int]] = {}
-        for i, u in enumerate(self.units):
-            for chunk_id in u.chunk_ids:
-                self.units_of_chunk.setdefault(chunk_id, []).append(i)
+        self.chunks: RecordTable[Chunk] = RecordTable(self._rows, "chunks", Chunk.model_validate_json)
+        self.units: RecordTable[QuoteUnit] = RecordTable(self._rows, "units", QuoteUnit.model_validate_json)
+        self.row_of: Mapping[str, int] = _SqlMapping(
+            self._chunk_row, lambda: (r[0] for r in self._rows("SELECT chunk_id FROM chunks ORDER BY row")),
+            lambda: len(self.chunks))
+        self.labels: Mapping[tuple[str, int], str] = _SqlMapping(
+            self._label, lambda: ((d, n) for d, n in self._rows("SELECT doc_id, number FROM pages")),
+            lambda: int(self._rows("SELECT COUNT(*) FROM pages")[0][0]))
+        tables = {r[0] for r in self._rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        self._has_definitions = "definitions" in tables
+        self._definitions_fallback: dict[str, list[int]] | None = None
+        if "unit_chunks" in tables:
+            self.units_of_chunk: Mapping[str, list[int]] = _SqlMapping(
+                self._chunk_units, lambda: (r[0] for r in self._rows("SELECT DISTINCT chunk_id FROM unit_chunks")),
+                lambda: int(self._rows("SELECT COUNT(DISTINCT chunk_id) FROM unit_chunks")[0][0]))
+        else:  # a build written before issue 11: derive the map once, in memory
+            by_chunk: dict[str, list[int]] = {}
+            for i, u in enumerate(self.units):
+                for chunk_id in u.chunk_ids:
+                    by_chunk.setdefault(chunk_id, []).append(i)
+            self.units_of_chunk = by_chunk
+        # Each document's units are one run of rows (builds write them document by document).
+        grouped = self._rows("SELECT doc_id, MIN(row), MAX(row), COUNT(*) FROM units GROUP BY doc_id")
+        if any(int(hi) - int(lo) + 1 != int(n) for _, lo, hi, n in grouped):
+            raise ValueError(f"{folder}: the units of a document are not stored in one run of rows")
+        spans = sorted((int(lo), int(hi) + 1, d) for d, lo, hi, _ in grouped)
+        self._unit_starts = [lo for lo, _, _ in spans]
+        self._unit_spans = spans
         self.idf = Idf(dict(self._rows("SELECT token, df FROM terms")), len(self.chunks))
         # The index's own tokenizer: queries are tokenised exactly as its BM25 and IDF were built.
         lexical = self.manifest.get("settings", {}).get("lexical", {})
         self.tokenizer = Tokenizer(lexical.get("stemmer", "english"), lexical.get("stopwords", "en"))
-        self.faiss = faiss.read_index(str(folder / "faiss.index"))
-        self.bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
+        self.faiss = read_faiss(folder / "faiss.index")
+        unit_index = folder / "unit_faiss.index"
+        self.unit_faiss: faiss.Index | None = read_faiss(unit_index) if unit_index.exists() else None
+        self.bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False, mmap=True)
         self._vectors: np.ndarray = np.load(folder / "vectors.npy", mmap_mode="r")
         self._unit_vectors: np.ndarray = np.load(folder / "unit_vectors.npy", mmap_mode="r")
         self.loaded_at = time.time()
@@ -385,10 +622,68 @@ class IndexStore:
                 raise IndexNotFound(f"{self.folder} is closed")
             return self._conn.execute(sql, params).fetchall()
 
+    def _chunk_row(self, chunk_id: str) -> int | None:
+        found = self._rows("SELECT row FROM chunks WHERE chunk_id = ?", (chunk_id,))
+        return int(found[0][0]) if found else None
+
+    def _label(self, key: tuple[str, int]) -> str | None:
+        doc_id, number = key
+        found = self._rows("SELECT label FROM pages WHERE doc_id = ? AND number = ?", (doc_id, number))
+        return (found[0][0] or str(number)) if found else None
+
+    def _chunk_units(self, chunk_id: str) -> list[int] | None:
+        found = self._rows("SELECT unit_row FROM unit_chunks WHERE chunk_id = ? ORDER BY rowid", (chunk_id,))
+        return [int(r[0]) for r in found] or None
+
+    def definition_rows(self, term: Iterable[str], tokenizer: Callable[[list[str]], list[list[str]]]) -> list[int]:
+        """Rows of the glossary definitions whose term has exactly these stemmed tokens, in row order.
+
+        `tokenizer` tokenises the terms of an index built before the table existed (once, in memory).
+        """
+        key = term_key(term)
+        if self._has_definitions:
+            return [int(r[0]) for r in self._rows("SELECT unit_row FROM definitions WHERE term = ? ORDER BY unit_row",
+                                                  (key,))]
+        if self._definitions_fallback is None:
+            rows = [i for i, u in enumerate(self.units) if u.kind is UnitKind.definition]
+            table: dict[str, list[int]] = {}
+            for r, t in zip(rows, tokenizer([self.units[r].context for r in rows]), strict=True):
+                if t:
+                    table.setdefault(term_key(t), []).append(r)
+            self._definitions_fallback = table
+        return list(self._definitions_fallback.get(key, []))
+
     @property
     def settings_hash(self) -> str:
         """Hash of the settings this index was built with."""
         return str(self.manifest.get("settings_hash", ""))
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Number of chunks per document (documents without chunks are absent)."""
+        return {d: int(n) for d, n in self._rows("SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id")}
+
+    def chunk_documents(self) -> list[str]:
+        """The document id of every chunk row, in row order (one column read, no JSON parsed)."""
+        return [r[0] for r in self._rows("SELECT doc_id FROM chunks ORDER BY row")]
+
+    def doc_chunks(self, doc_id: str) -> list[tuple[int, Chunk]]:
+        """(row, chunk) of a document's chunks, in row order."""
+        return self.chunks.where("doc_id", doc_id)
+
+    def unit_rows(self, doc_id: str) -> range:
+        """The rows of a document's units (empty when it has none)."""
+        for lo, hi, d in self._unit_spans:
+            if d == doc_id:
+                return range(lo, hi)
+        return range(0)
+
+    def unit_document(self, row: int) -> tuple[str, range]:
+        """The document holding unit `row` and the rows of all its units."""
+        i = bisect_right(self._unit_starts, row) - 1
+        if i < 0 or row >= self._unit_spans[i][1]:
+            raise IndexError(row)
+        lo, hi, doc_id = self._unit_spans[i]
+        return doc_id, range(lo, hi)
 
     def page(self, doc_id: str, number: int) -> Page | None:
         """One page's cleaned text, or None."""
@@ -435,8 +730,9 @@ class IndexStore:
 
     def doc_units(self, doc_id: str) -> tuple[list[QuoteUnit], np.ndarray]:
         """A document's units and their vectors (copied out of the memory map), in unit order."""
-        rows = [i for i, u in enumerate(self.units) if u.doc_id == doc_id]
-        return [self.units[i] for i in rows], np.asarray(self.unit_vectors()[rows], dtype=np.float32)
+        rows = self.unit_rows(doc_id)
+        return list(self.units[rows.start:rows.stop]), np.array(self.unit_vectors()[rows.start:rows.stop],
+                                                              dtype=np.float32)
 
     def close(self) -> None:
         """Close the SQLite connection and release the lease (idempotent); the build may then be removed."""
