@@ -122,7 +122,7 @@ def test_docx_of_an_answer_has_every_quote_verbatim_and_a_reference_list(fake_cl
 
 
 def test_docx_of_twenty_passages_by_chunk_id(fake_client: TestClient, fake_store: IndexStore) -> None:
-    chunks = (fake_store.chunks * 20)[:20]  # the generated index has fewer: some are cited twice
+    chunks = (list(fake_store.chunks) * 20)[:20]  # the generated index has fewer: some are cited twice
     content, _, name = export(fake_client, {"chunk_ids": [c.chunk_id for c in chunks], "format": "docx"})
     assert name == "Guideline-quotations.docx"  # the default title
     document = docx.Document(io.BytesIO(content))
