@@ -213,3 +213,17 @@ def fake_client(fake_settings: Settings, fake_engine):
 
     with TestClient(create_app(fake_settings, fake_engine)) as client:
         yield client
+
+
+#: A question the generated corpus answers (its risk-assessment page).
+FAKE_QUESTION = "What should the risk assessment consider?"
+
+
+@pytest.fixture(scope="session")
+def answer(fake_client) -> dict:
+    """One real /v1/ask answer (not an abstention) from the fake engine, as its JSON."""
+    r = fake_client.post("/v1/ask", json={"question": FAKE_QUESTION, "k": 3})
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert not data["abstained"] and data["citations"], data
+    return data

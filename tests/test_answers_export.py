@@ -23,17 +23,9 @@ from atmp_rag.api import create_app
 from atmp_rag.cite import one_line, status_warning
 from atmp_rag.models import Document, ExportFormat, Status
 from atmp_rag.store import IndexStore
+from tests.conftest import FAKE_QUESTION
 
-QUESTION = "What should the risk assessment consider?"
-
-
-@pytest.fixture(scope="module")
-def answer(fake_client: TestClient) -> dict:
-    r = fake_client.post("/v1/ask", json={"question": QUESTION, "k": 3})
-    assert r.status_code == 200, r.text
-    data = r.json()
-    assert not data["abstained"] and data["citations"], data
-    return data
+QUESTION = FAKE_QUESTION
 
 
 def page_text(store: IndexStore, doc_id: str, pages: list[int]) -> str:

@@ -22,17 +22,9 @@ from PIL import Image
 from atmp_rag.api import create_app
 from atmp_rag.models import CitationFormat
 from atmp_rag.service import Engine
+from tests.conftest import FAKE_QUESTION
 
-QUESTION = "What should the risk assessment consider?"
-
-
-@pytest.fixture(scope="module")
-def answer(fake_client: TestClient) -> dict:
-    r = fake_client.post("/v1/ask", json={"question": QUESTION, "k": 3})
-    assert r.status_code == 200, r.text
-    data = r.json()
-    assert not data["abstained"] and data["citations"], data
-    return data
+QUESTION = FAKE_QUESTION
 
 
 # ------------------------------------------------------------------ one vocabulary, one passage shape
