@@ -47,13 +47,18 @@ def api_url(fake_settings, fake_engine) -> Iterator[str]:
 @pytest.fixture
 def ui_env(api_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """The app knows only the service's URL."""
+    point_app_at(api_url, monkeypatch)
+    return api_url
+
+
+def point_app_at(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget every ATMP_RAG_ setting but the service's URL, and the app's caches."""
     for name in list(os.environ):
         if name.startswith("ATMP_RAG_") and not name.startswith("ATMP_RAG_TEST_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("ATMP_RAG_UI__API_URL", api_url)
+    monkeypatch.setenv("ATMP_RAG_UI__API_URL", url)
     st.cache_data.clear()
     st.cache_resource.clear()
-    return api_url
 
 
 def start(page: str | None = None, **params: str) -> AppTest:
@@ -170,12 +175,7 @@ def test_permalink_notes_when_the_index_has_changed(fake_embedder, tmp_path: Pat
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/readyz", 30)
-        for name in list(os.environ):
-            if name.startswith("ATMP_RAG_") and not name.startswith("ATMP_RAG_TEST_"):
-                monkeypatch.delenv(name)
-        monkeypatch.setenv("ATMP_RAG_UI__API_URL", url)
-        st.cache_data.clear()
-        st.cache_resource.clear()
+        point_app_at(url, monkeypatch)
         asked = httpx.post(f"{url}/v1/ask", json={"question": QUESTION, "k": 5}).json()
         catalog = s.corpus.catalog.read_text(encoding="utf-8")
         s.corpus.catalog.write_text(catalog.replace("quality of ATMPs", "quality of ATMPs (rev 2)", 1),
