@@ -32,6 +32,7 @@ from atmp_rag.corpus import EmptyCorpus, load_catalog, pdf_page_count, scan_corp
 from atmp_rag.embed import Embedder, embedder_for
 from atmp_rag.extract import ExtractionError, extract_pages, pdf_metadata
 from atmp_rag.models import Chunk, Document, IngestReport, Page, QuoteUnit, SkippedFile
+from atmp_rag.progress import ProgressLike
 from atmp_rag.progress import progress as progress_display
 from atmp_rag.store import (
     IndexContent,
@@ -133,6 +134,13 @@ def index_text(document: Document, chunk: Chunk) -> str:
     return f"{header}\n{chunk.text}" if header else chunk.text
 
 
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[ProgressLike]:
+    # Bars on a terminal, plain lines with rate and ETA in logs and CI (`atmp_rag.progress`).
+    with progress_display(enabled) as progress:
+        yield progress
+
+
 #: Texts per encoder call in `encode_chunks` (and per actor call in the Ray engine, so both batch alike).
 BATCH = 256
 
@@ -152,7 +160,7 @@ def encode_chunks(embedder: Embedder, texts: list[str], show_progress: bool, bat
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
     pooled: list[list[tuple[np.ndarray, int]]] = [[] for _ in texts] if ranges is not None else []
-    with progress_display(show_progress) as progress:
+    with _progress(show_progress) as progress:
         task = progress.add_task("encode", total=len(texts), unit="chunks")
         for start in range(0, len(order), batch):
             idx = order[start:start + batch]
@@ -268,7 +276,7 @@ class LocalEngine:
 
     def prepare(self, settings: Settings, work: list[tuple[Document, Path]], show_progress: bool
                 ) -> Iterator[tuple[Document, Path, Prepared]]:
-        with progress_display(show_progress and bool(work)) as progress:
+        with _progress(show_progress and bool(work)) as progress:
             task = progress.add_task("extract", total=len(work), unit="documents", pages=0)
             n_pages = 0
             for doc, path in work:
