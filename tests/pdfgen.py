@@ -334,3 +334,29 @@ FDA_LIKE_PAGES: list[list[str]] = [
 def fda_like_pdf(path: Path) -> Path:
     """Write the FDA-style guidance of `FDA_LIKE_PAGES` (plain pages, bottom page numbers)."""
     return plain_pdf(path, FDA_LIKE_PAGES)
+
+
+#: A Health-Canada-style guidance: top-level sections printed as a bare number and a sentence-case
+#: title ("2 Biodistribution", no full stop, not in capitals), numbered paragraphs ("2.1 …"), a
+#: footnote that also starts with a bare number, and a reference list under "4 References".
+BARE_NUMBERED_PAGES: list[list[str]] = [
+    ["1 Introduction", "1.1 Policy objectives",
+     "1.1.1 This guidance document describes the nonclinical studies that sponsors should complete",
+     "before the first administration of a cell or gene therapy product to humans.1", "",
+     "1 Health Canada considers the principles of ICH S6(R1) applicable where relevant."],
+    ["2 Biodistribution",
+     "2.1 Biodistribution studies should determine the distribution, persistence and clearance of the",
+     "vector or cells in target and non-target tissues, including the gonads.",
+     "2.2 Sampling time points should cover the expected period of persistence."],
+    ["3 Tumourigenicity",
+     "3.1 For cell therapy products derived from pluripotent stem cells, the sponsor should assess the",
+     "risk of teratoma formation from residual undifferentiated cells.",
+     "4 References",
+     "1. ICH S6(R1): Preclinical safety evaluation of biotechnology-derived pharmaceuticals. 2011.",
+     "2. FDA. Preclinical assessment of investigational cellular and gene therapy products. 2013."],
+]
+
+
+def bare_numbered_pdf(path: Path) -> Path:
+    """Write the guidance of `BARE_NUMBERED_PAGES` (plain pages, bottom page numbers)."""
+    return plain_pdf(path, BARE_NUMBERED_PAGES)

@@ -173,3 +173,23 @@ def test_fda_style_title_and_contact_pages_and_references_are_never_units(tmp_pa
     assert "Guidance for Industry" not in texts and "ocod@fda.hhs.gov" not in texts
     assert "Cytotherapy" not in texts and built.dropped["reference list"] == 1
     assert {u.section_path[-1] for u in built.units} == {"I. INTRODUCTION", "II. BACKGROUND", "III. RECOMMENDATIONS"}
+
+
+def test_bare_numbered_sections_are_headings_in_context_and_footnotes_are_not(tmp_path: Path) -> None:
+    """"2 Biodistribution" followed by "2.1 …" opens section 2; the footnote "1 Health Canada considers …"
+    opens nothing; "4 References" is a reference list, never quoted."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import bare_numbered_pdf
+
+    seg = segment("hc", extract_pages(bare_numbered_pdf(tmp_path / "hc.pdf"), "hc"))
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+    section_of = {u.text.split()[0]: u.section for u in built.units if u.text[:1].isdigit()}
+    assert section_of["1.1.1"] == "1 Introduction › 1.1 Policy objectives"
+    assert section_of["2.1"] == section_of["2.2"] == "2 Biodistribution"
+    assert section_of["3.1"] == "3 Tumourigenicity"
+    assert not any(u.text.startswith(("Biodistribution", "Tumourigenicity")) for u in built.units)
+    texts = " ".join(u.text for u in built.units)
+    assert "Preclinical safety evaluation" not in texts and built.dropped["reference list"] >= 1
+    assert not any("Health Canada" in s for u in built.units for s in u.section_path)

@@ -8,7 +8,9 @@ here and the quotable units of `units.py` are cut from them.
 1. Headings: every line goes through `text.headings.detect_heading`; numbered headings are then
    checked against the previous numbered heading (a plausible next number), so list items such as
    "2. Reports" inside section 7.5 stay body text. A numbered line followed by a line starting in
-   lowercase is a wrapped paragraph, not a heading. A heading wrapped over lines (capitals, or a
+   lowercase is a wrapped paragraph, not a heading. A bare "2 Biodistribution" (no full stop, not in
+   capitals) is a heading only when its first subsection ("2.1 …") follows or its title names a
+   standard section (`text.headings.bare_numbered_heading`). A heading wrapped over lines (capitals, or a
    Title Case title cut after "for" or a hyphen) is joined (`text.headings.continues_heading`).
 2. Sections run from one accepted heading to the next and carry the path of headings above them.
    Inside a glossary ("GLOSSARY", "7. DEFINITIONS"), every term line ("Batch (or Lot)", "Harm:") and
@@ -44,6 +46,7 @@ from atmp_rag.text.headings import (
     HARD_CAPS,
     REFERENCE_TITLES,
     Heading,
+    bare_numbered_heading,
     continues_heading,
     detect_heading,
     glossary_term,
@@ -164,6 +167,8 @@ def _sections(g: str) -> list[Section]:
         heading = detect_heading(line)
         following = [ln for _, ln in lines[i + 1:i + 5] if ln.strip()]
         nxt = following[0] if following else ""
+        if heading is None and nxt:
+            heading = bare_numbered_heading(line, nxt)
         joined = None
         if heading is None and nxt and lines[i + 1][1].strip() and re.match(r"\s*\d+(?:\.\d+)*\.?\s+\S", line):
             # "5.2.3 Qualification of Source or Starting Materials for" + "Biotechnological/Biological Drug

@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 
 from atmp_rag.models import PageKind
-from atmp_rag.text.headings import SMALL_WORDS, VERBS, detect_heading, is_caps
+from atmp_rag.text.headings import SMALL_WORDS, VERBS, bare_numbered_heading, detect_heading, is_caps
 
 __all__ = ["classify_pages", "is_prose_line", "strip_lead_noise", "unit_problem"]
 
@@ -94,8 +94,8 @@ def _sentences_count(lines: Sequence[str]) -> int:
 
 
 def _has_body_heading(lines: Sequence[str]) -> bool:
-    for ln in lines:
-        heading = detect_heading(ln)
+    for ln, nxt in zip(lines, [*lines[1:], ""], strict=True):
+        heading = detect_heading(ln) or bare_numbered_heading(ln, nxt)
         if heading is not None and _BODY_HEADING.match(heading.text):
             return True
     return False

@@ -19,6 +19,7 @@ __all__ = [
     "HARD_CAPS",
     "REFERENCE_TITLES",
     "Heading",
+    "bare_numbered_heading",
     "continues_heading",
     "detect_heading",
     "is_caps",
@@ -192,6 +193,33 @@ def detect_heading(line: str) -> Heading | None:
     ):
         return Heading(number="", title=text, level=1, kind="caps", text=text)
     return None
+
+
+_BARE_NUMBERED = re.compile(r"^(?P<num>\d{1,2})\s+(?P<title>\S.*)$")
+
+
+def bare_numbered_heading(line: str, next_line: str) -> Heading | None:
+    """A top-level heading printed as a bare number and a sentence-case title ("2 Biodistribution"),
+    recognised from its context only; `detect_heading` rejects such lines on their own.
+
+    Alone, "3 Title" is as often a footnote ("1 Health Canada considers …"), a table row or a list
+    entry as a heading. It is taken as a heading when what follows shows it opens section N: the next
+    line starts with its first subsection or numbered paragraph ("2.1 …"), or its title names a
+    standard section ("4 References", "5 Glossary"). Several regulators' layouts (Health Canada,
+    TGA, WHO) number their top-level sections this way.
+    """
+    text = " ".join(line.split())
+    m = _BARE_NUMBERED.match(text)
+    if not m or detect_heading(text) is not None:
+        return None
+    num, title = m.group("num"), m.group("title")
+    if not title_ok(title, max_words=10) or title.endswith("."):
+        return None
+    child = re.match(rf"{num}\.\d{{1,2}}\.?\s+\S", " ".join(next_line.split()))
+    standard = title.upper() in HARD_CAPS or REFERENCE_TITLES.match(title) or GLOSSARY_TITLES.search(title)
+    if not child and not standard:
+        return None
+    return Heading(number=num, title=title, level=1, kind="numbered", text=text)
 
 
 def number_key(number: str) -> tuple[tuple[str, int], ...]:
