@@ -360,3 +360,30 @@ BARE_NUMBERED_PAGES: list[list[str]] = [
 def bare_numbered_pdf(path: Path) -> Path:
     """Write the guidance of `BARE_NUMBERED_PAGES` (plain pages, bottom page numbers)."""
     return plain_pdf(path, BARE_NUMBERED_PAGES)
+
+
+#: Division headings of other layouts: an EU-regulation style (CHAPTER / Article with its title on the
+#: next line, a cross-reference to another article at a line start) and an SOP/WHO style ("1.0 Purpose",
+#: "2.0 Scope", "Section 3: Responsibilities").
+DIVISION_PAGES: list[list[str]] = [
+    ["CHAPTER I", "SUBJECT MATTER AND DEFINITIONS", "Article 1", "Subject matter",
+     "This Regulation lays down specific rules concerning the authorisation, supervision and",
+     "pharmacovigilance of advanced therapy medicinal products.", "Article 2", "Definitions",
+     "For the purposes of this Regulation, a tissue engineered product means a product that contains",
+     "engineered cells or tissues and is presented as having properties for regenerating human tissue."],
+    ["CHAPTER II", "MARKETING AUTHORISATION REQUIREMENTS", "Article 3", "Donation, procurement and testing",
+     "Where an advanced therapy medicinal product contains human cells or tissues, the applicant shall",
+     "provide the information on donation, procurement and testing as required by",
+     "Article 14 Regulation (EC) No 726/2004",
+     "for the evaluation of the product by the committee."],
+    ["1.0 Purpose", "1.1 This procedure describes how vector shedding data are collected and reported to",
+     "the sponsor before the first clinical administration.", "2.0 Scope",
+     "2.1 The procedure applies to all gene therapy products tested in the nonclinical facility.",
+     "Section 3: Responsibilities", "3.1 The study director should approve the shedding sampling plan",
+     "before dosing starts."],
+]
+
+
+def division_pdf(path: Path) -> Path:
+    """Write the pages of `DIVISION_PAGES` (plain pages, bottom page numbers)."""
+    return plain_pdf(path, DIVISION_PAGES)

@@ -193,3 +193,32 @@ def test_bare_numbered_sections_are_headings_in_context_and_footnotes_are_not(tm
     texts = " ".join(u.text for u in built.units)
     assert "Preclinical safety evaluation" not in texts and built.dropped["reference list"] >= 1
     assert not any("Health Canada" in s for u in built.units for s in u.section_path)
+
+
+def test_chapter_article_section_and_n0_headings(tmp_path: Path) -> None:
+    """CHAPTER / Article headings with their titles on the next line, "1.0 Purpose" as a top-level section
+    holding "1.1", "Section 3: …"; an "Article 14 …" cross-reference at a line start opens nothing."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import division_pdf
+
+    pages = extract_pages(division_pdf(tmp_path / "div.pdf"), "div")
+    assert [p.kind.value for p in pages] == ["content"] * 3
+    seg = segment("div", pages)
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+
+    def section(words: str) -> list[str]:
+        return next(u.section_path for u in built.units if words in " ".join(u.text.split()))
+
+    assert section("lays down specific rules") == ["CHAPTER I SUBJECT MATTER AND DEFINITIONS",
+                                                   "Article 1 Subject matter"]
+    assert section("tissue engineered product means")[-1] == "Article 2 Definitions"
+    assert section("as required by Article 14") == ["CHAPTER II MARKETING AUTHORISATION REQUIREMENTS",
+                                                    "Article 3 Donation, procurement and testing"]
+    # Numbered sections sit under the chapter, as in one document they would; "2.0" is a sibling of "1.0".
+    chapter = ["CHAPTER II MARKETING AUTHORISATION REQUIREMENTS"]
+    assert section("vector shedding data are collected") == [*chapter, "1.0 Purpose"]
+    assert section("applies to all gene therapy products") == [*chapter, "2.0 Scope"]
+    assert section("study director should approve") == [*chapter, "Section 3: Responsibilities"]
+    assert not any("Article 14" in s for u in built.units for s in u.section_path)

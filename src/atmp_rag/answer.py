@@ -8,7 +8,8 @@ How an answer is made
 2. Each candidate is described by a few signals (`FEATURES`): dense similarity of unit and question,
    IDF-weighted coverage of the question's content terms (both also relative to the best candidate),
    coverage by the unit's section title, the rank and dense score of the passage holding it,
-   definitional form for definition questions, the unit's kind and length. A logistic model over
+   definitional form for definition questions (a glossary entry of exactly the asked term leads:
+   `lead_with_definition`), the unit's kind and length. A logistic model over
    these signals (`UnitScorer`, weights in `data/answer_scorer.json`, fitted on the dev split of the
    regulatory question set by `eval/fit_answer_scorer.py`, recording the settings hash of the index
    it was fitted on) gives each unit the probability that it states the answer.
@@ -56,7 +57,7 @@ ABSTAIN_MESSAGE = (
 #: Signals describing how directly a unit answers a question (see the module docstring).
 FEATURES = (
     "dense", "dense_rel", "coverage", "coverage_rel", "section_coverage", "passage_rank", "passage_dense",
-    "passage_score_rel", "retrieved", "definition_match", "defines_term", "numeric_match", "type_match",
+    "passage_score_rel", "retrieved", "definition_match", "defines_term", "term_exact", "numeric_match", "type_match",
     "rare_hit", "bigrams", "first_in_section", "is_list", "is_table", "is_item", "is_definition", "log_words",
     "bm25", "neighbor_coverage", "neighbor_dense", "section_dense",
 )
@@ -200,6 +201,23 @@ def asked_term(question: str) -> str:
         return quoted.group(1)
     m = _TERM_AFTER.search(question)
     return m.group("term") if m else ""
+
+
+def lead_with_definition(question: str, ranked: list[Candidate]) -> list[Candidate]:
+    """For a definition question, the best glossary entry of exactly the asked term comes first.
+
+    "How is 'risk' defined …" is answered by the entry "Risk:", not by a sentence that uses the word,
+    however well the scorer rates that sentence. On the dev split, every question with such an entry
+    among its candidates had it on a gold page (7 of 7), while the scorer alone led with it 6 times.
+    Questions for a quantity ("What is the permitted daily exposure for TBA?") want a value, not the
+    term's definition, and are left to the scorer.
+    """
+    if not is_definition_question(question) or NUMERIC_QUESTION.search(question):
+        return ranked
+    exact = next((c for c in ranked if c.features.get("term_exact")), None)
+    if exact is None or exact is ranked[0]:
+        return ranked
+    return [exact] + [c for c in ranked if c is not exact]
 
 
 def _bigrams(tokens: Sequence[str]) -> frozenset[tuple[str, str]]:
@@ -446,6 +464,8 @@ class Answerer:
             by_term = kind is UnitKind.definition and bool(term) and set(term) <= f.context_tokens[u]
             by_phrase = term_pattern is not None and term_pattern.search(unit.text) is not None
             defines = float(by_term or by_phrase)
+            # The entry of exactly the asked term ("Risk:"), not one that merely contains it ("Risk Assessment:").
+            exact = kind is UnitKind.definition and bool(term) and frozenset(term) == f.context_tokens[u]
             features = {
                 "dense": float(dense[i]),
                 "dense_rel": float(dense[i]) - best_dense,
@@ -460,6 +480,7 @@ class Answerer:
                 "retrieved": float(p.rank > 0),
                 "definition_match": term_cover if definitional else 0.0,
                 "defines_term": defines,
+                "term_exact": float(exact),
                 "numeric_match": float(numeric and f.has_digit[u]),
                 "type_match": float(any(r.search(unit.text) for r in wanted)),
                 "rare_hit": max((w for t, w in terms.items() if t in f.tokens[u]), default=0.0) / rarest,
@@ -491,6 +512,7 @@ class Answerer:
         for c, prob in zip(cands, self.scorer.probabilities(x).tolist(), strict=True):
             c.score = float(prob)
         ranked = sorted(cands, key=lambda c: (-c.score, c.unit.doc_id, c.unit.ordinal))
+        ranked = lead_with_definition(question, ranked)
         top_dense = self._top_dense(passages, query_vector, question)
         # Abstention looks at the retrieved passages only, as it was calibrated: units pulled in from
         # elsewhere are chosen for being close to the question and would flatter out-of-corpus questions.

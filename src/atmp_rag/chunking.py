@@ -38,10 +38,11 @@ import logging
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from atmp_rag.models import Chunk, Page, PageSpan
 from atmp_rag.text.headings import (
+    CROSS_REFERENCE_WORDS,
     GLOSSARY_TITLES,
     HARD_CAPS,
     REFERENCE_TITLES,
@@ -201,11 +202,20 @@ def _sections(g: str) -> list[Section]:
             prev_closed = line.rstrip()[-1:] in ".;:)"
             i += 1  # a wrapped paragraph that merely starts with a number
             continue
+        if (heading.kind in ("annex", "part") and not prev_closed
+                and heading.number.split()[0].lower() in CROSS_REFERENCE_WORDS):
+            i += 1  # "… as set out in" + "Article 8 of Directive …": a cross-reference, not a heading
+            continue
         key = number_key(heading.number) if heading.kind == "numbered" else None
         if key is not None and not plausible_next(state.last_number, key):
             prev_closed = line.rstrip()[-1:] in ".;:)"
             i += 1
             continue
+        if key is not None and len(key) == 2 and key[1] == ("d", 0) and (
+                state.last_number is None or state.last_number[0] != key[0]):
+            # "1.0 Purpose", "2.0 Scope" (SOP and WHO style) are top-level sections holding "1.1", "1.2";
+            # under a heading "5." (ICH E6's "5.0 Quality Management") a "5.0" stays its first child.
+            heading = replace(heading, level=1)
         text, title = heading.text, heading.title
         consumed = joined or 1
         # Headings wrapped over several lines (capitals in capitals, Title Case fragments of a cut

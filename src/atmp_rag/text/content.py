@@ -43,7 +43,9 @@ _CONTACT = re.compile(
 )
 #: Headings that start the body of a guideline (a page holding one is not front matter).
 _BODY_HEADING = re.compile(
-    r"^(?:(?:\d{1,2}|[IVX]{1,4})\.?\s+\S|(?:executive\s+)?summary\b|introduction\b|scope\b|purpose\b|background\b|"
+    r"^(?:(?:\d{1,2}|[IVX]{1,4})\.?\s+\S|(?:chapter|section|article)\s+(?:\d|[IVX])|"
+    r"\d{1,2}\.0\s+(?:purpose|scope|introduction|background|objectives?)\b|"
+    r"(?:executive\s+)?summary\b|introduction\b|scope\b|purpose\b|background\b|"
     r"preamble\b|objectives?\b|abstract\b|foreword\b|legal basis\b|general principles\b|questions? and answers?\b)",
     re.IGNORECASE,
 )

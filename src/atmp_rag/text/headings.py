@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "CROSS_REFERENCE_WORDS",
     "GLOSSARY_TITLES",
     "HARD_CAPS",
     "REFERENCE_TITLES",
@@ -43,7 +44,7 @@ class Heading:
     Levels: decimal depth (4 -> 1, 4.3 -> 2, 4.3.1 -> 3; "I.5" -> 2), annex/appendix -> 1,
     roman section ("II. SCOPE") -> 1, PART -> 0 (parts hold numbered sections), lettered items
     -> 2 ("A.") or 3 ("(a)"), unnumbered capitals -> 1. `kind` is one of "numbered", "roman",
-    "annex", "part", "letter", "caps".
+    "annex" (also "Section N", "Article N"), "part" (also "Chapter N"), "letter", "caps".
     """
 
     number: str
@@ -71,11 +72,16 @@ _NUMBERED = re.compile(
     r"(?:\s+(?P<title>\S.*))?$"
 )
 _ANNEX = re.compile(
-    r"^(?P<word>annex|appendix|attachment)\s+(?P<num>[IVX]{1,5}|\d{1,2}|[A-Z])\b\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
+    r"^(?P<word>annex|appendix|attachment|section|article)\s+(?P<num>[IVX]{1,5}|\d{1,2}(?:\.\d{1,2}){0,3}|[A-Z])\b"
+    r"\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
     re.IGNORECASE,
 )
-_PART = re.compile(r"^(?P<word>part)\s+(?P<num>[IVX]{1,5}|\d{1,2}|[A-Z])\b\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
+_PART = re.compile(r"^(?P<word>part|chapter)\s+(?P<num>[IVX]{1,5}|\d{1,2}|[A-Z])\b\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
                    re.IGNORECASE)
+#: Words of division headings that running text also uses for cross-references ("… as set out in
+#: Article 8 of Directive 2001/83/EC", "… see Section 3.2 Stability"): a line starting with one is a
+#: heading only after a line that ended a sentence (checked by the chunker).
+CROSS_REFERENCE_WORDS = frozenset({"section", "article", "chapter"})
 _PAREN_ITEM = re.compile(r"^\((?P<num>[a-z]|[ivx]{1,4})\)\s+(?P<title>\S.*)$")
 _ROMAN_COMPONENT = re.compile(r"^[IVX]{1,5}$")
 
@@ -138,8 +144,10 @@ def detect_heading(line: str) -> Heading | None:
         # "Annex II provides examples ..." and "Appendix 3. Summaries ... are published in" are sentences.
         if title and not title_ok(title):
             return None
-        kind = "part" if word.lower() == "part" else "annex"
-        return Heading(number=f"{word} {num}", title=title, level=0 if kind == "part" else 1, kind=kind, text=text)
+        kind = "part" if word.lower() in ("part", "chapter") else "annex"
+        # "Section 4.2" sits under "Section 4"; parts and chapters hold numbered sections.
+        level = 0 if kind == "part" else 1 + num.count(".")
+        return Heading(number=f"{word} {num}", title=title, level=level, kind=kind, text=text)
 
     m = _PAREN_ITEM.match(text)
     if m:
