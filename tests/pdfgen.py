@@ -387,3 +387,37 @@ DIVISION_PAGES: list[list[str]] = [
 def division_pdf(path: Path) -> Path:
     """Write the pages of `DIVISION_PAGES` (plain pages, bottom page numbers)."""
     return plain_pdf(path, DIVISION_PAGES)
+
+
+#: A WHO-style guidance whose sections are unnumbered Title Case lines ("Introduction", "Glossary",
+#: "References"), with glossary terms on their own lines and an unnumbered author-year reference list.
+TITLE_CASE_PAGES: list[list[str]] = [
+    ["Introduction",
+     "This guidance sets out the evaluation principles for cell and gene therapy products intended for",
+     "clinical use. Nonclinical studies should characterise biodistribution before the first dose in humans.",
+     "Glossary", "Vector shedding",
+     "The release of a viral vector from a treated patient through excreta or secretions.",
+     "Persistence", "The continued presence of a vector or of administered cells in a tissue over time."],
+    ["Potency", "A quantitative potency assay should reflect the mechanism of action of the product.",
+     "References",
+     "Smith J, Doe AB. Potency assays for cell therapies. J Pharm Sci 2005;94:123-9.",
+     "World Health Organization. Guidelines on evaluation of cell therapy products (2022).",
+     "Brown K, et al. Shedding studies in gene therapy. Hum Gene Ther 2019;30(2):11-20."],
+]
+
+
+def title_case_pdf(path: Path) -> Path:
+    """Write the guidance of `TITLE_CASE_PAGES` with "Page N of M" labels."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    width, height = A4
+    for number, lines in enumerate(TITLE_CASE_PAGES, start=1):
+        c.setFont("Helvetica", 10)
+        y = height - 80
+        for line in lines:
+            c.drawString(72, y, line)
+            y -= 14
+        c.setFont("Helvetica", 9)
+        c.drawCentredString(width / 2, 30, f"Page {number} of {len(TITLE_CASE_PAGES)}")
+        c.showPage()
+    c.save()
+    return path

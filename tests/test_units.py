@@ -222,3 +222,25 @@ def test_chapter_article_section_and_n0_headings(tmp_path: Path) -> None:
     assert section("applies to all gene therapy products") == [*chapter, "2.0 Scope"]
     assert section("study director should approve") == [*chapter, "Section 3: Responsibilities"]
     assert not any("Article 14" in s for u in built.units for s in u.section_path)
+
+
+def test_unnumbered_title_case_sections_glossary_and_references(tmp_path: Path) -> None:
+    """"Introduction", "Glossary" and "References" alone on their lines are sections: glossary terms
+    become definitions, the author-year reference list is never quoted."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.models import UnitKind
+    from atmp_rag.units import build_units
+    from tests.pdfgen import title_case_pdf
+
+    pages = extract_pages(title_case_pdf(tmp_path / "who.pdf"), "who")
+    assert [p.kind.value for p in pages] == ["content", "content"]
+    seg = segment("who", pages)
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+    intro = next(u for u in built.units if "Nonclinical studies should characterise" in u.text)
+    assert intro.section_path == ["Introduction"]
+    definitions = {u.context.rstrip(":"): u for u in built.units if u.kind is UnitKind.definition}
+    assert {"Vector shedding", "Persistence"} <= set(definitions)
+    assert definitions["Vector shedding"].text.startswith("The release of a viral vector")
+    texts = " ".join(u.text for u in built.units)
+    assert "J Pharm Sci" not in texts and "Hum Gene Ther" not in texts and "World Health Organization" not in texts

@@ -97,6 +97,7 @@ class _PathState:
     last_number: tuple[tuple[str, int], ...] | None = None
     glossary_level: int | None = None  # level of the glossary heading we are in
     references_level: int | None = None
+    names: set[int] = field(default_factory=set)  # levels on the stack opened by section names
 
     def path(self) -> list[str]:
         return [text for _, text, _ in self.stack]
@@ -105,6 +106,7 @@ class _PathState:
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
         self.stack.append((level, text, soft))
+        self.names = {lvl for lvl in self.names if lvl < level}
         if self.glossary_level is not None and level <= self.glossary_level:
             self.glossary_level = None
         if self.references_level is not None and level <= self.references_level:
@@ -139,8 +141,15 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         state.push(heading.level, text, soft=False)
     elif heading.kind == "caps" and heading.title.rstrip(":") in HARD_CAPS:
         state.push(1, text, soft=False)
+    elif heading.kind == "name":
+        # "Introduction", "Conclusion" under "TRIETHYLAMINE": one level below the last heading that is
+        # not itself a section name, so consecutive names are siblings.
+        base = next((lvl for lvl, _, _ in reversed(state.stack) if lvl not in state.names), 0)
+        state.push(base + 1, text, soft=True)
+        state.names.add(base + 1)
     else:
-        # Lettered items and other capitals nest under the current numbered section.
+        # Lettered items, other capitals and section names ("Introduction") nest under the current
+        # numbered section.
         state.push(state.hard_depth() + 1, text, soft=True)
     level = state.depth()
     if glossary is not None and state.glossary_level is not None and level > glossary:
@@ -198,7 +207,7 @@ def _sections(g: str) -> list[Section]:
             i += 1
             continue
         title_caps = is_caps(heading.title) if heading.title else False
-        if heading.kind in ("numbered", "roman", "letter") and nxt[:1].islower() and not title_caps:
+        if heading.kind in ("numbered", "roman", "letter", "name") and nxt[:1].islower() and not title_caps:
             prev_closed = line.rstrip()[-1:] in ".;:)"
             i += 1  # a wrapped paragraph that merely starts with a number
             continue

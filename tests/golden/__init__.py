@@ -2,7 +2,7 @@
 
 The digest covers every output an index is built from: cleaned pages (text, label, kind), chunks
 (text, section path, offsets), quotable units (kind, text, context, offsets, note) and the BM25 tokens
-of the chunks, for a real ICH guideline and a generated EMA-style draft. Tokens are counted by the
+of the chunks, for a real ICH guideline and generated PDFs of other layouts (`tests.pdfgen`). Tokens are counted by the
 fast tier's encoder (`tests.fakes.FakeEmbedder`), so no model is loaded.
 
 After an intended change of that output, bump `PIPELINE_VERSION` and record the new digest:
@@ -50,11 +50,16 @@ def pipeline_output(pdf: Path, doc_id: str) -> dict[str, object]:
 
 def pipeline_digest(pdf_dir: Path) -> str:
     """sha256 of the pipeline's output on the fixed PDFs (the real one is read from `pdf_dir`)."""
-    from tests.pdfgen import ema_like_pdf
+    from tests import pdfgen
 
+    # Generated layouts of other regulators (title, history and contact pages, bare-numbered, division and
+    # unnumbered Title Case headings, reference lists): heading rules for them change the output too.
+    layouts = {"draft": pdfgen.ema_like_pdf, "regulator": pdfgen.regulator_pdf, "fda": pdfgen.fda_like_pdf,
+               "bare": pdfgen.bare_numbered_pdf, "division": pdfgen.division_pdf, "title_case": pdfgen.title_case_pdf}
     with tempfile.TemporaryDirectory() as tmp:
-        draft = ema_like_pdf(Path(tmp) / "draft.pdf")
-        outputs = {"q9": pipeline_output(pdf_dir / REAL_PDF, "q9"), "draft": pipeline_output(draft, "draft")}
+        outputs = {"q9": pipeline_output(pdf_dir / REAL_PDF, "q9")}
+        for name, make in layouts.items():
+            outputs[name] = pipeline_output(make(Path(tmp) / f"{name}.pdf"), name)
     return hashlib.sha256(json.dumps(outputs, sort_keys=True).encode()).hexdigest()
 
 

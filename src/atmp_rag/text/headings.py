@@ -44,7 +44,8 @@ class Heading:
     Levels: decimal depth (4 -> 1, 4.3 -> 2, 4.3.1 -> 3; "I.5" -> 2), annex/appendix -> 1,
     roman section ("II. SCOPE") -> 1, PART -> 0 (parts hold numbered sections), lettered items
     -> 2 ("A.") or 3 ("(a)"), unnumbered capitals -> 1. `kind` is one of "numbered", "roman",
-    "annex" (also "Section N", "Article N"), "part" (also "Chapter N"), "letter", "caps".
+    "annex" (also "Section N", "Article N"), "part" (also "Chapter N"), "letter", "caps", "name" (a
+    standard section name such as "References" in any case, nested under the current numbered section).
     """
 
     number: str
@@ -200,6 +201,12 @@ def detect_heading(line: str) -> Heading | None:
         and ((len(words) > 1 and not text.endswith(":")) or len(text) >= 6 or text in HARD_CAPS)
     ):
         return Heading(number="", title=text, level=1, kind="caps", text=text)
+    # A standard section name alone on its line, in any case ("References", "Glossary", "Introduction"):
+    # WHO, FDA and many national guidances head these sections without a number or capitals. With a
+    # colon ("Introduction:", "Summary:") it is a run-in label inside a numbered section (ICH E6 7.3).
+    if not text.endswith(":") and (text.upper() in HARD_CAPS or REFERENCE_TITLES.match(text)
+                                   or GLOSSARY_TITLES.fullmatch(text)):
+        return Heading(number="", title=text, level=1, kind="name", text=text)
     return None
 
 
