@@ -7,6 +7,7 @@ against a known ground truth.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from reportlab.lib.pagesizes import A4
@@ -418,6 +419,49 @@ def title_case_pdf(path: Path) -> Path:
             y -= 14
         c.setFont("Helvetica", 9)
         c.drawCentredString(width / 2, 30, f"Page {number} of {len(TITLE_CASE_PAGES)}")
+        c.showPage()
+    c.save()
+    return path
+
+
+#: Two columns of an Official-Journal-style regulation, each side running text (wrapped to a column).
+OJ_LEFT = [
+    "Article 1", "Subject matter",
+    *textwrap.wrap("This Regulation lays down specific rules concerning the authorisation, supervision and "
+                   "pharmacovigilance of advanced therapy medicinal products in the Union, in addition to the "
+                   "rules laid down in Directive 2001/83/EC for medicinal products.", 48),
+    "Article 2", "Definitions",
+    *textwrap.wrap("For the purposes of this Regulation, a tissue engineered product means a product that "
+                   "contains or consists of engineered cells or tissues and is presented as having properties "
+                   "for regenerating, repairing or replacing a human tissue in the treated patient.", 48),
+]
+OJ_RIGHT = [
+    "Article 3", "Donation, procurement and testing",
+    *textwrap.wrap("Where an advanced therapy medicinal product contains human cells or tissues, the donation, "
+                   "procurement and testing of those cells or tissues shall be made in accordance with "
+                   "Directive 2004/23/EC and the national rules that transpose it in the Member States.", 48),
+    "Article 4", "Clinical trials",
+    *textwrap.wrap("The rules set out in Directive 2001/20/EC shall apply to clinical trials of advanced therapy "
+                   "medicinal products, and the principles of good clinical practice shall be adapted to their "
+                   "specificities as set out in the detailed guidelines drawn up by the Commission.", 48),
+]
+
+
+def two_column_pdf(path: Path, pages: int = 2) -> Path:
+    """An OJ-style page written line by line across both columns (as some producers do), under a
+    full-width running header; a text extractor that follows the content stream interleaves them."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    width, height = A4
+    for number in range(1, pages + 1):
+        c.setFont("Helvetica", 8)
+        c.drawString(45, height - 40, f"L 324/{120 + number}   EN   Official Journal of the European Union   "
+                                      "10.12.2007")
+        for i in range(max(len(OJ_LEFT), len(OJ_RIGHT))):
+            y = height - 90 - i * 12
+            if i < len(OJ_LEFT):
+                c.drawString(45, y, OJ_LEFT[i])
+            if i < len(OJ_RIGHT):
+                c.drawString(width / 2 + 15, y, OJ_RIGHT[i])
         c.showPage()
     c.save()
     return path

@@ -334,3 +334,25 @@ def test_pypdf_backend_on_a_real_pdf() -> None:
     assert len(pages) == 23
     assert "4. GENERAL QUALITY RISK MANAGEMENT PROCESS" in pages[5].text.split("\n")
     assert [p.number for p in pages if p.is_toc] == [3, 4]
+
+
+def test_two_column_page_written_across_columns_is_read_column_by_column(tmp_path: Path) -> None:
+    """An OJ-style page drawn line by line across both columns: without column detection its lines
+    would read "… specific rules concerning the Where an advanced therapy medicinal product …"."""
+    from tests.pdfgen import two_column_pdf
+
+    pages = extract_pages(two_column_pdf(tmp_path / "oj.pdf"), "oj")
+    flat = " ".join(pages[0].text.split())
+    assert "This Regulation lays down specific rules concerning the authorisation, supervision" in flat
+    assert "Where an advanced therapy medicinal product contains human cells or tissues" in flat
+    assert flat.index("Article 2 Definitions") < flat.index("Article 3 Donation")
+    assert "Official Journal of the European Union" in flat  # the full-width header line stays whole
+
+
+def test_a_table_with_an_empty_middle_is_not_split_into_columns(tmp_path: Path) -> None:
+    """Short cells either side of an empty middle: a table, not two columns of running text."""
+    from tests.pdfgen import plain_pdf
+
+    rows = [f"Solvent {i}{' ' * 60}{i * 10} ppm" for i in range(1, 15)]
+    pages = extract_pages(plain_pdf(tmp_path / "table.pdf", [rows]), "table")
+    assert "Solvent 1 10 ppm" in " ".join(pages[0].text.split())
