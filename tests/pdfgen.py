@@ -465,3 +465,26 @@ def two_column_pdf(path: Path, pages: int = 2) -> Path:
         c.showPage()
     c.save()
     return path
+
+
+#: A question-and-answer document: numbered questions ("Q1: …?") head their answers.
+QA_PAGES: list[list[str]] = [
+    ["Questions and answers on the classification of advanced therapy medicinal products", "",
+     "1. Introduction",
+     "This document answers questions that applicants often ask about the classification of their products.",
+     "Q1: What is a gene therapy medicinal product?",
+     "A gene therapy medicinal product contains a recombinant nucleic acid administered to regulate, repair,",
+     "replace, add or delete a genetic sequence.",
+     "Q2: Can a CAR-T cell product be classified as a gene therapy medicinal product?",
+     "Yes. Autologous T cells genetically modified to express a chimeric antigen receptor are classified as",
+     "gene therapy medicinal products."],
+    ["2. Combined products",
+     "Question 3. Is a scaffold seeded with cells a combined advanced therapy medicinal product?",
+     "A product is a combined advanced therapy medicinal product when it incorporates a medical device as an",
+     "integral part and its cellular part contains viable cells or tissues."],
+]
+
+
+def qa_pdf(path: Path) -> Path:
+    """Write the Q&A document of `QA_PAGES` (plain pages, bottom page numbers)."""
+    return plain_pdf(path, QA_PAGES)

@@ -244,3 +244,28 @@ def test_unnumbered_title_case_sections_glossary_and_references(tmp_path: Path) 
     assert definitions["Vector shedding"].text.startswith("The release of a viral vector")
     texts = " ".join(u.text for u in built.units)
     assert "J Pharm Sci" not in texts and "Hum Gene Ther" not in texts and "World Health Organization" not in texts
+
+
+def test_questions_of_a_qa_document_head_their_answers_and_are_never_quoted(tmp_path: Path) -> None:
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.text.content import unit_problem
+    from atmp_rag.units import build_units
+    from tests.pdfgen import qa_pdf
+
+    pages = extract_pages(qa_pdf(tmp_path / "qa.pdf"), "qa")
+    assert [p.kind.value for p in pages] == ["content", "content"]
+    seg = segment("qa", pages)
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+
+    def section(words: str) -> list[str]:
+        return next(u.section_path for u in built.units if words in " ".join(u.text.split()))
+
+    assert section("contains a recombinant nucleic acid") == [
+        "1. Introduction", "Q1: What is a gene therapy medicinal product?"]
+    assert section("chimeric antigen receptor")[-1].startswith("Q2: Can a CAR-T cell product")
+    assert section("incorporates a medical device") == [
+        "2. Combined products",
+        "Question 3. Is a scaffold seeded with cells a combined advanced therapy medicinal product?"]
+    assert not any(u.text.rstrip().endswith("?") for u in built.units)
+    assert unit_problem("What is the shelf life of the product once it has been thawed?") is not None

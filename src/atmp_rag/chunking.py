@@ -148,8 +148,8 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         state.push(base + 1, text, soft=True)
         state.names.add(base + 1)
     else:
-        # Lettered items, other capitals and section names ("Introduction") nest under the current
-        # numbered section.
+        # Lettered items, other capitals, section names ("Introduction") and the questions of a Q&A
+        # document ("Q3: Can …?") nest under the current numbered section.
         state.push(state.hard_depth() + 1, text, soft=True)
     level = state.depth()
     if glossary is not None and state.glossary_level is not None and level > glossary:
@@ -207,7 +207,8 @@ def _sections(g: str) -> list[Section]:
             i += 1
             continue
         title_caps = is_caps(heading.title) if heading.title else False
-        if heading.kind in ("numbered", "roman", "letter", "name") and nxt[:1].islower() and not title_caps:
+        if heading.kind in ("numbered", "roman", "letter", "name", "question") and nxt[:1].islower() \
+                and not title_caps:
             prev_closed = line.rstrip()[-1:] in ".;:)"
             i += 1  # a wrapped paragraph that merely starts with a number
             continue

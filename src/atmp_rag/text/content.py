@@ -43,7 +43,7 @@ _CONTACT = re.compile(
 )
 #: Headings that start the body of a guideline (a page holding one is not front matter).
 _BODY_HEADING = re.compile(
-    r"^(?:(?:\d{1,2}|[IVX]{1,4})\.?\s+\S|(?:chapter|section|article)\s+(?:\d|[IVX])|"
+    r"^(?:(?:\d{1,2}|[IVX]{1,4})\.?\s+\S|(?:chapter|section|article)\s+(?:\d|[IVX])|q(?:uestion)?\s?\d{1,3}\b|"
     r"\d{1,2}\.0\s+(?:purpose|scope|introduction|background|objectives?)\b|"
     r"(?:executive\s+)?summary\b|introduction\b|scope\b|purpose\b|background\b|"
     r"preamble\b|objectives?\b|abstract\b|foreword\b|legal basis\b|general principles\b|questions? and answers?\b)",
@@ -214,6 +214,8 @@ def unit_problem(text: str, kind: str = "sentence") -> str | None:
     visible = sum(not c.isspace() for c in stripped)
     if kind not in ("table", "row") and letters < 0.5 * max(1, visible):
         return "mostly numbers or symbols"
+    if kind == "sentence" and stripped.endswith("?"):
+        return "a question, not a statement"  # quoting a Q&A document's question back answers nothing
     if kind == "sentence" and stripped[-1] not in ".!?:;\"”’)":
         if len(words) < 9:
             return "no sentence end"

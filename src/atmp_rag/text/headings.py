@@ -45,7 +45,8 @@ class Heading:
     roman section ("II. SCOPE") -> 1, PART -> 0 (parts hold numbered sections), lettered items
     -> 2 ("A.") or 3 ("(a)"), unnumbered capitals -> 1. `kind` is one of "numbered", "roman",
     "annex" (also "Section N", "Article N"), "part" (also "Chapter N"), "letter", "caps", "name" (a
-    standard section name such as "References" in any case, nested under the current numbered section).
+    standard section name such as "References" in any case, nested under the current numbered section),
+    "question" ("Q1: What is …?", nested likewise).
     """
 
     number: str
@@ -83,6 +84,14 @@ _PART = re.compile(r"^(?P<word>part|chapter)\s+(?P<num>[IVX]{1,5}|\d{1,2}|[A-Z])
 #: Article 8 of Directive 2001/83/EC", "… see Section 3.2 Stability"): a line starting with one is a
 #: heading only after a line that ended a sentence (checked by the chunker).
 CROSS_REFERENCE_WORDS = frozenset({"section", "article", "chapter"})
+#: A title that is one question ("What is an ATMP?", "Can a sponsor rely on centralised monitoring?").
+_QUESTION_TITLE = re.compile(
+    r"^(?:what|how|when|which|who|whom|whose|why|where|is|are|was|were|can|could|should|shall|must|may|might|"
+    r"does|do|did|will|would|has|have)\b[^?]*\?$",
+    re.IGNORECASE,
+)
+#: "Q1: What is …?", "Q 12. Can …?", "Question 3 – Is …?": a numbered question of a Q&A document.
+_Q_ITEM = re.compile(r"^(?P<word>Q|Question)\s?(?P<num>\d{1,3})\s*[.:)–-]?\s+(?P<title>\S.*\?)$")
 _PAREN_ITEM = re.compile(r"^\((?P<num>[a-z]|[ivx]{1,4})\)\s+(?P<title>\S.*)$")
 _ROMAN_COMPONENT = re.compile(r"^[IVX]{1,5}$")
 
@@ -106,6 +115,10 @@ def title_ok(title: str, max_words: int = 16) -> bool:
     if not first[:1].isupper():
         return False
     words = _words(title)
+    if _QUESTION_TITLE.match(title):
+        # Question-and-answer documents head each answer with its question ("3. Can a CAR-T product be
+        # classified as a GTMP?"); a question is one sentence, so only its length is checked.
+        return len(words) <= 30 and title.count("?") == 1
     if len(words) > max_words or words[0] in _UNITS:
         return False
     if title[-1] in ",;?!&" or (title.endswith(".") and len(words) > 3):
@@ -150,6 +163,11 @@ def detect_heading(line: str) -> Heading | None:
         level = 0 if kind == "part" else 1 + num.count(".")
         return Heading(number=f"{word} {num}", title=title, level=level, kind=kind, text=text)
 
+    m = _Q_ITEM.match(text)
+    if m and _QUESTION_TITLE.match(m.group("title")) and title_ok(m.group("title")):
+        number = f"{m.group('word')}{'' if m.group('word') == 'Q' else ' '}{m.group('num')}"
+        return Heading(number=number, title=m.group("title"), level=2, kind="question", text=text)
+
     m = _PAREN_ITEM.match(text)
     if m:
         title = m.group("title")
@@ -168,6 +186,8 @@ def detect_heading(line: str) -> Heading | None:
                 # A bare "3 Title" is too often a footnote or a table row; EMA and ICH write "3." or caps.
                 if not title or not title_ok(title) or not (dot or is_caps(title)):
                     return None
+                if _QUESTION_TITLE.match(title):
+                    return None  # "1. What might go wrong?": one of a list of questions (Q9 4.3), not a section
                 return Heading(number=num, title=title, level=1, kind="numbered", text=text)
             if _ROMAN_COMPONENT.match(comp):  # "I." is roman; other single capitals are letters
                 if dot and title and title_ok(title):
