@@ -212,10 +212,11 @@ def _sections(g: str) -> list[Section]:
             prev_closed = line.rstrip()[-1:] in ".;:)"
             i += 1  # a wrapped paragraph that merely starts with a number
             continue
-        if (heading.kind in ("annex", "part") and not prev_closed
-                and heading.number.split()[0].lower() in CROSS_REFERENCE_WORDS):
-            i += 1  # "… as set out in" + "Article 8 of Directive …": a cross-reference, not a heading
-            continue
+        if heading.kind in ("annex", "part") and heading.number.split()[0].lower() in CROSS_REFERENCE_WORDS:
+            before = next((ln.rstrip() for _, ln in reversed(lines[:i]) if ln.strip()), "")
+            if before and (before[-1].islower() or before[-1] in ",("):
+                i += 1  # "… as required by" + "Article 14 Regulation …": a cross-reference, not a heading
+                continue
         key = number_key(heading.number) if heading.kind == "numbered" else None
         if key is not None and not plausible_next(state.last_number, key):
             prev_closed = line.rstrip()[-1:] in ".;:)"

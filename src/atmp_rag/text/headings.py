@@ -81,8 +81,8 @@ _ANNEX = re.compile(
 _PART = re.compile(r"^(?P<word>part|chapter)\s+(?P<num>[IVX]{1,5}|\d{1,2}|[A-Z])\b\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
                    re.IGNORECASE)
 #: Words of division headings that running text also uses for cross-references ("… as set out in
-#: Article 8 of Directive 2001/83/EC", "… see Section 3.2 Stability"): a line starting with one is a
-#: heading only after a line that ended a sentence (checked by the chunker).
+#: Article 8 of Directive 2001/83/EC", "… see Section 3.2 Stability"): a line starting with one is not
+#: a heading when the line before it stops mid-sentence (checked by the chunker).
 CROSS_REFERENCE_WORDS = frozenset({"section", "article", "chapter"})
 #: A title that is one question ("What is an ATMP?", "Can a sponsor rely on centralised monitoring?").
 _QUESTION_TITLE = re.compile(
