@@ -69,9 +69,13 @@ def compare_with_baseline(pdfs: Path, commit: str, repeat: int) -> None:
             counts: dict[str, dict] = {}
             for i in range(repeat):
                 for name, src in (("baseline", tree / "src"), ("current", ROOT / "src")):
+                    index_dir, catalog = str(Path(tmp) / f"idx-{name}-{i}"), str(ROOT / "corpus" / "catalog.csv")
+                    # Commits before the nested settings (issue 10) read only the flat names: set both, or
+                    # the baseline would build into (and repoint) this checkout's own indexes/.
                     env = {**os.environ, "PYTHONPATH": str(src), "ATMP_RAG_CORPUS__DIR": str(pdfs),
-                           "ATMP_RAG_INDEX__DIR": str(Path(tmp) / f"idx-{name}-{i}"),
-                           "ATMP_RAG_CORPUS__CATALOG": str(ROOT / "corpus" / "catalog.csv")}
+                           "ATMP_RAG_INDEX__DIR": index_dir, "ATMP_RAG_CORPUS__CATALOG": catalog,
+                           "ATMP_RAG_CORPUS_DIR": str(pdfs), "ATMP_RAG_INDEX_DIR": index_dir,
+                           "ATMP_RAG_CATALOG_PATH": catalog}
                     seconds, report, peak = run_cli(["ingest"], env)
                     times[name].append(seconds)
                     peaks[name] = max(peaks[name], peak)
