@@ -82,9 +82,11 @@ def ema_like_pdf(path: Path, pages: list[list[str]] | None = None) -> Path:
     return path
 
 
-def plain_pdf(path: Path, pages: list[list[str]], header: str | None = None, first_number: int = 1) -> Path:
-    """Write simple pages of text lines, with an optional running header and a bottom page number
-    (the first page printing `first_number`)."""
+def plain_pdf(path: Path, pages: list[list[str]], header: str | None = None, first_number: int = 1,
+              label: str = "{n}") -> Path:
+    """Write simple pages of text lines, with an optional running header and a bottom page label
+    (`label` formatted with the printed number `n`, the first page printing `first_number`, and the
+    page count `total`: "{n}", "Page {n} of {total}")."""
     c = canvas.Canvas(str(path), pagesize=A4)
     width, height = A4
     for number, lines in enumerate(pages, start=1):
@@ -97,7 +99,7 @@ def plain_pdf(path: Path, pages: list[list[str]], header: str | None = None, fir
             c.drawString(72, y, line)
             y -= 14
         c.setFont("Helvetica", 9)
-        c.drawCentredString(width / 2, 30, str(number + first_number - 1))
+        c.drawCentredString(width / 2, 30, label.format(n=number + first_number - 1, total=len(pages)))
         c.showPage()
     c.save()
     return path
@@ -409,19 +411,7 @@ TITLE_CASE_PAGES: list[list[str]] = [
 
 def title_case_pdf(path: Path) -> Path:
     """Write the guidance of `TITLE_CASE_PAGES` with "Page N of M" labels."""
-    c = canvas.Canvas(str(path), pagesize=A4)
-    width, height = A4
-    for number, lines in enumerate(TITLE_CASE_PAGES, start=1):
-        c.setFont("Helvetica", 10)
-        y = height - 80
-        for line in lines:
-            c.drawString(72, y, line)
-            y -= 14
-        c.setFont("Helvetica", 9)
-        c.drawCentredString(width / 2, 30, f"Page {number} of {len(TITLE_CASE_PAGES)}")
-        c.showPage()
-    c.save()
-    return path
+    return plain_pdf(path, TITLE_CASE_PAGES, label="Page {n} of {total}")
 
 
 #: Two columns of an Official-Journal-style regulation, each side running text (wrapped to a column).
