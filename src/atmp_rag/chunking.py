@@ -97,7 +97,6 @@ class _PathState:
     last_number: tuple[tuple[str, int], ...] | None = None
     glossary_level: int | None = None  # level of the glossary heading we are in
     references_level: int | None = None
-    names: set[int] = field(default_factory=set)  # levels on the stack opened by section names
 
     def path(self) -> list[str]:
         return [text for _, text, _ in self.stack]
@@ -106,7 +105,6 @@ class _PathState:
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
         self.stack.append((level, text, soft))
-        self.names = {lvl for lvl in self.names if lvl < level}
         if self.glossary_level is not None and level <= self.glossary_level:
             self.glossary_level = None
         if self.references_level is not None and level <= self.references_level:
@@ -121,6 +119,12 @@ class _PathState:
 
     def depth(self) -> int:
         return self.stack[-1][0] if self.stack else 0
+
+
+def _is_name_heading(text: str) -> bool:
+    """Whether a heading on the path is a bare section name ("Introduction"), read back from its text."""
+    heading = detect_heading(text)
+    return heading is not None and heading.kind == "name"
 
 
 def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tuple[str, int], ...] | None) -> str:
@@ -144,9 +148,8 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
     elif heading.kind == "name":
         # "Introduction", "Conclusion" under "TRIETHYLAMINE": one level below the last heading that is
         # not itself a section name, so consecutive names are siblings.
-        base = next((lvl for lvl, _, _ in reversed(state.stack) if lvl not in state.names), 0)
+        base = next((lvl for lvl, title, _ in reversed(state.stack) if not _is_name_heading(title)), 0)
         state.push(base + 1, text, soft=True)
-        state.names.add(base + 1)
     else:
         # Lettered items, other capitals, section names ("Introduction") and the questions of a Q&A
         # document ("Q3: Can …?") nest under the current numbered section.
@@ -213,7 +216,7 @@ def _sections(g: str) -> list[Section]:
             i += 1  # a wrapped paragraph that merely starts with a number
             continue
         if heading.kind in ("annex", "part") and heading.number.split()[0].lower() in CROSS_REFERENCE_WORDS:
-            before = next((ln.rstrip() for _, ln in reversed(lines[:i]) if ln.strip()), "")
+            before = next((lines[j][1].rstrip() for j in range(i - 1, -1, -1) if lines[j][1].strip()), "")
             if before and (before[-1].islower() or before[-1] in ",("):
                 i += 1  # "… as required by" + "Article 14 Regulation …": a cross-reference, not a heading
                 continue

@@ -24,6 +24,7 @@ __all__ = [
     "continues_heading",
     "detect_heading",
     "is_caps",
+    "is_section_name",
     "number_key",
     "plausible_next",
     "roman_to_int",
@@ -45,7 +46,8 @@ class Heading:
     roman section ("II. SCOPE") -> 1, PART -> 0 (parts hold numbered sections), lettered items
     -> 2 ("A.") or 3 ("(a)"), unnumbered capitals -> 1. `kind` is one of "numbered", "roman",
     "annex" (also "Section N", "Article N"), "part" (also "Chapter N"), "letter", "caps", "name" (a
-    standard section name such as "References" in any case, nested under the current numbered section),
+    standard section name such as "References" in any case, nested under the current numbered section:
+    `is_section_name`),
     "question" ("Q1: What is …?", nested likewise).
     """
 
@@ -224,10 +226,14 @@ def detect_heading(line: str) -> Heading | None:
     # A standard section name alone on its line, in any case ("References", "Glossary", "Introduction"):
     # WHO, FDA and many national guidances head these sections without a number or capitals. With a
     # colon ("Introduction:", "Summary:") it is a run-in label inside a numbered section (ICH E6 7.3).
-    if not text.endswith(":") and (text.upper() in HARD_CAPS or REFERENCE_TITLES.match(text)
-                                   or GLOSSARY_TITLES.fullmatch(text)):
+    if not text.endswith(":") and is_section_name(text):
         return Heading(number="", title=text, level=1, kind="name", text=text)
     return None
+
+
+def is_section_name(title: str) -> bool:
+    """A standard section name in any case: "References", "Glossary", "Introduction", "Bibliography"."""
+    return title.upper() in HARD_CAPS or bool(REFERENCE_TITLES.match(title) or GLOSSARY_TITLES.fullmatch(title))
 
 
 _BARE_NUMBERED = re.compile(r"^(?P<num>\d{1,2})\s+(?P<title>\S.*)$")
@@ -235,7 +241,7 @@ _BARE_NUMBERED = re.compile(r"^(?P<num>\d{1,2})\s+(?P<title>\S.*)$")
 
 def bare_numbered_heading(line: str, next_line: str) -> Heading | None:
     """A top-level heading printed as a bare number and a sentence-case title ("2 Biodistribution"),
-    recognised from its context only; `detect_heading` rejects such lines on their own.
+    recognised from its context only: for a line `detect_heading` rejected on its own.
 
     Alone, "3 Title" is as often a footnote ("1 Health Canada considers …"), a table row or a list
     entry as a heading. It is taken as a heading when what follows shows it opens section N: the next
@@ -245,14 +251,13 @@ def bare_numbered_heading(line: str, next_line: str) -> Heading | None:
     """
     text = " ".join(line.split())
     m = _BARE_NUMBERED.match(text)
-    if not m or detect_heading(text) is not None:
+    if not m:
         return None
     num, title = m.group("num"), m.group("title")
     if not title_ok(title, max_words=10) or title.endswith("."):
         return None
     child = re.match(rf"{num}\.\d{{1,2}}\.?\s+\S", " ".join(next_line.split()))
-    standard = title.upper() in HARD_CAPS or REFERENCE_TITLES.match(title) or GLOSSARY_TITLES.search(title)
-    if not child and not standard:
+    if not child and not (is_section_name(title) or GLOSSARY_TITLES.search(title)):
         return None
     return Heading(number=num, title=title, level=1, kind="numbered", text=text)
 
