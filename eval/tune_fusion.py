@@ -57,8 +57,9 @@ def main() -> None:
     grid: list[dict[str, Any]] = []
     for rrf_k, cand in itertools.product((10, 20, 40, 60, 100), (50, 100, 200)):
         grid.append({"retrieval.fusion": "rrf", "retrieval.rrf_k": rrf_k, "retrieval.candidates": cand})
-    for w, cand in itertools.product((0.3, 0.4, 0.5, 0.6, 0.7), (50, 100)):
-        grid.append({"retrieval.fusion": "weighted", "retrieval.dense_weight": w, "retrieval.candidates": cand})
+    for w, cand, u in itertools.product((0.3, 0.4, 0.5, 0.6, 0.7), (50, 100), (0.0, 0.2, 0.3)):
+        grid.append({"retrieval.fusion": "weighted", "retrieval.dense_weight": w, "retrieval.candidates": cand,
+                     "retrieval.unit_weight": u})
     rows = []
     for params in grid:
         s = base.replace(params)

@@ -100,3 +100,36 @@ def test_search_cli_rejects_bad_mode(session_settings) -> None:
     out = CliRunner().invoke(app, ["search", "x", "--mode", "magic"],
                              env={"ATMP_RAG_INDEX__DIR": str(session_settings.index.dir)})
     assert out.exit_code == 2
+
+
+def test_unit_chunk_rows_match_the_stored_unit_to_chunk_map(store) -> None:
+    indptr, rows = store.unit_chunk_rows()
+    assert len(indptr) == len(store.units) + 1 and indptr[-1] == len(rows)
+    for u in range(0, len(store.units), max(1, len(store.units) // 50)):
+        expected = sorted(store.row_of[c] for c in store.units[u].chunk_ids)
+        assert sorted(rows[indptr[u]:indptr[u + 1]].tolist()) == expected
+
+
+def test_unit_list_scores_each_chunk_by_its_closest_unit(retriever, store) -> None:
+    qvec = retriever.embedder.encode_queries(["Which solvents are in class 1 and what are their limits?"])[0]
+    ranked = retriever.units(qvec, None)
+    assert len(ranked.rows) and np.all(np.diff(ranked.scores) <= 1e-6)
+    vectors = np.asarray(store.unit_vectors())
+    for row, score in zip(ranked.rows[:5].tolist(), ranked.scores[:5].tolist(), strict=True):
+        own = [u for u in range(len(store.units)) if store.chunks[row].chunk_id in store.units[u].chunk_ids]
+        assert score == pytest.approx(max(float(vectors[u] @ qvec) for u in own), abs=1e-5)
+    only = retriever.units(qvec, retriever.allowed_rows(SearchFilters(doc_ids=(Q5C,))))
+    assert len(only.rows) and {store.chunks[r].doc_id for r in only.rows.tolist()} == {Q5C}
+
+
+def test_hybrid_with_the_unit_list_keeps_its_contract(store, embedder, session_settings) -> None:
+    from atmp_rag.retrieve import Retriever
+
+    plain = Retriever(store, embedder, session_settings)
+    three = Retriever(store, embedder, session_settings.replace({"retrieval.unit_weight": 0.5}))
+    q = "Which solvents should be avoided in the manufacture of drug substances?"
+    a, b = plain.search(q, k=10), three.search(q, k=10)
+    assert [h.rank for h in b] == list(range(1, 11))
+    assert [h.chunk.chunk_id for h in a] != [h.chunk.chunk_id for h in b]  # the third list takes part
+    only = three.search(q, k=5, filters=SearchFilters(doc_ids=(Q5C,)))
+    assert only and {h.chunk.doc_id for h in only} == {Q5C}

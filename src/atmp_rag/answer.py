@@ -253,7 +253,6 @@ class Answerer:
         self.scorer = scorer or UnitScorer.load(settings.answer.scorer)
         self.tokenizer = store.tokenizer
         self.terms = QueryTerms(self.tokenizer, store.idf)
-        self._unit_matrix: np.ndarray | None = None
         self._avg_len: float | None = None
         # Per-document lexical features of the units, bounded: RSS does not grow with the number of documents.
         self._doc_features = lru_cache(maxsize=max(1, settings.answer.doc_cache))(self._features_of)
@@ -286,8 +285,7 @@ class Answerer:
         """Tokenise the units of every document once (the first request would otherwise), up to the
         per-document cache; with an in-memory unit search, also read the unit vectors once."""
         self._average_length()
-        if self.store.unit_faiss is None:
-            self._all_unit_vectors()
+        self.store.warm_units()
         for doc_id in sorted(self.store.chunk_counts())[: self.settings.answer.doc_cache]:
             rows = self.store.unit_rows(doc_id)
             if rows:
@@ -356,25 +354,9 @@ class Answerer:
         norm = k1 * (1 - b + b * len(tokens) / max(self._average_length(), 1e-9))
         return sum(terms[t] * c * (k1 + 1) / (c + norm) for t, c in counts.items())
 
-    def _all_unit_vectors(self) -> np.ndarray:
-        """The unit vectors in memory, read once: a scan over them is a few hundred microseconds per
-        thousand units, while re-reading the memory map would copy it on every request. Only for an
-        index without a unit ANN index (`store.APPROXIMATE_ABOVE`), so at most a few hundred MB."""
-        if self._unit_matrix is None:
-            with self._lock:
-                if self._unit_matrix is None:
-                    self._unit_matrix = np.ascontiguousarray(self.store.unit_vectors(), dtype=np.float32)
-        return self._unit_matrix
-
     def _closest_units(self, qvec: np.ndarray, n: int) -> list[int]:
         """The `n` units closest to the question anywhere in the index, best first."""
-        if self.store.unit_faiss is not None:
-            _, found = self.store.unit_faiss.search(np.asarray(qvec, dtype=np.float32).reshape(1, -1), n)
-            return [int(r) for r in found[0] if r >= 0]
-        scores = self._all_unit_vectors() @ qvec
-        n = min(len(scores), n)
-        best = np.argpartition(-scores, n - 1)[:n]
-        return best[np.argsort(-scores[best])].tolist()
+        return self.store.closest_units(qvec, n)[0].tolist()
 
     def unit_tokens(self, row: int) -> frozenset[str]:
         """Stemmed tokens of a unit with its context."""

@@ -155,6 +155,10 @@ class RetrievalSettings(Group):
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(0.5, ge=0, le=1, description="Weight of the dense list in weighted fusion.")
     candidates: int = Field(50, ge=1, description="Rows each list contributes before fusion (at least 3·k).")
+    unit_weight: float = Field(0.0, ge=0, le=1, description=(
+        "Share of a third list in weighted hybrid fusion: each chunk scored by its quotable unit closest to the "
+        "query (dense and BM25 share the rest by dense_weight). 0 fuses the two lists only."))
+    unit_candidates: int = Field(200, ge=1, description="Units the unit list reads before it maps them to chunks.")
     query_prefix: str = Field("", description="Prefix for queries (e5/BGE-style models).")
     rerank_model: str | None = Field(None, description="Cross-encoder for the hybrid+rerank evaluation mode.")
     rerank_top_n: int = Field(20, ge=1, description="Fused results the cross-encoder reorders.")

@@ -161,6 +161,21 @@ class Retriever:
         top = top[np.isfinite(scores[top]) & (scores[top] > 0)]
         return Ranked(top.astype(np.int64), scores[top].astype(np.float32))
 
+    def units(self, qvec: np.ndarray, mask: np.ndarray | None) -> Ranked:
+        """Chunk rows scored by the best inner product of any of their quotable units with the query.
+
+        A chunk whose one sentence answers the question scores high here even when the rest of the
+        chunk dilutes its own vector; the units were embedded at ingest, so this costs one search."""
+        rows, scores = self.store.closest_units(qvec, self.settings.retrieval.unit_candidates)
+        indptr, chunk_rows = self.store.unit_chunk_rows()
+        best: dict[int, float] = {}
+        for unit, score in zip(rows.tolist(), scores.tolist(), strict=True):
+            for row in chunk_rows[indptr[unit]:indptr[unit + 1]].tolist():
+                if row not in best and (mask is None or mask[row]):
+                    best[row] = score  # units come best first: the first score seen is the chunk's best
+        return Ranked(np.fromiter(best, dtype=np.int64, count=len(best)),
+                      np.fromiter(best.values(), dtype=np.float32, count=len(best)))
+
     # ------------------------------------------------------------ public
     def search(self, query: str, k: int | None = None, mode: str | None = None,
                filters: SearchFilters | None = None, rerank: bool = False,
@@ -199,8 +214,11 @@ class Retriever:
             fused = dict(zip(lex.rows.tolist(), lex.scores.tolist(), strict=True))
         elif self.settings.retrieval.fusion == "weighted":
             assert dense is not None and lex is not None
-            w = self.settings.retrieval.dense_weight
-            fused = weighted([dense, lex], [w, 1.0 - w])
+            w, u = self.settings.retrieval.dense_weight, self.settings.retrieval.unit_weight
+            if u > 0 and qvec is not None:
+                fused = weighted([dense, lex, self.units(qvec, mask)], [(1 - u) * w, (1 - u) * (1 - w), u])
+            else:
+                fused = weighted([dense, lex], [w, 1.0 - w])
         else:
             assert dense is not None and lex is not None
             fused = rrf([dense, lex], self.settings.retrieval.rrf_k)

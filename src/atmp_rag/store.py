@@ -561,6 +561,9 @@ class IndexStore:
         self._lease, self.manifest = _take_lease(folder)
         self._db_lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._unit_lock = threading.Lock()  # not the SQLite lock: copying the vectors must not stall reads
+        self._unit_matrix: np.ndarray | None = None
+        self._unit_chunk_rows: tuple[np.ndarray, np.ndarray] | None = None
         try:
             self._open(folder)
         except BaseException:
@@ -587,7 +590,8 @@ class IndexStore:
         tables = {r[0] for r in self._rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
         self._has_definitions = "definitions" in tables
         self._definitions_fallback: dict[str, list[int]] | None = None
-        if "unit_chunks" in tables:
+        self._has_unit_chunks = "unit_chunks" in tables
+        if self._has_unit_chunks:
             self.units_of_chunk: Mapping[str, list[int]] = _SqlMapping(
                 self._chunk_units, lambda: (r[0] for r in self._rows("SELECT DISTINCT chunk_id FROM unit_chunks")),
                 lambda: int(self._rows("SELECT COUNT(DISTINCT chunk_id) FROM unit_chunks")[0][0]))
@@ -727,6 +731,51 @@ class IndexStore:
     def unit_vectors(self) -> np.ndarray:
         """All quotable-unit vectors (memory-mapped at open), row-aligned with `units`."""
         return self._unit_vectors
+
+    def _all_unit_vectors(self) -> np.ndarray:
+        """The unit vectors in memory, read once: a scan over them is a few hundred microseconds per
+        thousand units, while re-reading the memory map would copy it on every request. Only for an
+        index without a unit ANN index (`APPROXIMATE_ABOVE`), so at most a few hundred MB."""
+        if self._unit_matrix is None:
+            with self._unit_lock:
+                if self._unit_matrix is None:
+                    self._unit_matrix = np.ascontiguousarray(self._unit_vectors, dtype=np.float32)
+        return self._unit_matrix
+
+    def warm_units(self) -> None:
+        """Read the unit vectors that `closest_units` scans once (the first request would otherwise)."""
+        if self.unit_faiss is None:
+            self._all_unit_vectors()
+
+    def closest_units(self, qvec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and inner products of the `n` units closest to `qvec` anywhere in the index, best first."""
+        if n <= 0 or not len(self.units):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if self.unit_faiss is not None:
+            scores, found = self.unit_faiss.search(np.asarray(qvec, dtype=np.float32).reshape(1, -1), n)
+            keep = found[0] >= 0
+            return found[0][keep].astype(np.int64), scores[0][keep]
+        all_scores = self._all_unit_vectors() @ np.asarray(qvec, dtype=np.float32)
+        n = min(len(all_scores), n)
+        best = np.argpartition(-all_scores, n - 1)[:n]
+        best = best[np.argsort(-all_scores[best], kind="stable")]
+        return best.astype(np.int64), all_scores[best]
+
+    def unit_chunk_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The chunk rows holding each unit as CSR arrays: unit `u`'s chunks are
+        ``indices[indptr[u]:indptr[u + 1]]``. Read on first use (only the unit fusion list needs it)."""
+        if self._unit_chunk_rows is None:
+            if self._has_unit_chunks:
+                pairs = self._rows("SELECT uc.unit_row, c.row FROM unit_chunks uc JOIN chunks c USING (chunk_id) "
+                                   "ORDER BY uc.unit_row, c.row")
+            else:
+                pairs = sorted((u, self.row_of[c]) for c, us in self.units_of_chunk.items() for u in us
+                               if c in self.row_of)
+            arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+            counts = np.bincount(arr[:, 0], minlength=len(self.units)) if len(arr) else np.zeros(len(self.units))
+            indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            self._unit_chunk_rows = (indptr, arr[:, 1].astype(np.int32))
+        return self._unit_chunk_rows
 
     def doc_units(self, doc_id: str) -> tuple[list[QuoteUnit], np.ndarray]:
         """A document's units and their vectors (copied out of the memory map), in unit order."""
