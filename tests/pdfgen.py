@@ -331,6 +331,12 @@ FDA_LIKE_PAGES: list[list[str]] = [
      "cannot measure the product's activity.", "IV. REFERENCES",
      "1. Bravery CA, Carmen J, Fong T, et al. Potency assay development for cellular therapy products.",
      "Cytotherapy 2013;15(1):9-19."],
+    # Terms and definitions on one line, after a colon or a dash (FDA, WHO and EU glossaries).
+    ["APPENDIX A: GLOSSARY",
+     "Bioassay: An assay that measures the activity of the product in a living system, such as cells",
+     "or animals, in comparison with a reference standard.",
+     "Reference standard – A well-characterized material used as a calibrator in a potency assay.",
+     "Surrogate assay: A physicochemical or analytical assay that is correlated with biological activity."],
 ]
 
 

@@ -323,3 +323,29 @@ def test_glossary_terms_become_sections_and_references_are_left_out() -> None:
     chunks = chunk_pages("d", [Page(doc_id="d", number=1, text=text)], words, max_tokens=60, min_tokens=1)
     assert not any("Smith J" in c.text for c in chunks)
     assert any("Certified Copy" in c.text for c in chunks)
+
+
+def test_inline_glossary_entries_but_not_inside_a_headed_entry() -> None:
+    """"Vector: A …" opens an entry inside a glossary; inside an entry that a heading opened (ICH E6
+    "1.1 Adverse Drug Reaction (ADR)"), "Regarding marketed medicinal products: a response …" stays its text,
+    as does a "Note: …" line in the body of a document."""
+    from atmp_rag.chunking import segment
+
+    text = ("1. Scope\nNote: This guideline applies to cell therapy products.\n"
+            "2. Glossary\n"
+            "Vector: A vehicle used to deliver genetic material into a cell, such as a\n"
+            "modified virus or a plasmid.\n"
+            "Vector shedding – The release of vector from the patient.\n"
+            "3. Definitions\n3.1 Adverse Drug Reaction (ADR)\nIn the pre-approval clinical experience, a response.\n"
+            "Regarding marketed medicinal products: A response to a drug which is noxious.\n"
+            "4. References\n1. Smith J. Vectors. Hum Gene Ther. 2015;26:210-219.\n")
+    seg = segment("d", [Page(doc_id="d", number=1, text=text)])
+    by_path = {" › ".join(s.path): s for s in seg.sections}
+    assert "3. Definitions › 3.1 Adverse Drug Reaction (ADR)" in by_path
+    assert not any("Regarding" in path for path in by_path)
+    assert "1. Scope › Note" not in by_path
+    vector = by_path["2. Glossary › Vector"]
+    assert vector.kind == "entry" and vector.term == "Vector"
+    assert text[vector.body_start:vector.end].strip() == ("A vehicle used to deliver genetic material into a cell, "
+                                                          "such as a\nmodified virus or a plasmid.")
+    assert by_path["2. Glossary › Vector shedding"].term == "Vector shedding"

@@ -165,14 +165,21 @@ def test_fda_style_title_and_contact_pages_and_references_are_never_units(tmp_pa
     from tests.pdfgen import fda_like_pdf
 
     pages = extract_pages(fda_like_pdf(tmp_path / "fda.pdf"), "fda")
-    assert [p.kind.value for p in pages] == ["title", "contact", "content", "content"]
+    assert [p.kind.value for p in pages] == ["title", "contact", "content", "content", "content"]
     seg = segment("fda", pages)
     built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
     texts = " ".join(u.text for u in built.units)
     assert "Potency is the specific ability" in texts and "You should develop a potency assay" in texts
     assert "Guidance for Industry" not in texts and "ocod@fda.hhs.gov" not in texts
     assert "Cytotherapy" not in texts and built.dropped["reference list"] == 1
-    assert {u.section_path[-1] for u in built.units} == {"I. INTRODUCTION", "II. BACKGROUND", "III. RECOMMENDATIONS"}
+    body = [u for u in built.units if max(u.pages) < 5]
+    assert {u.section_path[-1] for u in body} == {"I. INTRODUCTION", "II. BACKGROUND", "III. RECOMMENDATIONS"}
+    # "Term: definition" and "Term – definition" on one line are glossary entries, as a term on its own line is.
+    entries = {u.context: u for u in built.units if u.kind.value == "definition"}
+    assert set(entries) == {"Bioassay:", "Reference standard –", "Surrogate assay:"}
+    assert entries["Bioassay:"].text.startswith("An assay that measures") and \
+        entries["Bioassay:"].text.endswith("in comparison with a reference standard.")
+    assert entries["Reference standard –"].section_path == ["APPENDIX A: GLOSSARY", "Reference standard"]
 
 
 def test_bare_numbered_sections_are_headings_in_context_and_footnotes_are_not(tmp_path: Path) -> None:

@@ -51,6 +51,7 @@ from atmp_rag.text.headings import (
     continues_heading,
     detect_heading,
     glossary_term,
+    inline_glossary_entry,
     is_caps,
     number_key,
     plausible_next,
@@ -97,6 +98,9 @@ class _PathState:
     last_number: tuple[tuple[str, int], ...] | None = None
     glossary_level: int | None = None  # level of the glossary heading we are in
     references_level: int | None = None
+    # Inside an entry opened by a heading ("1.1 Adverse Drug Reaction (ADR)", "HARM"): its text is the
+    # definition, so "Regarding marketed medicinal products: a response …" is not a term of its own.
+    in_heading_entry: bool = False
 
     def path(self) -> list[str]:
         return [text for _, text, _ in self.stack]
@@ -193,20 +197,29 @@ def _sections(g: str) -> list[Section]:
             if cut is not None and cut.kind == "numbered" and continues_heading(cut, nxt, after):
                 heading, joined = cand, 2
         if heading is None:
-            term = glossary_term(line, nxt) if state.glossary_level is not None and prev_closed else None
+            in_glossary = state.glossary_level is not None and prev_closed
+            term = glossary_term(line, nxt) if in_glossary else None
+            body_start = offset + len(line)
+            if term is None and in_glossary and not state.in_heading_entry \
+                    and (inline := inline_glossary_entry(line)) is not None:
+                term, body_start = inline[0], offset + inline[1]
             if term is None:
                 prev_closed = line.rstrip()[-1:] in ".;:)"
                 i += 1
                 continue
-            # A glossary term on its own line ("Batch (or Lot)", "Harm:") opens an entry of its own.
+            # A glossary term on its own line ("Batch (or Lot)", "Harm:") or before its definition on the
+            # same line ("Sentinel subject: The first …") opens an entry of its own.
             level = state.glossary_level
             assert level is not None
+            inline = body_start < offset + len(line)
             state.stack = [s for s in state.stack if s[0] <= level]
-            state.stack.append((level + 1, " ".join(line.split()).rstrip(":"), True))
+            state.stack.append((level + 1, term if inline else " ".join(line.split()).rstrip(":"), True))
             sections[-1].end = offset
-            sections.append(Section(path=state.path(), start=offset, end=len(g), body_start=offset + len(line),
+            sections.append(Section(path=state.path(), start=offset, end=len(g), body_start=body_start,
                                     soft=state.soft_only(), kind="entry", term=term))
-            prev_closed = True
+            # A definition on the term's line may wrap: its next line is a term only after a full stop.
+            prev_closed = not inline or line.rstrip()[-1:] in ".;:)"
+            state.in_heading_entry = False
             i += 1
             continue
         title_caps = is_caps(heading.title) if heading.title else False
@@ -246,6 +259,7 @@ def _sections(g: str) -> list[Section]:
             else:
                 break
         kind = _push_heading(state, heading, text, key)
+        state.in_heading_entry = kind == "entry"
         end_line = lines[i + consumed - 1]
         body_start = end_line[0] + len(end_line[1])
         sections[-1].end = offset

@@ -23,6 +23,8 @@ __all__ = [
     "bare_numbered_heading",
     "continues_heading",
     "detect_heading",
+    "glossary_term",
+    "inline_glossary_entry",
     "is_caps",
     "is_section_name",
     "number_key",
@@ -382,3 +384,26 @@ def glossary_term(line: str, next_line: str) -> str | None:
     if not term or term.split()[-1].lower() in SMALL_WORDS:
         return None  # "…production of a": a line broken after a small word
     return term
+
+
+#: "Sentinel subject: The first subject …", "Vector shedding – The release …": a glossary term and its
+#: definition on one line (FDA, WHO and EU glossaries; ICH puts the term on a line of its own).
+_INLINE_ENTRY = re.compile(r"^\s*(?P<term>[A-Z0-9“\"(][^:;]{0,80}?)\s*(?::|\s[–—-])\s+(?=[A-Z0-9“\"(])")
+
+
+def inline_glossary_entry(line: str) -> tuple[str, int] | None:
+    """(term, offset of the definition in `line`) when a glossary line starts with a term and a colon or
+    dash ("Dose escalation: The stepwise increase …"), else None. The term obeys the rules of
+    `glossary_term`: short, no verb, no clause, not cut after a small word."""
+    m = _INLINE_ENTRY.match(line)
+    if m is None:
+        return None
+    term = " ".join(m.group("term").split())
+    words = term.split()
+    if not words or len(words) > 10 or any(w in VERBS for w in words) or words[-1].lower() in SMALL_WORDS:
+        return None
+    if re.search(r"[.;]\s", term) or "," in re.sub(r"\([^)]*\)", "", term):
+        return None
+    if len(line[m.end():].split()) < 2:
+        return None  # "Examples:" + a list on the next lines: a lead-in, not a definition
+    return term, m.end()
