@@ -31,6 +31,20 @@ def test_split_keeps_abbreviations_decimals_and_section_numbers_inside_sentences
     ]
 
 
+def test_a_footnote_marker_after_the_full_stop_ends_the_sentence() -> None:
+    text = ("Products differ in their potential for delayed adverse events.1 Early-phase trials are often "
+            "first-in-human studies. See section 3.2 The product is stored. As set out in Q1A(R2).12 The data "
+            "are pooled. The dose is approx.5 Units per kilogram.")
+    assert [text[a:b] for a, b in split(text)] == [
+        "Products differ in their potential for delayed adverse events.1",
+        "Early-phase trials are often first-in-human studies.",
+        "See section 3.2 The product is stored.",
+        "As set out in Q1A(R2).12",
+        "The data are pooled.",
+        "The dose is approx.5 Units per kilogram.",
+    ]
+
+
 def test_split_wrapped_lines_and_list_items() -> None:
     text = ("Stability information should be provided on at least 3 batches of final container\n"
             "product representative of that which will be used at manufacturing scale. Where\n"

@@ -194,6 +194,8 @@ def test_bare_numbered_sections_are_headings_in_context_and_footnotes_are_not(tm
     built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
     section_of = {u.text.split()[0]: u.section for u in built.units if u.text[:1].isdigit()}
     assert section_of["1.1.1"] == "1 Introduction › 1.1 Policy objectives"
+    first = next(u.text for u in built.units if u.text.startswith("1.1.1"))
+    assert first.endswith("to humans.1")  # the footnote below is a sentence of its own, not glued on
     assert section_of["2.1"] == section_of["2.2"] == "2 Biodistribution"
     assert section_of["3.1"] == "3 Tumourigenicity"
     assert not any(u.text.startswith(("Biodistribution", "Tumourigenicity")) for u in built.units)
@@ -275,4 +277,7 @@ def test_questions_of_a_qa_document_head_their_answers_and_are_never_quoted(tmp_
         "2. Combined products",
         "Question 3. Is a scaffold seeded with cells a combined advanced therapy medicinal product?"]
     assert not any(u.text.rstrip().endswith("?") for u in built.units)
+    # The document's title above the first heading is not a statement of the guideline.
+    assert not any(u.text.startswith("Questions and answers on") for u in built.units)
+    assert built.dropped["title before the first heading"] == 1
     assert unit_problem("What is the shelf life of the product once it has been thawed?") is not None

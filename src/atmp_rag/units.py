@@ -283,6 +283,11 @@ def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 9
                 dropped["list lead-in is a fragment"] += 1
                 continue
             problem = unit_problem(text[start:d.end], d.kind.value)
+            if problem is None and not section.path and d.kind is UnitKind.sentence \
+                    and not re.search(r"[.!?;:][)\"”’]?$", text[start:d.end].rstrip()):
+                # Before the first heading, a line that ends no sentence is the document's title or a
+                # running head ("Questions and answers on the classification of …", "COVER NOTE FOR …").
+                problem = "title before the first heading"
             if problem is not None:
                 dropped[problem] += 1
                 continue

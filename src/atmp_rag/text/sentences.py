@@ -34,7 +34,10 @@ ABBREVIATIONS = wordset(
     "sect sects para paras incl resp rev corr ed eds pp p ch chap app std co ltd inc corp dept jan feb mar apr jun "
     "jul aug sep sept oct nov dec st u.s e.u op cit ibid et seq sec ser suppl sq eq"
 )
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9•▪➢✓◦])")
+#: A footnote marker printed right after the full stop ("… adverse events.1 Early-phase trials …") stays
+#: with its sentence; only after a word or a bracket, so "section 3.2 The" is not cut.
+_SENTENCE_END = re.compile(
+    r"(?:[.!?][\"'”’)\]]*|(?<=[a-z]{2})\.\d{1,2}|(?<=\))\.\d{1,2})(?=\s+[\"'“‘(\[]?[A-Z0-9•▪➢✓◦])")
 #: A line that starts a list item: a bullet glyph, "(a)", "a)", "1.", "i)", "1)".
 LIST_ITEM = re.compile(r"^(?P<marker>[•●▪■◦○➢✓\-–—*o](?=\s)|\(?[a-zA-Z0-9]{1,3}[.)](?=\s)|\(?[ivx]{1,4}\)(?=\s))\s+")
 _ENUMERATOR_LINE = re.compile(r"\(?[\dA-Za-z]{1,4}(?:\.[\dA-Za-z]{1,3})*[.)]")
