@@ -484,3 +484,27 @@ QA_PAGES: list[list[str]] = [
 def qa_pdf(path: Path) -> Path:
     """Write the Q&A document of `QA_PAGES` (plain pages, bottom page numbers)."""
     return plain_pdf(path, QA_PAGES)
+
+
+
+#: An adopted EMA guideline: a title page with the adoption table, contents without leader dots (a tab
+#: in the Word original, lost in the text layer), "Executive summary" unnumbered, then numbered sections.
+EMA_FINAL_PAGES: list[list[str]] = [
+    ["Guideline on quality, non-clinical and clinical requirements for investigational advanced therapy",
+     "medicinal products in clinical trials", "", "Draft agreed by CAT  March 2019",
+     "Adopted by CAT  January 2025", "Date of coming into effect  1 July 2025"],
+    ["Table of contents", "Executive summary 3", "1. Introduction 3", "2. Scope 4", "3. Legal basis 4",
+     "4. Quality documentation 5", "4.1. General information 5", "4.2. Drug substance 6",
+     "5. Non-clinical documentation 8", "5.1. Pharmacology 8", "5.2. Biodistribution 9",
+     "6. Clinical documentation 10", "References 12"],
+    ["Executive summary", "This guideline describes the expectations for the quality, non-clinical and clinical",
+     "documentation of investigational ATMPs in clinical trials.",
+     "1. Introduction", "Advanced therapy medicinal products are complex products and the requirements depend on",
+     "the stage of development and the risks of the product.",
+     "2. Scope", "The guideline applies to gene therapy, somatic cell therapy and tissue engineered products."],
+]
+
+
+def ema_final_pdf(path: Path) -> Path:
+    """Write the adopted EMA guideline of `EMA_FINAL_PAGES` (running reference header, "Page N/M")."""
+    return plain_pdf(path, EMA_FINAL_PAGES, header="EMA/CAT/852602/2018", label="Page {n}/{total}")

@@ -152,6 +152,12 @@ def test_is_toc_page() -> None:
     assert not is_toc_page(form)  # leaders without page numbers: a template, not a TOC
     assert not is_toc_page("1. INTRODUCTION\nSome text.\nMore text about 3 things.")
     assert is_toc_page("PART VI ... 28\nPDE for 2-MTHF 35", previous_is_toc=True)
+    leaderless = "Contents\nExecutive summary 3\n1. Introduction 3\n2. Scope 4\n2.1. Definitions 4\n3. Legal basis 6"
+    assert is_toc_page(leaderless)
+    assert not is_toc_page(leaderless.replace("Contents\n", ""))  # without its title: could be a table
+    assert not is_toc_page(leaderless.replace("Legal basis 6", "Legal basis 2"))  # page numbers going back
+    solvents = "Contents\nAcetonitrile 410\nChlorobenzene 360\nChloroform 60\nCumene 70\nCyclohexane 3880"
+    assert not is_toc_page(solvents)  # values of a table, not page numbers that never go back
 
 
 # ------------------------------------------------------------------------------ generated PDFs

@@ -281,3 +281,23 @@ def test_questions_of_a_qa_document_head_their_answers_and_are_never_quoted(tmp_
     assert not any(u.text.startswith("Questions and answers on") for u in built.units)
     assert built.dropped["title before the first heading"] == 1
     assert unit_problem("What is the shelf life of the product once it has been thawed?") is not None
+
+
+def test_contents_without_leader_dots_and_an_unnumbered_executive_summary(tmp_path: Path) -> None:
+    """An adopted EMA guideline: its contents page ("4.1. General information 5", no leader dots) is not
+    content, so "1. Introduction" after it opens section 1 instead of continuing "6. Clinical documentation 10";
+    "Executive summary" alone on its line is a section, not the start of a quote."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import ema_final_pdf
+
+    pages = extract_pages(ema_final_pdf(tmp_path / "ema.pdf"), "ema")
+    assert [p.kind.value for p in pages] == ["title", "toc", "content"]
+    seg = segment("ema", pages)
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+    by_start = {u.text.split()[0]: u for u in built.units}
+    assert by_start["This"].section_path == ["Executive summary"]
+    assert by_start["Advanced"].section_path == ["1. Introduction"]
+    assert by_start["The"].section_path == ["2. Scope"]
+    assert all(u.pages == [3] for u in built.units)

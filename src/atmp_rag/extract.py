@@ -24,6 +24,7 @@ Line breaks are kept: the chunker uses them to find headings.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -620,6 +621,8 @@ def collapse_blank_lines(text: str) -> str:
 #: without numbers are forms or templates, not a TOC.
 _DOT_LEADER = re.compile(r"(?:\.{3,}|…)\s*(?:\d{1,4}|[ivxlcIVXLC]{1,6})$")
 _TOC_TITLE = re.compile(r"^(?:table of )?contents?$", re.IGNORECASE)
+#: A contents entry without leaders: a title of at most 15 words that ends no sentence, then a page number.
+_TOC_ENTRY = re.compile(r"^(?P<title>[A-Z0-9(][^.!?]*?(?:\.\d+)*\.?(?:\s+\S+){0,15}?)(?<![.;,:])\s+(?P<page>\d{1,4})$")
 
 
 def is_toc_page(text: str, previous_is_toc: bool = False) -> bool:
@@ -636,7 +639,20 @@ def is_toc_page(text: str, previous_is_toc: bool = False) -> bool:
     if leaders >= 3 and (leaders >= 0.3 * len(lines) or (titled and leaders >= 2)):
         return True
     numbered_ends = sum(1 for line in lines if re.search(r"\s\d{1,4}$", line))
-    return previous_is_toc and leaders >= 1 and numbered_ends >= 0.5 * len(lines)
+    if previous_is_toc and leaders >= 1 and numbered_ends >= 0.5 * len(lines):
+        return True
+    return (titled or previous_is_toc) and _entries_without_leaders(lines)
+
+
+def _entries_without_leaders(lines: Sequence[str]) -> bool:
+    """Whether most lines are "4.1. Drug substance 6": a short title and a page number, no leader dots
+    (tab-separated contents lose their tab in the text layer), the page numbers never going back."""
+    entries = [m for line in lines if (m := _TOC_ENTRY.match(line.strip()))]
+    if len(entries) < 4 or len(entries) < 0.6 * (len(lines) - 1):
+        return False
+    numbers = [int(m.group("page")) for m in entries]
+    forward = sum(b >= a for a, b in itertools.pairwise(numbers))
+    return forward >= 0.9 * (len(numbers) - 1)
 
 
 def clean_pages(raw_texts: Sequence[str]) -> tuple[list[str], list[str | None]]:

@@ -233,9 +233,14 @@ def detect_heading(line: str) -> Heading | None:
     return None
 
 
+#: Standard section names of more than one word (every EMA guideline opens with "Executive summary").
+SECTION_PHRASES = frozenset({"EXECUTIVE SUMMARY", "LEGAL BASIS", "LIST OF ABBREVIATIONS"})
+
+
 def is_section_name(title: str) -> bool:
-    """A standard section name in any case: "References", "Glossary", "Introduction", "Bibliography"."""
-    return title.upper() in HARD_CAPS or bool(REFERENCE_TITLES.match(title) or GLOSSARY_TITLES.fullmatch(title))
+    """A standard section name in any case: "References", "Glossary", "Introduction", "Executive summary"."""
+    return (title.upper() in HARD_CAPS or " ".join(title.upper().split()) in SECTION_PHRASES
+            or bool(REFERENCE_TITLES.match(title) or GLOSSARY_TITLES.fullmatch(title)))
 
 
 _BARE_NUMBERED = re.compile(r"^(?P<num>\d{1,2})\s+(?P<title>\S.*)$")
