@@ -336,6 +336,7 @@ def test_inline_glossary_entries_but_not_inside_a_headed_entry() -> None:
             "Vector: A vehicle used to deliver genetic material into a cell, such as a\n"
             "modified virus or a plasmid.\n"
             "Vector shedding – The release of vector from the patient.\n"
+            "Note: The release may be measured in saliva, urine or faeces.\n"
             "3. Definitions\n3.1 Adverse Drug Reaction (ADR)\nIn the pre-approval clinical experience, a response.\n"
             "Regarding marketed medicinal products: A response to a drug which is noxious.\n"
             "4. References\n1. Smith J. Vectors. Hum Gene Ther. 2015;26:210-219.\n")
@@ -348,4 +349,6 @@ def test_inline_glossary_entries_but_not_inside_a_headed_entry() -> None:
     assert vector.kind == "entry" and vector.term == "Vector"
     assert text[vector.body_start:vector.end].strip() == ("A vehicle used to deliver genetic material into a cell, "
                                                           "such as a\nmodified virus or a plasmid.")
-    assert by_path["2. Glossary › Vector shedding"].term == "Vector shedding"
+    shedding = by_path["2. Glossary › Vector shedding"]
+    assert shedding.term == "Vector shedding"
+    assert "Note: The release may be measured" in text[shedding.body_start:shedding.end]  # a remark, not a term

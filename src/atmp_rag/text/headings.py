@@ -396,6 +396,10 @@ def glossary_term(line: str, next_line: str) -> str | None:
 _INLINE_ENTRY = re.compile(r"^\s*(?P<term>[A-Z0-9“\"(][^:;]{0,80}?)\s*(?::|\s[–—-])\s+(?=[A-Z0-9“\"(])")
 
 
+_RUN_IN_LABELS = frozenset({"note", "notes", "example", "examples", "see", "see also", "source", "comment",
+                            "comments", "remark", "remarks"})
+
+
 def inline_glossary_entry(line: str) -> tuple[str, int] | None:
     """(term, offset of the definition in `line`) when a glossary line starts with a term and a colon or
     dash ("Dose escalation: The stepwise increase …"), else None. The term obeys the rules of
@@ -405,6 +409,8 @@ def inline_glossary_entry(line: str) -> tuple[str, int] | None:
         return None
     term = " ".join(m.group("term").split())
     words = term.split()
+    if term.lower() in _RUN_IN_LABELS:
+        return None  # "Note: The definition …": a remark inside the glossary, not a term
     if not words or len(words) > 10 or any(w in VERBS for w in words) or words[-1].lower() in SMALL_WORDS:
         return None
     if re.search(r"[.;]\s", term) or "," in re.sub(r"\([^)]*\)", "", term):
