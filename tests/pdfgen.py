@@ -478,6 +478,18 @@ QA_PAGES: list[list[str]] = [
      "Question 3. Is a scaffold seeded with cells a combined advanced therapy medicinal product?",
      "A product is a combined advanced therapy medicinal product when it incorporates a medical device as an",
      "integral part and its cellular part contains viable cells or tissues."],
+    # Questions on lines of their own, unnumbered or "4." (EMA Q&A documents), each followed by its answer;
+    # then a list of questions with no answers between them (as in ICH Q9 4.3), which heads nothing.
+    ["3. Out-of-specification batches",
+     "Can an out-of-specification batch be administered to a patient?",
+     "Exceptionally, administering an out-of-specification batch may be acceptable to avoid an immediate",
+     "significant hazard to the patient.",
+     "Who decides on the administration of such a batch?",
+     "The treating physician decides, after a risk assessment by the manufacturer and the qualified person.",
+     "4. Does the manufacturer have to notify the competent authority?",
+     "The manufacturer should notify the competent authority within 48 hours of the administration.",
+     "The risk assessment should answer three questions:", "What might go wrong?",
+     "How likely is it to go wrong?", "What are the consequences?"],
 ]
 
 

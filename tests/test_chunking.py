@@ -352,3 +352,20 @@ def test_inline_glossary_entries_but_not_inside_a_headed_entry() -> None:
     shedding = by_path["2. Glossary › Vector shedding"]
     assert shedding.term == "Vector shedding"
     assert "Note: The release may be measured" in text[shedding.body_start:shedding.end]  # a remark, not a term
+
+
+def test_question_lines_head_sections_only_in_a_qa_document() -> None:
+    """Three questions each followed by its answer make a Q&A document; one or two rhetorical questions in
+    prose ("Why is this important?" + its explanation) head nothing."""
+    from atmp_rag.chunking import segment
+
+    qa = ("1. Scope\nThis document answers common questions.\n"
+          "Is a CAR-T product a gene therapy?\nYes, it is classified as a gene therapy medicinal product.\n"
+          "Who classifies a product?\nThe Committee for Advanced Therapies gives a recommendation.\n"
+          "Must a classification be requested?\nNo, a request is voluntary.\n")
+    paths = {" › ".join(s.path) for s in segment("d", [Page(doc_id="d", number=1, text=qa)]).sections}
+    assert {"1. Scope › Is a CAR-T product a gene therapy?", "1. Scope › Who classifies a product?",
+            "1. Scope › Must a classification be requested?"} <= paths
+    prose = qa.split("Must a classification")[0]
+    assert {" › ".join(s.path) for s in segment("d", [Page(doc_id="d", number=1, text=prose)]).sections} == \
+        {"", "1. Scope"}

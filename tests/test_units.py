@@ -263,7 +263,7 @@ def test_questions_of_a_qa_document_head_their_answers_and_are_never_quoted(tmp_
     from tests.pdfgen import qa_pdf
 
     pages = extract_pages(qa_pdf(tmp_path / "qa.pdf"), "qa")
-    assert [p.kind.value for p in pages] == ["content", "content"]
+    assert [p.kind.value for p in pages] == ["content", "content", "content"]
     seg = segment("qa", pages)
     built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
 
@@ -276,6 +276,13 @@ def test_questions_of_a_qa_document_head_their_answers_and_are_never_quoted(tmp_
     assert section("incorporates a medical device") == [
         "2. Combined products",
         "Question 3. Is a scaffold seeded with cells a combined advanced therapy medicinal product?"]
+    assert section("48 hours")[-1] == "4. Does the manufacturer have to notify the competent authority?"
+    assert section("immediate significant hazard") == [
+        "3. Out-of-specification batches", "Can an out-of-specification batch be administered to a patient?"]
+    assert section("treating physician")[-1] == "Who decides on the administration of such a batch?"
+    # A list of questions with no answer between them heads nothing: the lead-in stays under question 4.
+    assert section("answer three questions")[-1].startswith("4. Does the manufacturer")
+    assert not any(s.startswith(("What might", "How likely")) for u in built.units for s in u.section_path)
     assert not any(u.text.rstrip().endswith("?") for u in built.units)
     # The document's title above the first heading is not a statement of the guideline.
     assert not any(u.text.startswith("Questions and answers on") for u in built.units)

@@ -55,6 +55,7 @@ from atmp_rag.text.headings import (
     is_caps,
     number_key,
     plausible_next,
+    question_line,
     title_ok,
 )
 from atmp_rag.text.sentences import blocks, lines_with_offsets, sentences, strip_range
@@ -169,8 +170,29 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
     return "references" if state.references_level is not None else "body"
 
 
+#: Question lines followed by their answers that make a document a Q&A document.
+QA_MIN_QUESTIONS = 3
+
+
+def _answered_questions(lines: Sequence[tuple[int, str]]) -> dict[int, Heading]:
+    """Lines that head the answers of a Q&A document: question lines, each followed by a line that is
+    not a question, at least `QA_MIN_QUESTIONS` of them. A list of questions (ICH Q9 4.3: "1. What might go
+    wrong?", "2. What is the likelihood …?") has no answers between them and heads nothing."""
+    found: dict[int, Heading] = {}
+    texts = [(i, line) for i, (_, line) in enumerate(lines) if line.strip()]
+    for k, (i, line) in enumerate(texts):
+        heading = question_line(line)
+        if heading is None or k + 1 >= len(texts):
+            continue
+        answer = texts[k + 1][1].strip()
+        if question_line(answer) is None and not answer.endswith("?") and answer[:1].isupper():
+            found[i] = heading
+    return found if len(found) >= QA_MIN_QUESTIONS else {}
+
+
 def _sections(g: str) -> list[Section]:
     lines = lines_with_offsets(g)
+    questions = _answered_questions(lines)
     state = _PathState()
     sections: list[Section] = [Section(path=[], start=0, end=len(g), body_start=0)]
     prev_closed = True  # the previous non-blank line ended a sentence (or was a heading)
@@ -182,6 +204,8 @@ def _sections(g: str) -> list[Section]:
             i += 1
             continue
         heading = detect_heading(line)
+        if i in questions and (heading is None or heading.kind == "question"):
+            heading = questions[i]
         following = [ln for _, ln in lines[i + 1:i + 5] if ln.strip()]
         nxt = following[0] if following else ""
         if heading is None and nxt:

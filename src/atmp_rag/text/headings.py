@@ -29,6 +29,7 @@ __all__ = [
     "is_section_name",
     "number_key",
     "plausible_next",
+    "question_line",
     "roman_to_int",
     "title_ok",
 ]
@@ -418,3 +419,20 @@ def inline_glossary_entry(line: str) -> tuple[str, int] | None:
     if len(line[m.end():].split()) < 2:
         return None  # "Examples:" + a list on the next lines: a lead-in, not a definition
     return term, m.end()
+
+
+_NUMBERED_QUESTION = re.compile(r"^(?:(?P<num>\d{1,3})[.)]\s+)?(?P<title>\S.*\?)$")
+
+
+def question_line(line: str) -> Heading | None:
+    """A whole line that asks one question ("Can a CAR-T product be a GTMP?", "3. What is …?"), as the
+    heading it is in a Q&A document. Whether the document *is* one is for the caller to decide: a list
+    of questions (ICH Q9's "1. What might go wrong?") looks the same line by line."""
+    text = " ".join(line.split())
+    m = _NUMBERED_QUESTION.match(text)
+    if m is None:
+        return None
+    title = m.group("title")
+    if not _QUESTION_TITLE.match(title) or not title_ok(title):
+        return None
+    return Heading(number=m.group("num") or "", title=title, level=2, kind="question", text=text)
