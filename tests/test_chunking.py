@@ -305,16 +305,20 @@ def test_wrapped_title_case_heading_is_one_heading() -> None:
         in paths
 
 
-def test_glossary_terms_become_sections_and_references_are_left_out() -> None:
+def sections_by_path(text: str) -> dict:
+    """The sections of a one-page document by their joined path ("2. Glossary › Harm")."""
     from atmp_rag.chunking import segment
 
+    return {" › ".join(s.path): s for s in segment("d", [Page(doc_id="d", number=1, text=text)]).sections}
+
+
+def test_glossary_terms_become_sections_and_references_are_left_out() -> None:
     text = ("1. Scope\nThis guideline applies to cell therapy products.\n"
             "2. Glossary\nCertified Copy\nA copy of the original record that has been verified.\n"
             "Harm:\nDamage to health, including loss of product quality.\n2.3 Trial Site\n"
             "The location where trial-related activities are conducted.\n"
             "3. References\n1. Smith J, Doe A. Vectors. Hum Gene Ther. 2015;26:210-219.\n")
-    seg = segment("d", [Page(doc_id="d", number=1, text=text)])
-    by_path = {" › ".join(s.path): s for s in seg.sections}
+    by_path = sections_by_path(text)
     assert by_path["2. Glossary › Certified Copy"].kind == "entry"
     assert by_path["2. Glossary › Certified Copy"].term == "Certified Copy"
     assert by_path["2. Glossary › Harm"].term == "Harm"
@@ -329,7 +333,6 @@ def test_inline_glossary_entries_but_not_inside_a_headed_entry() -> None:
     """"Vector: A …" opens an entry inside a glossary; inside an entry that a heading opened (ICH E6
     "1.1 Adverse Drug Reaction (ADR)"), "Regarding marketed medicinal products: a response …" stays its text,
     as does a "Note: …" line in the body of a document."""
-    from atmp_rag.chunking import segment
 
     text = ("1. Scope\nNote: This guideline applies to cell therapy products.\n"
             "2. Glossary\n"
@@ -340,8 +343,7 @@ def test_inline_glossary_entries_but_not_inside_a_headed_entry() -> None:
             "3. Definitions\n3.1 Adverse Drug Reaction (ADR)\nIn the pre-approval clinical experience, a response.\n"
             "Regarding marketed medicinal products: A response to a drug which is noxious.\n"
             "4. References\n1. Smith J. Vectors. Hum Gene Ther. 2015;26:210-219.\n")
-    seg = segment("d", [Page(doc_id="d", number=1, text=text)])
-    by_path = {" › ".join(s.path): s for s in seg.sections}
+    by_path = sections_by_path(text)
     assert "3. Definitions › 3.1 Adverse Drug Reaction (ADR)" in by_path
     assert not any("Regarding" in path for path in by_path)
     assert "1. Scope › Note" not in by_path
@@ -357,15 +359,13 @@ def test_inline_glossary_entries_but_not_inside_a_headed_entry() -> None:
 def test_question_lines_head_sections_only_in_a_qa_document() -> None:
     """Three questions each followed by its answer make a Q&A document; one or two rhetorical questions in
     prose ("Why is this important?" + its explanation) head nothing."""
-    from atmp_rag.chunking import segment
 
     qa = ("1. Scope\nThis document answers common questions.\n"
           "Is a CAR-T product a gene therapy?\nYes, it is classified as a gene therapy medicinal product.\n"
           "Who classifies a product?\nThe Committee for Advanced Therapies gives a recommendation.\n"
           "Must a classification be requested?\nNo, a request is voluntary.\n")
-    paths = {" › ".join(s.path) for s in segment("d", [Page(doc_id="d", number=1, text=qa)]).sections}
+    paths = set(sections_by_path(qa))
     assert {"1. Scope › Is a CAR-T product a gene therapy?", "1. Scope › Who classifies a product?",
             "1. Scope › Must a classification be requested?"} <= paths
     prose = qa.split("Must a classification")[0]
-    assert {" › ".join(s.path) for s in segment("d", [Page(doc_id="d", number=1, text=prose)]).sections} == \
-        {"", "1. Scope"}
+    assert set(sections_by_path(prose)) == {"", "1. Scope"}

@@ -354,10 +354,6 @@ class Answerer:
         norm = k1 * (1 - b + b * len(tokens) / max(self._average_length(), 1e-9))
         return sum(terms[t] * c * (k1 + 1) / (c + norm) for t, c in counts.items())
 
-    def _closest_units(self, qvec: np.ndarray, n: int) -> list[int]:
-        """The `n` units closest to the question anywhere in the index, best first."""
-        return self.store.closest_units(qvec, n)[0].tolist()
-
     def unit_tokens(self, row: int) -> frozenset[str]:
         """Stemmed tokens of a unit with its context."""
         f, i = self._features(row)
@@ -397,7 +393,7 @@ class Answerer:
         term = self.tokenizer.one(asked_term(question)) if definitional else []
         extra: list[int] = []
         if qvec is not None and len(self.store.units) and self.settings.answer.unit_candidates > 0:
-            for row in self._closest_units(qvec, self.settings.answer.unit_candidates * 4):
+            for row in self.store.closest_units(qvec, self.settings.answer.unit_candidates * 4)[0].tolist():
                 if len(extra) >= self.settings.answer.unit_candidates:
                     break
                 if row not in holder and (allowed_docs is None or self.store.units[row].doc_id in allowed_docs):
