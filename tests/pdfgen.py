@@ -371,6 +371,35 @@ def bare_numbered_pdf(path: Path) -> Path:
     return plain_pdf(path, BARE_NUMBERED_PAGES)
 
 
+#: A national guidance (TGA/MHRA style) whose top-level sections are bare numbers and titles that
+#: need no subsection ("3 Potency assays"), a footnote at a page bottom that starts with the next
+#: section's number ("3 Regulation (EC) No 1394/2007 …"), and a table whose caption is printed under it.
+SEQUENCE_PAGES: list[list[str]] = [
+    ["1 Introduction",
+     "This guidance describes the potency assays of cell and gene therapy products supplied under the",
+     "clinical trial notification scheme.", "2 Scope",
+     "The guidance applies to autologous and allogeneic cell therapy products regulated as medicines.3",
+     "", "3 Regulation (EC) No 1394/2007 on advanced therapy medicinal products"],
+    ["3 Potency assays",
+     "Potency is the quantitative measure of biological activity based on the attribute of the product",
+     "linked to the relevant biological properties.",
+     "4 Release specifications",
+     "Release specifications for a cell therapy product should include at least the tests below.",
+     "Test Acceptance criterion Method",
+     "Viability At least 70 % viable cells Dye exclusion",
+     "Sterility No growth Ph. Eur. 2.6.27",
+     "Endotoxin Below 5 EU/kg/h LAL test",
+     "Table 1 Minimum release tests for cell therapy products",
+     "5 Comparability",
+     "A bridging study should include at least three batches tested in parallel with both assays."],
+]
+
+
+def sequence_pdf(path: Path) -> Path:
+    """Write the guidance of `SEQUENCE_PAGES` (plain pages, bottom page numbers)."""
+    return plain_pdf(path, SEQUENCE_PAGES)
+
+
 #: Division headings of other layouts: an EU-regulation style (CHAPTER / Article with its title on the
 #: next line, a cross-reference to another article at a line start) and an SOP/WHO style ("1.0 Purpose",
 #: "2.0 Scope", "Section 3: Responsibilities").

@@ -204,6 +204,28 @@ def test_bare_numbered_sections_are_headings_in_context_and_footnotes_are_not(tm
     assert not any("Health Canada" in s for u in built.units for s in u.section_path)
 
 
+def test_bare_sections_in_sequence_and_a_table_captioned_below(tmp_path: Path) -> None:
+    """Once "1 Introduction" and "2 Scope" show the numbering, "3 Potency assays" opens section 3 without a
+    subsection, and "5 Comparability" follows a table; the page-bottom footnote "3 Regulation (EC) …"
+    opens nothing. The table whose caption sits under it is quoted as a table, caption included."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import sequence_pdf
+
+    seg = segment("tga", extract_pages(sequence_pdf(tmp_path / "tga.pdf"), "tga"))
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+    section_of = {u.text.split()[0]: u.section for u in built.units}
+    assert section_of["Potency"] == "3 Potency assays"
+    assert section_of["Release"] == "4 Release specifications"
+    assert section_of["A"] == "5 Comparability"
+    assert not any("Regulation" in s for u in built.units for s in u.section_path)
+    table = next(u for u in built.units if "Viability" in u.text)
+    assert table.kind is UnitKind.table and table.section == "4 Release specifications"
+    assert table.text.startswith("Test Acceptance criterion") and table.text.endswith("cell therapy products")
+    assert not any(u.text.startswith(("Potency assays", "Release specifications\n")) for u in built.units)
+
+
 def test_chapter_article_section_and_n0_headings(tmp_path: Path) -> None:
     """CHAPTER / Article headings with their titles on the next line, "1.0 Purpose" as a top-level section
     holding "1.1", "Section 3: …"; an "Article 14 …" cross-reference at a line start opens nothing."""

@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from atmp_rag.models import Chunk, Page, PageSpan
+from atmp_rag.text.content import is_prose_line
 from atmp_rag.text.headings import (
     CROSS_REFERENCE_WORDS,
     GLOSSARY_TITLES,
@@ -99,6 +100,8 @@ class _PathState:
     last_number: tuple[tuple[str, int], ...] | None = None
     glossary_level: int | None = None  # level of the glossary heading we are in
     references_level: int | None = None
+    # The document numbers its top-level sections "2 Scope" (no full stop): the next one may stand alone.
+    bare_top: bool = False
     # Inside an entry opened by a heading ("1.1 Adverse Drug Reaction (ADR)", "HARM"): its text is the
     # definition, so "Regarding marketed medicinal products: a response …" is not a term of its own.
     in_heading_entry: bool = False
@@ -124,6 +127,18 @@ class _PathState:
 
     def depth(self) -> int:
         return self.stack[-1][0] if self.stack else 0
+
+
+def _line_before(lines: list[tuple[int, str]], i: int) -> str:
+    """The last non-blank line before line `i`, right-stripped ("" at the start)."""
+    return next((lines[j][1].rstrip() for j in range(i - 1, -1, -1) if lines[j][1].strip()), "")
+
+
+def _next_bare(state: _PathState) -> int | None:
+    """The number a bare top-level heading ("3 Potency assays") must carry to follow the last one."""
+    if not state.bare_top or not state.last_number or state.last_number[0][0] != "d":
+        return None
+    return state.last_number[0][1] + 1
 
 
 def _is_name_heading(text: str) -> bool:
@@ -190,7 +205,8 @@ def _answered_questions(lines: Sequence[tuple[int, str]]) -> dict[int, Heading]:
     return found if len(found) >= QA_MIN_QUESTIONS else {}
 
 
-def _sections(g: str) -> list[Section]:
+def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section]:
+    """The sections of a document's joined content text; `page_starts`: offsets where its pages begin."""
     lines = lines_with_offsets(g)
     questions = _answered_questions(lines)
     state = _PathState()
@@ -209,7 +225,13 @@ def _sections(g: str) -> list[Section]:
         following = [ln for _, ln in lines[i + 1:i + 5] if ln.strip()]
         nxt = following[0] if following else ""
         if heading is None and nxt:
-            heading = bare_numbered_heading(line, nxt)
+            # Not inside a visibly running sentence ("… should be tested on" + "3 Batches …"). A table row
+            # or a caption ends without a full stop and a section may follow it; so may it at the top of
+            # a page, whatever the previous page ended with (often a footnote).
+            before = "" if offset in page_starts else _line_before(lines, i)
+            running = bool(before) and (before[-1] in ",(" or (
+                before[-1].islower() and (before[:1].islower() or is_prose_line(before))))
+            heading = bare_numbered_heading(line, nxt, None if running else _next_bare(state))
         joined = None
         if heading is None and nxt and lines[i + 1][1].strip() and re.match(r"\s*\d+(?:\.\d+)*\.?\s+\S", line):
             # "5.2.3 Qualification of Source or Starting Materials for" + "Biotechnological/Biological Drug
@@ -253,7 +275,7 @@ def _sections(g: str) -> list[Section]:
             i += 1  # a wrapped paragraph that merely starts with a number
             continue
         if heading.kind in ("annex", "part") and heading.number.split()[0].lower() in CROSS_REFERENCE_WORDS:
-            before = next((lines[j][1].rstrip() for j in range(i - 1, -1, -1) if lines[j][1].strip()), "")
+            before = _line_before(lines, i)
             if before and (before[-1].islower() or before[-1] in ",("):
                 i += 1  # "… as required by" + "Article 14 Regulation …": a cross-reference, not a heading
                 continue
@@ -283,6 +305,8 @@ def _sections(g: str) -> list[Section]:
             else:
                 break
         kind = _push_heading(state, heading, text, key)
+        if key is not None and len(key) == 1 and re.match(r"\d{1,2}\s", heading.text):
+            state.bare_top = True
         state.in_heading_entry = kind == "entry"
         end_line = lines[i + consumed - 1]
         body_start = end_line[0] + len(end_line[1])
@@ -573,7 +597,7 @@ def segment(doc_id: str, pages: Sequence[Page]) -> Segmented:
         bounds.append((p.number, pos, pos + len(p.text)))
         pos += len(p.text) + 1
     g = "\n".join(p.text for p in included)
-    return Segmented(doc_id, g, bounds, _sections(g) if g.strip() else [])
+    return Segmented(doc_id, g, bounds, _sections(g, frozenset(b[1] for b in bounds)) if g.strip() else [])
 
 
 def chunk_pages(

@@ -97,7 +97,8 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
         if j - i >= 3:
             run = [text[a:b] for a, b in lines[i:j]]
             rows = sum(1 for ln in run if _row_like(ln))
-            if _CAPTION.match(run[0]) or (rows >= 1 and rows >= len(run) / 3):
+            # A caption above the table, or below it (several regulators print "Table 1 …" under the table).
+            if _CAPTION.match(run[0]) or _CAPTION.match(run[-1]) or (rows >= 1 and rows >= len(run) / 3):
                 out.append((i, j, "table"))
             elif _FIGURE.match(run[0]) or sum(len(ln.split()) for ln in run) / len(run) <= 4.5:
                 out.append((i, j, "figure"))
@@ -126,6 +127,8 @@ def _table_units(text: str, lines: list[tuple[int, int]], section: Section, capt
         header_end -= 1
     context = (start, lines[header_end - 1][1]) if header_end > 0 else caption
     body = lines[header_end:]
+    if len(body) > 1 and _CAPTION.match(text[body[-1][0]:body[-1][1]]):
+        body = body[:-1]  # a caption under the table is not a row of it
     # "Acetonitrile 4.1 410": a label, then its values at the end of the same line.
     one_line_rows = sum(1 for a, b in body if _ROW_START.match(text[a:b])
                         and any(c.isdigit() for c in text[a:b].split()[-1]))

@@ -247,7 +247,7 @@ def is_section_name(title: str) -> bool:
 _BARE_NUMBERED = re.compile(r"^(?P<num>\d{1,2})\s+(?P<title>\S.*)$")
 
 
-def bare_numbered_heading(line: str, next_line: str) -> Heading | None:
+def bare_numbered_heading(line: str, next_line: str, expected: int | None = None) -> Heading | None:
     """A top-level heading printed as a bare number and a sentence-case title ("2 Biodistribution"),
     recognised from its context only: for a line `detect_heading` rejected on its own.
 
@@ -256,6 +256,11 @@ def bare_numbered_heading(line: str, next_line: str) -> Heading | None:
     line starts with its first subsection or numbered paragraph ("2.1 …"), or its title names a
     standard section ("4 References", "5 Glossary"). Several regulators' layouts (Health Canada,
     TGA, WHO) number their top-level sections this way.
+
+    `expected`: the next top-level number of a document already shown to number its sections so
+    ("1 Introduction", "2 Scope" seen, so "3 Potency assays" may follow without a subsection). Then a
+    title of words alone (no digit: "3 Regulation (EC) No 1394/2007" is a footnote) starting in a capital,
+    followed by a line starting in a capital, is enough.
     """
     text = " ".join(line.split())
     m = _BARE_NUMBERED.match(text)
@@ -265,7 +270,10 @@ def bare_numbered_heading(line: str, next_line: str) -> Heading | None:
     if not title_ok(title, max_words=10) or title.endswith("."):
         return None
     child = re.match(rf"{num}\.\d{{1,2}}\.?\s+\S", " ".join(next_line.split()))
-    if not child and not (is_section_name(title) or GLOSSARY_TITLES.search(title)):
+    in_sequence = (expected is not None and int(num) == expected and title[:1].isupper()
+                   and not any(c.isdigit() for c in title) and title[-1:] not in ":;,"
+                   and next_line.strip()[:1].isupper())
+    if not child and not in_sequence and not (is_section_name(title) or GLOSSARY_TITLES.search(title)):
         return None
     return Heading(number=num, title=title, level=1, kind="numbered", text=text)
 
