@@ -67,6 +67,39 @@ def test_definition_question_leads_with_the_definition(answerer, retriever) -> N
     assert a.answer.startswith("Accelerated testing: Studies designed to increase the rate of chemical degradation")
 
 
+@pytest.mark.parametrize(("question", "term"), [
+    ("What is potency of a cell therapy product?", "potency"),
+    ("What is meant by the shelf life of a drug product?", "shelf life"),
+    ("What is the definition of a serious adverse event?", "serious adverse event"),
+    ("What is the certificate of analysis?", "certificate of analysis"),
+    ("Define design of experiments", "design of experiments"),
+])
+def test_the_asked_term_stops_before_a_modifier(question: str, term: str) -> None:
+    from atmp_rag.answer import asked_term
+
+    assert asked_term(question) == term
+
+
+def test_without_a_glossary_entry_a_defining_sentence_leads(store) -> None:
+    """Q9 4.3 "Risk analysis is the estimation of …" defines the asked term: it leads over a sentence the
+    scorer ranked higher; "Risk analysis is used …" would not (it does not open a definition)."""
+    from atmp_rag.answer import Candidate, lead_with_definition
+
+    def candidate(text_start: str) -> Candidate:
+        row = next(i for i, u in enumerate(store.units) if u.doc_id == Q9 and u.text.startswith(text_start))
+        unit = store.units[row]
+        passage = store.passage(unit.chunk_ids[0])
+        assert passage is not None
+        return Candidate(row=row, unit=unit, passage=passage, features={})
+
+    other = candidate("Risk identification is a systematic use")
+    defining = candidate("Risk analysis is the estimation")
+    q = "What is risk analysis in quality risk management?"
+    assert lead_with_definition(q, [other, defining])[0] is defining
+    assert lead_with_definition("How is risk analysis performed?", [other, defining])[0] is other
+    assert lead_with_definition("What is hazard analysis?", [other, defining])[0] is other
+
+
 def test_table_question_leads_with_the_table_and_its_header(answerer, retriever, store) -> None:
     a = ask(answerer, retriever, "What are the long term and accelerated storage conditions for a drug substance "
                                  "intended for storage in a refrigerator?")

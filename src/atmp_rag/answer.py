@@ -86,9 +86,11 @@ _ANAPHOR = re.compile(r"^(?:it|this|these|that|those|they|such|in this case|in s
                       r"also|furthermore|moreover|in addition|additionally)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"['‘\"“]([^'’\"”]{2,60})['’\"”]")
 _TERM_AFTER = re.compile(
-    r"\b(?:what\s+(?:is|are)\s+(?:an?\s+|the\s+)?|define\s+(?:an?\s+|the\s+)?|definition\s+of\s+(?:an?\s+|the\s+)?|"
+    r"\b(?:what\s+(?:is|are)\s+(?!meant\b|the\s+(?:meaning|definition)\b)(?:an?\s+|the\s+)?|define\s+(?:an?\s+|the\s+)?|definition\s+of\s+(?:an?\s+|the\s+)?|"
     r"meaning\s+of\s+(?:an?\s+|the\s+)?|meant\s+by\s+(?:an?\s+|the\s+)?|what\s+does\s+(?:an?\s+|the\s+)?)"
-    r"(?P<term>[^?,;]{2,60}?)(?:\s+(?:mean|in|according|under|for|as defined|as used)\b|\s*[?,;]|$)",
+    # "potency of a cell therapy product": an article after "of" starts a modifier, not part of the term
+    # ("Certificate of Analysis", "Design of Experiments" keep theirs).
+    r"(?P<term>[^?,;]{2,60}?)(?:\s+(?:mean|in|according|under|for|as defined|as used|of\s+(?:an?|the))\b|\s*[?,;]|$)",
     re.IGNORECASE,
 )
 #: "What is a certified copy?", "Define QTPP", "meaning of …", "what is meant by …", "what does X mean".
@@ -204,7 +206,8 @@ def asked_term(question: str) -> str:
 
 
 def lead_with_definition(question: str, ranked: list[Candidate]) -> list[Candidate]:
-    """For a definition question, the best glossary entry of exactly the asked term comes first.
+    """For a definition question, the best glossary entry of exactly the asked term comes first (without
+    one, a sentence that opens by defining exactly that term).
 
     "How is 'risk' defined …" is answered by the entry "Risk:", not by a sentence that uses the word,
     however well the scorer rates that sentence. On the dev split, every question with such an entry
@@ -215,6 +218,12 @@ def lead_with_definition(question: str, ranked: list[Candidate]) -> list[Candida
     if not is_definition_question(question) or NUMERIC_QUESTION.search(question):
         return ranked
     exact = next((c for c in ranked if c.features.get("term_exact")), None)
+    if exact is None:
+        # No glossary entry: a sentence that opens by defining exactly the asked term ("Potency is the
+        # quantitative measure of …", "Centralized monitoring is a remote evaluation …") is the definition.
+        opening = _defining_opening(asked_term(question))
+        exact = next((c for c in ranked if opening is not None and c.unit.kind is not UnitKind.definition
+                      and opening.match(c.unit.text)), None)
     if exact is None or exact is ranked[0]:
         return ranked
     return [exact] + [c for c in ranked if c is not exact]
@@ -638,6 +647,16 @@ def _defines_pattern(term: str) -> re.Pattern[str] | None:
         return None
     return re.compile(r"\b" + r"\W+".join(words) + r"\W*(?:\([^)]{1,40}\)\W*)?(?:is|are|means?|refers? to|"
                       r"(?:is|are) defined as|(?:is|are) (?:considered|understood) (?:to be|as)|:)", re.IGNORECASE)
+
+
+def _defining_opening(term: str) -> re.Pattern[str] | None:
+    """A sentence opening that defines `term`: "<term> is a/an/the …", "<term> means/refers to/is defined as"
+    ("Potency is measured …" does not define potency)."""
+    words = [re.escape(w) for w in term.split() if w]
+    if not words:
+        return None
+    return re.compile(r"\s*" + r"\W+".join(words) + r"\W*(?:\([^)]{1,40}\)\W*)?(?:(?:is|are) (?:an?|the)\b|means\b|"
+                      r"refers? to\b|(?:is|are) defined as\b)", re.IGNORECASE)
 
 
 def _overlaps(a: Sequence[PageSpan], b: Sequence[PageSpan]) -> bool:
