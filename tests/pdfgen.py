@@ -86,7 +86,8 @@ def plain_pdf(path: Path, pages: list[list[str]], header: str | None = None, fir
               label: str = "{n}") -> Path:
     """Write simple pages of text lines, with an optional running header and a bottom page label
     (`label` formatted with the printed number `n`, the first page printing `first_number`, and the
-    page count `total`: "{n}", "Page {n} of {total}")."""
+    page count `total`: "{n}", "Page {n} of {total}"). A tab in a line separates two table cells, drawn
+    in columns."""
     c = canvas.Canvas(str(path), pagesize=A4)
     width, height = A4
     for number, lines in enumerate(pages, start=1):
@@ -96,7 +97,8 @@ def plain_pdf(path: Path, pages: list[list[str]], header: str | None = None, fir
         c.setFont("Helvetica", 10)
         y = height - 80
         for line in lines:
-            c.drawString(72, y, line)
+            for x, cell in zip((72, 250), line.split("\t"), strict=False):
+                c.drawString(x, y, cell)
             y -= 14
         c.setFont("Helvetica", 9)
         c.drawCentredString(width / 2, 30, label.format(n=number + first_number - 1, total=len(pages)))
@@ -398,6 +400,25 @@ SEQUENCE_PAGES: list[list[str]] = [
 def sequence_pdf(path: Path) -> Path:
     """Write the guidance of `SEQUENCE_PAGES` (plain pages, bottom page numbers)."""
     return plain_pdf(path, SEQUENCE_PAGES)
+
+
+#: A definitions section printed as a two-column table under a "Term Definition" header, its cells
+#: wrapping over lines (EMA reflection papers and several national guidances), then ordinary text.
+GLOSSARY_TABLE_PAGES: list[list[str]] = [
+    ["1. Introduction", "This reflection paper discusses non-clinical models for gene therapy medicinal products.",
+     "2. Definitions", "Term\tDefinition",
+     "Vector shedding\tThe dissemination of the vector through secretions",
+     "\tor excreta of the treated subject.",
+     "Homologous model\tAn animal model in which a species-specific",
+     "\tsurrogate of the human transgene is expressed.",
+     "Disease model\tAnimal model that reproduces features of the human disease.",
+     "3. Discussion", "The applicant should justify the choice of the animal model."],
+]
+
+
+def glossary_table_pdf(path: Path) -> Path:
+    """Write the pages of `GLOSSARY_TABLE_PAGES` (plain pages, bottom page numbers)."""
+    return plain_pdf(path, GLOSSARY_TABLE_PAGES)
 
 
 #: Division headings of other layouts: an EU-regulation style (CHAPTER / Article with its title on the

@@ -226,6 +226,26 @@ def test_bare_sections_in_sequence_and_a_table_captioned_below(tmp_path: Path) -
     assert not any(u.text.startswith(("Potency assays", "Release specifications\n")) for u in built.units)
 
 
+def test_a_glossary_table_gives_one_entry_per_row(tmp_path: Path) -> None:
+    """Under "Term Definition", each row of the two-column table is an entry of its own, its wrapped
+    definition cell included; the header row is no term; the next numbered section is text again."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import glossary_table_pdf
+
+    seg = segment("rp", extract_pages(glossary_table_pdf(tmp_path / "rp.pdf"), "rp"))
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+    entries = {u.context: u for u in built.units if u.kind is UnitKind.definition}
+    assert set(entries) == {"Vector shedding", "Homologous model", "Disease model"}
+    assert entries["Vector shedding"].text == ("The dissemination of the vector through secretions\n"
+                                               "or excreta of the treated subject.")
+    assert entries["Vector shedding"].section == "2. Definitions › Vector shedding"
+    assert entries["Disease model"].text.startswith("Animal model that reproduces")
+    last = next(u for u in built.units if u.text.startswith("The applicant should justify"))
+    assert last.kind is UnitKind.sentence and last.section == "3. Discussion"
+
+
 def test_chapter_article_section_and_n0_headings(tmp_path: Path) -> None:
     """CHAPTER / Article headings with their titles on the next line, "1.0 Purpose" as a top-level section
     holding "1.1", "Section 3: …"; an "Article 14 …" cross-reference at a line start opens nothing."""

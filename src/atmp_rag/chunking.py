@@ -44,6 +44,7 @@ from atmp_rag.models import Chunk, Page, PageSpan
 from atmp_rag.text.content import is_prose_line
 from atmp_rag.text.headings import (
     CROSS_REFERENCE_WORDS,
+    GLOSSARY_TABLE_HEADER,
     GLOSSARY_TITLES,
     HARD_CAPS,
     REFERENCE_TITLES,
@@ -57,6 +58,7 @@ from atmp_rag.text.headings import (
     number_key,
     plausible_next,
     question_line,
+    table_glossary_entry,
     title_ok,
 )
 from atmp_rag.text.sentences import blocks, lines_with_offsets, sentences, strip_range
@@ -100,6 +102,8 @@ class _PathState:
     last_number: tuple[tuple[str, int], ...] | None = None
     glossary_level: int | None = None  # level of the glossary heading we are in
     references_level: int | None = None
+    # The glossary is a two-column table under a "Term Definition" header: each row is an entry.
+    table_glossary: bool = False
     # The document numbers its top-level sections "2 Scope" (no full stop): the next one may stand alone.
     bare_top: bool = False
     # Inside an entry opened by a heading ("1.1 Adverse Drug Reaction (ADR)", "HARM"): its text is the
@@ -115,6 +119,7 @@ class _PathState:
         self.stack.append((level, text, soft))
         if self.glossary_level is not None and level <= self.glossary_level:
             self.glossary_level = None
+            self.table_glossary = False
         if self.references_level is not None and level <= self.references_level:
             self.references_level = None
 
@@ -243,9 +248,16 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
             if cut is not None and cut.kind == "numbered" and continues_heading(cut, nxt, after):
                 heading, joined = cand, 2
         if heading is None:
+            if state.glossary_level is not None and GLOSSARY_TABLE_HEADER.match(line):
+                state.table_glossary, prev_closed = True, True  # the header row is no term; rows follow
+                i += 1
+                continue
             in_glossary = state.glossary_level is not None and prev_closed
-            term = glossary_term(line, nxt) if in_glossary else None
+            term = glossary_term(line, nxt) if in_glossary and not state.table_glossary else None
             body_start = offset + len(line)
+            row = table_glossary_entry(line) if in_glossary and state.table_glossary else None
+            if row is not None:
+                term, body_start = row[0], offset + row[1]
             if term is None and in_glossary and not state.in_heading_entry \
                     and (inline := inline_glossary_entry(line)) is not None:
                 term, body_start = inline[0], offset + inline[1]

@@ -429,6 +429,37 @@ def inline_glossary_entry(line: str) -> tuple[str, int] | None:
     return term, m.end()
 
 
+#: The header row of a glossary printed as a two-column table ("Term Definition", "Abbreviation Meaning").
+GLOSSARY_TABLE_HEADER = re.compile(
+    r"^\s*(?:terms?|expressions?|abbreviations?|acronyms?)\s+(?:definitions?|descriptions?|meanings?|"
+    r"explanations?|full (?:name|term|form))\s*$", re.IGNORECASE)
+#: Words a definition cell starts with ("Vector shedding The dissemination …", "Certified Copy A copy …").
+_DEFINITION_START = frozenset({"The", "A", "An", "Any", "All", "Each", "Every", "One", "Those", "Refers", "Means"})
+
+
+def table_glossary_entry(line: str) -> tuple[str, int] | None:
+    """(term, offset of the definition) for a row of a two-column glossary table, where the text layer
+    keeps no gap between the cells ("Vector shedding The dissemination of the vector …"), else None.
+
+    The definition cell starts at the first article or "Refers/Means" after one to six words of term,
+    or else where a capitalised word follows a lower-case one ("Disease model Animal model that …").
+    """
+    words = [(m.start(), m.group()) for m in re.finditer(r"\S+", line)]
+    if len(words) < 3 or not words[0][1][:1].isupper():
+        return None
+    cut = next((k for k in range(1, min(7, len(words) - 1)) if words[k][1] in _DEFINITION_START), None)
+    if cut is None:
+        cut = next((k for k in range(1, min(7, len(words) - 1))
+                    if words[k][1][:1].isupper() and words[k - 1][1][:1].islower() and words[k + 1][1][:1].islower()),
+                   None)
+    if cut is None:
+        return None
+    term = " ".join(w for _, w in words[:cut])
+    if term.lower() in _RUN_IN_LABELS or any(w in VERBS for _, w in words[:cut]) or re.search(r"[.;:,]$", term):
+        return None
+    return term, words[cut][0]
+
+
 _NUMBERED_QUESTION = re.compile(r"^(?:(?P<num>\d{1,3})[.)]\s+)?(?P<title>\S.*\?)$")
 
 
