@@ -369,3 +369,22 @@ def test_question_lines_head_sections_only_in_a_qa_document() -> None:
             "1. Scope › Must a classification be requested?"} <= paths
     prose = qa.split("Must a classification")[0]
     assert set(sections_by_path(prose)) == {"", "1. Scope"}
+
+
+def test_unnumbered_sentence_case_subheadings_after_body_text() -> None:
+    """"Repeated dose toxicity" and "Genotoxicity" on lines of their own, after body text and before a
+    paragraph, head subsections of the monograph (siblings of each other); a short line right under a
+    heading ("ICH Harmonised Tripartite Guideline") or before a short line is not a heading."""
+    text = ("PDE FOR CUMENE\nICH Harmonised Tripartite Guideline\n"
+            "Having reached Step 4 of the ICH Process, this guideline is recommended for adoption to the three\n"
+            "regulatory parties to ICH.\nRepeated dose toxicity\n"
+            "In a 13-week inhalation study, rats were exposed to cumene at concentrations of 0, 100, 500 or\n"
+            "1200 ppm and kidney weights were increased at the two highest concentrations.\nGenotoxicity\n"
+            "Cumene was not mutagenic in bacteria and did not induce chromosomal aberrations in vitro at any\n"
+            "concentration tested.\nSee Table 2\nfor details.\n")
+    sections = sections_by_path(text)
+    assert "PDE FOR CUMENE › Repeated dose toxicity" in sections
+    assert "PDE FOR CUMENE › Genotoxicity" in sections
+    assert not any("Tripartite" in p or "See Table" in p for p in sections)
+    body = text[sections["PDE FOR CUMENE › Genotoxicity"].body_start:sections["PDE FOR CUMENE › Genotoxicity"].end]
+    assert body.strip().startswith("Cumene was not mutagenic")

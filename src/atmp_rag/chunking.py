@@ -60,6 +60,7 @@ from atmp_rag.text.headings import (
     question_line,
     table_glossary_entry,
     title_ok,
+    unnumbered_subheading,
 )
 from atmp_rag.text.sentences import blocks, lines_with_offsets, sentences, strip_range
 
@@ -104,6 +105,8 @@ class _PathState:
     references_level: int | None = None
     # The glossary is a two-column table under a "Term Definition" header: each row is an entry.
     table_glossary: bool = False
+    # Unnumbered sentence-case subheadings met so far ("Repeated dose toxicity"): siblings of each other.
+    labels: set[str] = field(default_factory=set)
     # The document numbers its top-level sections "2 Scope" (no full stop): the next one may stand alone.
     bare_top: bool = False
     # Inside an entry opened by a heading ("1.1 Adverse Drug Reaction (ADR)", "HARM"): its text is the
@@ -170,10 +173,13 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         state.push(heading.level, text, soft=False)
     elif heading.kind == "caps" and heading.title.rstrip(":") in HARD_CAPS:
         state.push(1, text, soft=False)
-    elif heading.kind == "name":
+    elif heading.kind in ("name", "label"):
         # "Introduction", "Conclusion" under "TRIETHYLAMINE": one level below the last heading that is
         # not itself a section name, so consecutive names are siblings.
-        base = next((lvl for lvl, title, _ in reversed(state.stack) if not _is_name_heading(title)), 0)
+        base = next((lvl for lvl, title, _ in reversed(state.stack)
+                     if not _is_name_heading(title) and title not in state.labels), 0)
+        if heading.kind == "label":
+            state.labels.add(text)
         state.push(base + 1, text, soft=True)
     else:
         # Lettered items, other capitals, section names ("Introduction") and the questions of a Q&A
@@ -217,6 +223,7 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
     state = _PathState()
     sections: list[Section] = [Section(path=[], start=0, end=len(g), body_start=0)]
     prev_closed = True  # the previous non-blank line ended a sentence (or was a heading)
+    after_heading = True  # the previous non-blank line was a heading (or there was none)
     i = 0
     n = len(lines)
     while i < n:
@@ -224,6 +231,7 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
         if not line.strip():
             i += 1
             continue
+        follows_heading, after_heading = after_heading, False
         heading = detect_heading(line)
         if i in questions and (heading is None or heading.kind == "question"):
             heading = questions[i]
@@ -237,6 +245,11 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
             running = bool(before) and (before[-1] in ",(" or (
                 before[-1].islower() and (before[:1].islower() or is_prose_line(before))))
             heading = bare_numbered_heading(line, nxt, None if running else _next_bare(state))
+        if heading is None and nxt and prev_closed and not follows_heading and state.glossary_level is None \
+                and state.references_level is None and lines[i + 1][1].strip():
+            # After body text only: right under a heading, such a line is the heading's own furniture
+            # ("PDE FOR CUMENE" + "ICH Harmonised Tripartite Guideline" + "Having reached Step 4 …").
+            heading = unnumbered_subheading(line, nxt)
         joined = None
         if heading is None and nxt and lines[i + 1][1].strip() and re.match(r"\s*\d+(?:\.\d+)*\.?\s+\S", line):
             # "5.2.3 Qualification of Source or Starting Materials for" + "Biotechnological/Biological Drug
@@ -326,7 +339,7 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
         sections.append(Section(path=state.path(), start=offset, end=len(g), body_start=body_start,
                                 soft=state.soft_only(), kind=kind,
                                 term=(heading.title or text) if kind == "entry" else ""))
-        prev_closed = True
+        prev_closed = after_heading = True
         i += consumed
     return sections
 

@@ -460,6 +460,29 @@ def table_glossary_entry(line: str) -> tuple[str, int] | None:
     return term, words[cut][0]
 
 
+def unnumbered_subheading(line: str, next_line: str) -> Heading | None:
+    """A short unnumbered subheading in sentence case on a line of its own ("Repeated dose toxicity",
+    "Quality defects") followed by running text, recognised from its context: for a line `detect_heading`
+    rejected. The caller checks that the line before closed a sentence.
+
+    The line has at most six words and no digit, comma, colon or final punctuation, no verb, does not end
+    on a small word ("… studies in"), and the next line is a paragraph's first line: a capital and at least
+    eight words. A first line of a paragraph is as long as the next, so a short line before it is a title.
+    """
+    text = " ".join(line.split())
+    nxt = " ".join(next_line.split())
+    words = text.split()
+    if not 1 <= len(words) <= 6 or len(text) < 4 or not text[0].isupper() or not text[0].isalpha():
+        return None
+    if re.search(r"[\d,:;.?!]", text) or not title_ok(text, max_words=6):
+        return None
+    if len(words) == 1 and words[0].lower() in SMALL_WORDS:
+        return None
+    if not nxt[:1].isupper() or len(nxt.split()) < 8 or len(text) > 0.6 * len(nxt):
+        return None
+    return Heading(number="", title=text, level=1, kind="label", text=text)
+
+
 _NUMBERED_QUESTION = re.compile(r"^(?:(?P<num>\d{1,3})[.)]\s+)?(?P<title>\S.*\?)$")
 
 
