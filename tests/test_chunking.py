@@ -388,3 +388,17 @@ def test_unnumbered_sentence_case_subheadings_after_body_text() -> None:
     assert not any("Tripartite" in p or "See Table" in p for p in sections)
     body = text[sections["PDE FOR CUMENE › Genotoxicity"].body_start:sections["PDE FOR CUMENE › Genotoxicity"].end]
     assert body.strip().startswith("Cumene was not mutagenic")
+
+
+def test_a_sequence_of_bare_numbered_titles_heads_sections_without_names_or_subsections() -> None:
+    """"1 Potency assays", "2 Comparability", "3 Release testing" in order are the document's sections
+    although none is a standard name or has a "1.1"; the footnote "1 See the guideline on potency
+    testing." is not. Two such lines alone are not enough to call them sections."""
+    body = "The sponsor should describe the assay and its reference standard in the dossier.\n"
+    text = (f"1 Potency assays\n{body}1 See the guideline on potency testing.\n2 Comparability\n{body}"
+            f"3 Release testing\n{body}")
+    sections = sections_by_path(text)
+    assert {"1 Potency assays", "2 Comparability", "3 Release testing"} <= set(sections)
+    assert not any(p.startswith("1 See") for p in sections)
+    two = sections_by_path(f"1 Potency assays\n{body}2 Comparability\n{body}")
+    assert "2 Comparability" not in two

@@ -216,10 +216,32 @@ def _answered_questions(lines: Sequence[tuple[int, str]]) -> dict[int, Heading]:
     return found if len(found) >= QA_MIN_QUESTIONS else {}
 
 
+#: Bare-numbered title lines "1 …", "2 …", "3 …" in order that make them a document's sections.
+BARE_SEQUENCE_MIN = 3
+
+
+def _bare_sequence(lines: Sequence[tuple[int, str]]) -> dict[int, Heading]:
+    """Line index -> heading for a document whose top-level sections are bare-numbered titles without a
+    standard name or a subsection to show it ("1 Potency assays", "2 Comparability", "3 Release testing"):
+    title lines numbered 1, 2, 3 … in reading order, at least `BARE_SEQUENCE_MIN` of them. Footnotes
+    ("1 See …") end with a full stop or hold digits, so they fail the title rules and break no sequence."""
+    texts = [(i, line) for i, (_, line) in enumerate(lines) if line.strip()]
+    found: dict[int, Heading] = {}
+    for k, (i, line) in enumerate(texts[:-1]):
+        before = texts[k - 1][1].rstrip() if k else ""
+        if before and (before[-1] in ",(" or (before[-1].islower() and before[:1].islower())):
+            continue
+        heading = bare_numbered_heading(line, texts[k + 1][1], len(found) + 1)
+        if heading is not None and int(heading.number) == len(found) + 1:
+            found[i] = heading
+    return found if len(found) >= BARE_SEQUENCE_MIN else {}
+
+
 def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section]:
     """The sections of a document's joined content text; `page_starts`: offsets where its pages begin."""
     lines = lines_with_offsets(g)
     questions = _answered_questions(lines)
+    bare = _bare_sequence(lines)
     state = _PathState()
     sections: list[Section] = [Section(path=[], start=0, end=len(g), body_start=0)]
     prev_closed = True  # the previous non-blank line ended a sentence (or was a heading)
@@ -237,6 +259,8 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
             heading = questions[i]
         following = [ln for _, ln in lines[i + 1:i + 5] if ln.strip()]
         nxt = following[0] if following else ""
+        if heading is None and i in bare:
+            heading = bare[i]
         if heading is None and nxt:
             # Not inside a visibly running sentence ("… should be tested on" + "3 Batches …"). A table row
             # or a caption ends without a full stop and a section may follow it; so may it at the top of
