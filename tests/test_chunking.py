@@ -402,3 +402,10 @@ def test_a_sequence_of_bare_numbered_titles_heads_sections_without_names_or_subs
     assert not any(p.startswith("1 See") for p in sections)
     two = sections_by_path(f"1 Potency assays\n{body}2 Comparability\n{body}")
     assert "2 Comparability" not in two
+
+
+def test_purpose_and_discussion_are_standard_section_names() -> None:
+    """A bare "1 Purpose" opens section 1 by its name alone (no "1.1" follows), and "2 Discussion" too."""
+    body = "This procedure describes how shedding samples are collected and reported to the sponsor.\n"
+    sections = sections_by_path(f"1 Purpose\n{body}2 Discussion\n{body}")
+    assert {"1 Purpose", "2 Discussion"} <= set(sections)

@@ -218,12 +218,11 @@ def lead_with_definition(question: str, ranked: list[Candidate]) -> list[Candida
     if not is_definition_question(question) or NUMERIC_QUESTION.search(question):
         return ranked
     exact = next((c for c in ranked if c.features.get("term_exact")), None)
-    if exact is None:
+    if exact is None and (opening := _defining_opening(asked_term(question))) is not None:
         # No glossary entry: a sentence that opens by defining exactly the asked term ("Potency is the
         # quantitative measure of …", "Centralized monitoring is a remote evaluation …") is the definition.
-        opening = _defining_opening(asked_term(question))
-        exact = next((c for c in ranked if opening is not None and c.unit.kind is not UnitKind.definition
-                      and opening.match(c.unit.text)), None)
+        exact = next((c for c in ranked if c.unit.kind is not UnitKind.definition and opening.match(c.unit.text)),
+                     None)
     if exact is None or exact is ranked[0]:
         return ranked
     return [exact] + [c for c in ranked if c is not exact]
@@ -640,23 +639,24 @@ def _adjacent(a: QuoteUnit, b: QuoteUnit) -> bool:
             and 0 <= b.spans[0].start - a.spans[0].end <= 2)
 
 
-def _defines_pattern(term: str) -> re.Pattern[str] | None:
-    """"<term> is/are/means/refers to/is defined as", case-insensitive, the term's words in order."""
+def _term_then(term: str, lead: str, verbs: str) -> re.Pattern[str] | None:
+    """`lead`, the term's words in order (an optional "(abbreviation)" after them), then one of `verbs`."""
     words = [re.escape(w) for w in term.split() if w]
     if not words:
         return None
-    return re.compile(r"\b" + r"\W+".join(words) + r"\W*(?:\([^)]{1,40}\)\W*)?(?:is|are|means?|refers? to|"
-                      r"(?:is|are) defined as|(?:is|are) (?:considered|understood) (?:to be|as)|:)", re.IGNORECASE)
+    return re.compile(lead + r"\W+".join(words) + r"\W*(?:\([^)]{1,40}\)\W*)?(?:" + verbs + ")", re.IGNORECASE)
+
+
+def _defines_pattern(term: str) -> re.Pattern[str] | None:
+    """"<term> is/are/means/refers to/is defined as", case-insensitive, the term's words in order."""
+    return _term_then(term, r"\b", r"is|are|means?|refers? to|(?:is|are) defined as|"
+                                   r"(?:is|are) (?:considered|understood) (?:to be|as)|:")
 
 
 def _defining_opening(term: str) -> re.Pattern[str] | None:
     """A sentence opening that defines `term`: "<term> is a/an/the …", "<term> means/refers to/is defined as"
     ("Potency is measured …" does not define potency)."""
-    words = [re.escape(w) for w in term.split() if w]
-    if not words:
-        return None
-    return re.compile(r"\s*" + r"\W+".join(words) + r"\W*(?:\([^)]{1,40}\)\W*)?(?:(?:is|are) (?:an?|the)\b|means\b|"
-                      r"refers? to\b|(?:is|are) defined as\b)", re.IGNORECASE)
+    return _term_then(term, r"\s*", r"(?:is|are) (?:an?|the)\b|means\b|refers? to\b|(?:is|are) defined as\b")
 
 
 def _overlaps(a: Sequence[PageSpan], b: Sequence[PageSpan]) -> bool:

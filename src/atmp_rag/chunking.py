@@ -142,6 +142,13 @@ def _line_before(lines: list[tuple[int, str]], i: int) -> str:
     return next((lines[j][1].rstrip() for j in range(i - 1, -1, -1) if lines[j][1].strip()), "")
 
 
+def _runs_on(before: str) -> bool:
+    """Does the line `before` visibly continue into the next ("… should be tested on" + "3 Batches …")?
+    A table row or a caption ends without a full stop too, and a section may follow it."""
+    return bool(before) and (before[-1] in ",(" or (
+        before[-1].islower() and (before[:1].islower() or is_prose_line(before))))
+
+
 def _next_bare(state: _PathState) -> int | None:
     """The number a bare top-level heading ("3 Potency assays") must carry to follow the last one."""
     if not state.bare_top or not state.last_number or state.last_number[0][0] != "d":
@@ -228,8 +235,7 @@ def _bare_sequence(lines: Sequence[tuple[int, str]]) -> dict[int, Heading]:
     texts = [(i, line) for i, (_, line) in enumerate(lines) if line.strip()]
     found: dict[int, Heading] = {}
     for k, (i, line) in enumerate(texts[:-1]):
-        before = texts[k - 1][1].rstrip() if k else ""
-        if before and (before[-1] in ",(" or (before[-1].islower() and before[:1].islower())):
+        if _runs_on(texts[k - 1][1].rstrip() if k else ""):
             continue
         heading = bare_numbered_heading(line, texts[k + 1][1], len(found) + 1)
         if heading is not None and int(heading.number) == len(found) + 1:
@@ -262,12 +268,8 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
         if heading is None and i in bare:
             heading = bare[i]
         if heading is None and nxt:
-            # Not inside a visibly running sentence ("… should be tested on" + "3 Batches …"). A table row
-            # or a caption ends without a full stop and a section may follow it; so may it at the top of
-            # a page, whatever the previous page ended with (often a footnote).
-            before = "" if offset in page_starts else _line_before(lines, i)
-            running = bool(before) and (before[-1] in ",(" or (
-                before[-1].islower() and (before[:1].islower() or is_prose_line(before))))
+            # At the top of a page a section may start whatever the previous page ended with (a footnote).
+            running = offset not in page_starts and _runs_on(_line_before(lines, i))
             heading = bare_numbered_heading(line, nxt, None if running else _next_bare(state))
         if heading is None and nxt and prev_closed and not follows_heading and state.glossary_level is None \
                 and state.references_level is None and lines[i + 1][1].strip():
