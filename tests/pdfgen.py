@@ -421,6 +421,96 @@ def glossary_table_pdf(path: Path) -> Path:
     return plain_pdf(path, GLOSSARY_TABLE_PAGES)
 
 
+#: UK/WHO-style guidance: unnumbered headings (a title right over a subheading), every paragraph numbered
+#: in the margin, a lettered list ending with a full stop before the next numbered paragraph, a web
+#: address on a line of its own before a "Key points" box, "Page N of M" labels.
+UK_GUIDANCE_PAGES: list[list[str]] = [
+    ["Introduction",
+     "1. This guidance sets out the expectations of the agency for the non-clinical development of",
+     "cell-based advanced therapy medicinal products intended for first-in-human clinical trials.",
+     "2. Developers are encouraged to seek scientific advice before starting pivotal studies. Information",
+     "on how to request advice is published at:",
+     "https://www.example.gov.uk/guidance/get-scientific-advice",
+     "Key points",
+     "The non-clinical programme for a cell-based product should follow a risk-based approach and be",
+     "justified case by case.",
+     "Scope",
+     "Products out of scope",
+     "3. This guidance does not apply to:",
+     "• blood and blood components for transfusion",
+     "• gene therapy products that do not contain cells"],
+    ["General principles",
+     "Dose justification",
+     "4. The highest dose given to animals should, where technically possible, be at least ten times the",
+     "intended human dose. Relevant factors include:",
+     "(a) the volume that can be injected into the target tissue;",
+     "(b) the cell concentration at which cells aggregate; and",
+     "(c) the size of the target organ in the chosen species.",
+     "5. A dose-response relationship is not always expected for cell-based products, because",
+     "engraftment may saturate."],
+]
+
+
+def uk_guidance_pdf(path: Path) -> Path:
+    """Write the guidance of `UK_GUIDANCE_PAGES` ("Page N of M" labels)."""
+    return plain_pdf(path, UK_GUIDANCE_PAGES, label="Page {n} of {total}")
+
+
+#: A WHO Technical Report Series annex: the printed page number sits inside the running header, which
+#: alternates between even pages ("94 WHO Technical Report Series, No. 1011, 2018", top left) and odd
+#: pages ("Annex 3 95", top right); numbering starts at 93 on the annex's first page, printed at its foot.
+#: The scope's sentence runs on to the next page past a footnote whose marker follows "genome".
+#: Unnumbered back matter follows the numbered sections, and an appendix holds a form to fill in.
+WHO_ANNEX_PAGES: list[list[str]] = [
+    ["Annex 3", "WHO guidelines on the quality, safety and efficacy of gene therapy products",
+     "1. Introduction",
+     "Gene therapy products are medicinal products that mediate their effect by the expression of a genetic",
+     "sequence delivered to the cells of a patient."],
+    ["2. Scope", "These guidelines apply to viral and non-viral vectors that integrate into the host genome1 and",
+     "to those that do not, used to deliver a transgene to human cells in vivo or ex vivo, and to the"],
+    ["genetically modified cells made with them.",
+     "3. Terminology", "Shedding is the release of the vector from a treated patient into the environment through",
+     "excreta such as urine, faeces, saliva or semen."],
+    ["4. Quality", "The potency assay should measure the biological activity of the expressed transgene and",
+     "should be validated before pivotal clinical trials start."],
+    ["5. Nonclinical evaluation", "Biodistribution studies should cover the target organ, the gonads and the",
+     "brain, with sampling at an early and a late time point."],
+    ["6. Clinical evaluation", "Patients should be followed up for delayed adverse events for a period that",
+     "reflects the persistence of the vector and the risk of insertional mutagenesis.",
+     "Authors and acknowledgements", "The first draft of these guidelines was prepared by a drafting group.",
+     "References", "1. Hansen A, Chen L. Vector shedding in clinical trials. Hum Gene Ther. 2015;26:1-10."],
+    ["Appendix 1", "Model certificate for the release of gene therapy vector lots",
+     "This certificate is to be provided by the national regulatory authority on request.",
+     "Name of product: ________", "Lot number: ________", "Signature of the responsible officer: ________"],
+]
+
+
+def who_annex_pdf(path: Path, first_number: int = 93) -> Path:
+    """Write the annex of `WHO_ANNEX_PAGES` with its alternating running headers and in-header numbers."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    width, height = A4
+    for index, lines in enumerate(WHO_ANNEX_PAGES):
+        printed = first_number + index
+        c.setFont("Helvetica", 9)
+        if not index:
+            c.drawCentredString(width / 2, 30, str(printed))  # the annex's first page: number at the foot
+        elif printed % 2 == 0:
+            c.drawString(72, height - 40, f"{printed} WHO Technical Report Series, No. 1011, 2018")
+        else:
+            c.drawRightString(width - 72, height - 40, f"Annex 3 {printed}")
+        c.setFont("Helvetica", 10)
+        y = height - 80
+        for line in lines:
+            c.drawString(72, y, line)
+            y -= 14
+        if index == 1:
+            c.setFont("Helvetica", 8)
+            c.drawString(72, 60, "1 Integration is expected for retroviral and lentiviral vectors only.")
+        c.showPage()
+    c.save()
+    return path
+
+
 #: Division headings of other layouts: an EU-regulation style (CHAPTER / Article with its title on the
 #: next line, a cross-reference to another article at a line start) and an SOP/WHO style ("1.0 Purpose",
 #: "2.0 Scope", "Section 3: Responsibilities").

@@ -67,6 +67,17 @@ def test_definition_question_leads_with_the_definition(answerer, retriever) -> N
     assert a.answer.startswith("Accelerated testing: Studies designed to increase the rate of chemical degradation")
 
 
+def test_a_glossary_entry_of_the_asked_term_is_evidence_when_retrieval_drifted(answerer, retriever) -> None:
+    """The retrieved passages are about risk communication; the corpus still defines the asked term, so the
+    answer is that entry, not an abstention (counting only retrieved passages, the evidence is too low)."""
+    q = "What is accelerated testing?"
+    drifted = retriever.retrieve("How should risk communication between stakeholders happen?", k=5)
+    assert all(p.chunk.doc_id == Q9 for p in drifted.passages)
+    a = answerer.answer(q, drifted.passages)
+    assert not a.abstained
+    assert a.citations[0].kind == "definition" and a.citations[0].context == "Accelerated testing"
+
+
 @pytest.mark.parametrize(("question", "term"), [
     ("What is potency of a cell therapy product?", "potency"),
     ("What is meant by the shelf life of a drug product?", "shelf life"),

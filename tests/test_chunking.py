@@ -390,6 +390,30 @@ def test_unnumbered_sentence_case_subheadings_after_body_text() -> None:
     assert body.strip().startswith("Cumene was not mutagenic")
 
 
+def test_unnumbered_headings_over_numbered_paragraphs() -> None:
+    """UK/WHO guidance numbers every paragraph ("6. The relevance …") under unnumbered headings: a title
+    over a paragraph number heads a section, a title right over a subheading too (the subheading is its
+    child), a title over a list's short lead-in too, and a title after a finished bullet item."""
+    text = ("Scope\nProducts in scope\n"
+            "4. This guidance applies to somatic cell therapy medicinal products and tissue-engineered products.\n"
+            "Products out of scope\n5. This guidance does not apply to:\n"
+            "• blood and blood components for transfusion\n• gene therapy products that do not contain cells\n"
+            "General principles\nChoice of animal model\n"
+            "6. The relevance of each animal model to the human situation should be justified by the applicant.\n"
+            "Dose justification\n"
+            "7. The highest dose tested should be a multiple of the intended clinical dose where feasible.\n")
+    sections = sections_by_path(text)
+    assert {"Scope › Products in scope", "Products out of scope", "General principles › Choice of animal model",
+            "Dose justification"} <= set(sections)
+    body = sections["General principles › Choice of animal model"]
+    assert text[body.body_start:body.end].strip().startswith("6. The relevance")
+    # A wrapped bullet cut on a small word goes on; its capitalised next line is no title.
+    cut = ("Scope\nProducts in scope\n4. This guidance applies to somatic cell therapy products and others.\n"
+           "• products regulated under the\nMedical Devices Regulation\n"
+           "5. The applicant should describe the device part of a combined product in the dossier.\n")
+    assert not any("Medical Devices" in p for p in sections_by_path(cut))
+
+
 def test_a_sequence_of_bare_numbered_titles_heads_sections_without_names_or_subsections() -> None:
     """"1 Potency assays", "2 Comparability", "3 Release testing" in order are the document's sections
     although none is a standard name or has a "1.1"; the footnote "1 See the guideline on potency

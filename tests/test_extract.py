@@ -313,6 +313,15 @@ def test_unseen_regulator_layout_pages(tmp_path: Path, labels: str) -> None:
     assert not any("HPRA GN-0042" in p.text for p in pages)  # the running header is gone
 
 
+def test_page_numbers_inside_alternating_running_headers(tmp_path: Path) -> None:
+    """WHO TRS style: "94 WHO Technical Report Series …" on even pages, "Annex 3 95" on odd pages (only
+    three of them): the printed numbers 93–99 are the labels and both headers are stripped."""
+    pages = extract_pages(pdfgen.who_annex_pdf(tmp_path / "who.pdf"), "who")
+    assert [p.label for p in pages] == ["93", "94", "95", "96", "97", "98", "99"]
+    assert not any("Technical Report Series" in p.text or "Annex 3 9" in p.text for p in pages)
+    assert pages[0].text.startswith("Annex 3\nWHO guidelines")  # the annex's own title is content
+
+
 def test_real_labels_follow_printed_numbers(corpus: dict[str, list[Page]]) -> None:
     e6 = corpus[E6[:-4]]
     assert [p.label for p in e6[2:5]] == ["i", "ii", "iii"]

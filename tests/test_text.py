@@ -66,6 +66,9 @@ def test_split_wrapped_lines_and_list_items() -> None:
 def test_initials_and_enumerators_do_not_end_sentences() -> None:
     assert pieces("As shown by D. W. Gaylor in 1990. The model holds.") == [
         "As shown by D. W. Gaylor in 1990.", "The model holds."]
+    # A wrapped sentence whose last line is one short word ends there.
+    assert pieces("A change of vector requires comparability\ndata.\nTissue-specific promoters may be used.") == [
+        "A change of vector requires comparability\ndata.", "Tissue-specific promoters may be used."]
 
 
 # ------------------------------------------------------------------ headings
@@ -129,10 +132,36 @@ def test_prose_lines_and_table_headers() -> None:
     ("Figure 1: Overview of a typical quality risk management process", "caption"),
     ("This document is protected by copyright and may be used under a public license.", "legal or procedural notice"),
     ("2.1.7 Storage Conditions ... 8", "table of contents line"),
+    ("Name of product: ________\nLot number: ________", "form to fill in"),
     ("Risk control includes decision making to reduce and/or accept risks.", None),
 ])
 def test_unit_problems(text: str, problem: str | None) -> None:
     assert unit_problem(text) == problem
+
+
+def test_footnotes_at_the_foot_of_a_page_need_their_marker_in_the_body() -> None:
+    from atmp_rag.text.content import footnote_start
+
+    body = ("2. Scope\nThese guidelines apply to vectors that integrate into the host genome1 and to those\n"
+            "that do not, used to deliver a transgene to human cells in vivo or ex vivo, and to the\n")
+    note = "1 Integration is expected for retroviral and lentiviral vectors only.\n"
+    assert footnote_start(body + note) == len(body)
+    # Without the marker above it, "1 Integration …" is a numbered paragraph or heading, not a footnote.
+    assert footnote_start(body.replace("genome1", "genome") + note) is None
+    # A marker after the full stop ("… only.2") counts, and so does a following note numbered on.
+    marked = body.replace("to the\n", "to the cells.2\n")
+    assert footnote_start(marked + note + "2 A sample is negative below the limit of quantification.\n") == len(marked)
+
+
+def test_a_worked_calculation_is_not_a_table() -> None:
+    # Q3C's PDE derivations: each number, "=" and product on a line of its own in the text layer.
+    calculation = ("720ppm\n7.2mg/day\n= =\n= = =\n10\n7.2 x 1000 Limit\n7.165 mg/day\n5 x 10 x 1 x 10 x 1\n"
+                   "71.65 x 50 PDE\n71.65 mg/kg")
+    assert unit_problem(calculation, "table") == "worked calculation"
+    rows = "Benzene 2 Carcinogen\nCarbon tetrachloride 4 Toxic and environmental hazard\n1,2-Dichloroethane 5 Toxic"
+    assert unit_problem(rows, "table") is None
+    formula = "PDE =\nNOEL x Weight Adjustment\nF1 x F2 x F3 x F4 x F5\n(1)"  # one equation, quotable
+    assert unit_problem(formula, "table") is None
 
 
 def test_lead_noise_is_stripped_from_quotes() -> None:

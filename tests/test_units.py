@@ -226,6 +226,59 @@ def test_bare_sections_in_sequence_and_a_table_captioned_below(tmp_path: Path) -
     assert not any(u.text.startswith(("Potency assays", "Release specifications\n")) for u in built.units)
 
 
+def test_unnumbered_headings_over_numbered_paragraphs_lists_and_a_key_points_box(tmp_path: Path) -> None:
+    """UK-style guidance: "General principles" over "Dose justification" over "4. The highest dose …" heads
+    a section and its subsection; the lettered list ends at its full stop, so paragraph 5 is a sentence of
+    its own, not an item; the "Key points" box's sentence is quoted without the web address and label
+    above it; no unit is a heading or a web address."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import uk_guidance_pdf
+
+    seg = segment("uk", extract_pages(uk_guidance_pdf(tmp_path / "uk.pdf"), "uk"))
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+    by_start = {u.text.split()[0] + " " + u.text.split()[1]: u for u in built.units}
+    assert by_start["The highest"].section == "General principles › Dose justification"
+    scope = next(u for u in built.units if "does not apply to:" in u.text)
+    assert scope.kind is UnitKind.list and scope.section in ("Products out of scope", "Scope › Products out of scope")
+    paragraph = by_start["A dose-response"]
+    assert paragraph.kind is UnitKind.sentence and paragraph.section == "General principles › Dose justification"
+    items = [u for u in built.units if u.kind is UnitKind.list and "Relevant factors" in u.text]
+    assert len(items) == 1 and items[0].text.endswith("chosen species.")
+    box = by_start["The non-clinical"]
+    assert box.text.startswith("The non-clinical programme") and box.text.endswith("case by case.")
+    assert not any(u.text.startswith(("https", "Key points", "General principles")) for u in built.units)
+
+
+def test_a_footnote_is_not_swallowed_by_a_sentence_running_over_the_page(tmp_path: Path) -> None:
+    """WHO annex: the scope's sentence runs from page 2 to page 3 past the footnote at the foot of page 2;
+    the sentence is quoted whole without the footnote, and the footnote is a unit of its own, cited on
+    page 2 under the section its page ended in, without its marker. Then the back matter: "Authors and
+    acknowledgements" is top-level, not a subsection of 6, the appendix takes its long title from the next
+    line, and neither the reference list nor the blank form is quoted."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import who_annex_pdf
+
+    pages = extract_pages(who_annex_pdf(tmp_path / "who.pdf"), "who")
+    seg = segment("who", pages)
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+    scope = next(u for u in built.units if u.text.startswith("These guidelines apply"))
+    assert scope.text.endswith("made with them.") and "Integration" not in scope.text and scope.pages == [2, 3]
+    note = next(u for u in built.units if "Integration is expected" in u.text)
+    assert note.text.startswith("Integration") and note.pages == [2] and note.section == "2. Scope"
+    for u in (scope, note):
+        assert "\n".join(pages[s.page - 1].text[s.start:s.end] for s in u.spans) == u.text
+    # Back matter after numbered sections is top-level; an appendix takes its long title; a form is no unit.
+    drafted = next(u for u in built.units if u.text.startswith("The first draft"))
+    assert drafted.section == "Authors and acknowledgements"
+    certificate = next(u for u in built.units if u.text.startswith("This certificate"))
+    assert certificate.section == "Appendix 1 Model certificate for the release of gene therapy vector lots"
+    assert not any("____" in u.text or "Hum Gene Ther" in u.text for u in built.units)
+
+
 def test_a_glossary_table_gives_one_entry_per_row(tmp_path: Path) -> None:
     """Under "Term Definition", each row of the two-column table is an entry of its own, its wrapped
     definition cell included; the header row is no term; the next numbered section is text again."""

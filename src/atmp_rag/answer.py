@@ -502,7 +502,11 @@ class Answerer:
         top_dense = self._top_dense(passages, query_vector, question)
         # Abstention looks at the retrieved passages only, as it was calibrated: units pulled in from
         # elsewhere are chosen for being close to the question and would flatter out-of-corpus questions.
-        best_coverage = max((c.features["coverage"] for c in cands if c.features["retrieved"]), default=0.0)
+        # The one exception is a glossary entry of exactly the asked term: the corpus defines what was
+        # asked, however far the retrieved passages drifted ("What is homologous use?" retrieving Q9's
+        # "use of materials").
+        best_coverage = max([c.features["coverage"] for c in cands if c.features["retrieved"]]
+                            + [c.features["definition_match"] for c in cands if c.features["term_exact"]], default=0.0)
         return Assessment(terms, ranked, evidence_score(top_dense, best_coverage), top_dense, best_coverage)
 
     def _top_dense(self, passages: Sequence[Passage], query_vector: np.ndarray | None, question: str) -> float:

@@ -41,13 +41,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from atmp_rag.models import Chunk, Page, PageSpan
-from atmp_rag.text.content import is_prose_line
+from atmp_rag.text.content import footnote_start, is_prose_line
 from atmp_rag.text.headings import (
+    BACK_MATTER,
     CROSS_REFERENCE_WORDS,
     GLOSSARY_TABLE_HEADER,
     GLOSSARY_TITLES,
     HARD_CAPS,
     REFERENCE_TITLES,
+    SMALL_WORDS,
+    VERBS,
     Heading,
     bare_numbered_heading,
     continues_heading,
@@ -62,7 +65,7 @@ from atmp_rag.text.headings import (
     title_ok,
     unnumbered_subheading,
 )
-from atmp_rag.text.sentences import blocks, lines_with_offsets, sentences, strip_range
+from atmp_rag.text.sentences import LIST_ITEM, blocks, lines_with_offsets, sentences, strip_range
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +165,24 @@ def _is_name_heading(text: str) -> bool:
     return heading is not None and heading.kind == "name"
 
 
-def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tuple[str, int], ...] | None) -> str:
-    """Put a heading on the path; returns the kind of the section it opens."""
+def _long_title(line: str, after: str) -> bool:
+    """A sentence-case title of up to 14 words under "Appendix 1" ("Model certificate for the release of gene
+    therapy vector lots"): no verb, no end punctuation, not cut on a small word, and a new line after it."""
+    words = line.split()
+    return (len(words) <= 14 and line[:1].isupper() and line[-1:].isalnum() and after.strip()[:1].isupper()
+            and not any(w in VERBS for w in words) and words[-1].lower() not in SMALL_WORDS)
+
+
+def _closes_numbering(state: _PathState, heading: Heading) -> bool:
+    """An unnumbered back-matter name ("References", "Authors and acknowledgements") after numbered sections."""
+    return heading.kind == "name" and state.last_number is not None and (
+        " ".join(heading.title.upper().split()) in BACK_MATTER or bool(REFERENCE_TITLES.match(heading.title)))
+
+
+def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tuple[str, int], ...] | None,
+                  under: bool = False) -> str:
+    """Put a heading on the path; returns the kind of the section it opens. `under`: a subheading right
+    below the last heading, and its child."""
     glossary = state.glossary_level
     if glossary is not None and heading.kind in ("caps", "letter") and not REFERENCE_TITLES.match(heading.title):
         # Capitals or letters inside a glossary are its terms ("CRITICAL PROCESS PARAMETER").
@@ -178,13 +197,13 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         state.push(heading.level, text, soft=False)
     elif heading.kind == "roman":
         state.push(heading.level, text, soft=False)
-    elif heading.kind == "caps" and heading.title.rstrip(":") in HARD_CAPS:
+    elif (heading.kind == "caps" and heading.title.rstrip(":") in HARD_CAPS) or _closes_numbering(state, heading):
         state.push(1, text, soft=False)
     elif heading.kind in ("name", "label"):
         # "Introduction", "Conclusion" under "TRIETHYLAMINE": one level below the last heading that is
         # not itself a section name, so consecutive names are siblings.
-        base = next((lvl for lvl, title, _ in reversed(state.stack)
-                     if not _is_name_heading(title) and title not in state.labels), 0)
+        base = state.depth() if under else next((lvl for lvl, title, _ in reversed(state.stack)
+                                                 if not _is_name_heading(title) and title not in state.labels), 0)
         if heading.kind == "label":
             state.labels.add(text)
         state.push(base + 1, text, soft=True)
@@ -252,6 +271,7 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
     sections: list[Section] = [Section(path=[], start=0, end=len(g), body_start=0)]
     prev_closed = True  # the previous non-blank line ended a sentence (or was a heading)
     after_heading = True  # the previous non-blank line was a heading (or there was none)
+    heading_kind = ""  # kind of the last heading
     i = 0
     n = len(lines)
     while i < n:
@@ -271,11 +291,13 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
             # At the top of a page a section may start whatever the previous page ended with (a footnote).
             running = offset not in page_starts and _runs_on(_line_before(lines, i))
             heading = bare_numbered_heading(line, nxt, None if running else _next_bare(state))
-        if heading is None and nxt and prev_closed and not follows_heading and state.glossary_level is None \
-                and state.references_level is None and lines[i + 1][1].strip():
-            # After body text only: right under a heading, such a line is the heading's own furniture
+        # Right under a plain-words title ("Scope", "General principles") a subheading may follow at once.
+        stacked = follows_heading and heading_kind in ("name", "label")
+        if heading is None and nxt and ((prev_closed and not follows_heading) or stacked) \
+                and state.glossary_level is None and state.references_level is None and lines[i + 1][1].strip():
+            # After body text only: right under another heading, such a line is the heading's own furniture
             # ("PDE FOR CUMENE" + "ICH Harmonised Tripartite Guideline" + "Having reached Step 4 …").
-            heading = unnumbered_subheading(line, nxt)
+            heading = unnumbered_subheading(line, nxt, following[1] if len(following) > 1 else "")
         joined = None
         if heading is None and nxt and lines[i + 1][1].strip() and re.match(r"\s*\d+(?:\.\d+)*\.?\s+\S", line):
             # "5.2.3 Qualification of Source or Starting Materials for" + "Biotechnological/Biological Drug
@@ -301,7 +323,7 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
                     and (inline := inline_glossary_entry(line)) is not None:
                 term, body_start = inline[0], offset + inline[1]
             if term is None:
-                prev_closed = line.rstrip()[-1:] in ".;:)"
+                prev_closed = line.rstrip()[-1:] in ".;:)" or _whole_item(line)
                 i += 1
                 continue
             # A glossary term on its own line ("Batch (or Lot)", "Harm:") or before its definition on the
@@ -350,12 +372,12 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
             if continues_heading(Heading(heading.number, title, heading.level, heading.kind, text), next_line, after):
                 text, title, consumed = f"{text} {next_line}", f"{title} {next_line}", consumed + 1
             elif (not heading.title and consumed == 1 and heading.kind in ("annex", "part") and next_line
-                  and title_ok(next_line)):
+                  and (title_ok(next_line) or _long_title(next_line, after))):
                 text, consumed = f"{text} {next_line}", 2
                 break
             else:
                 break
-        kind = _push_heading(state, heading, text, key)
+        kind = _push_heading(state, heading, text, key, under=stacked and heading.kind == "label")
         if key is not None and len(key) == 1 and re.match(r"\d{1,2}\s", heading.text):
             state.bare_top = True
         state.in_heading_entry = kind == "entry"
@@ -366,8 +388,18 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
                                 soft=state.soft_only(), kind=kind,
                                 term=(heading.title or text) if kind == "entry" else ""))
         prev_closed = after_heading = True
+        heading_kind = heading.kind
         i += consumed
     return sections
+
+
+def _whole_item(line: str) -> bool:
+    """A bulleted item that reads as complete ("• gene therapy products that do not contain cells"), not one
+    cut on a small word: bullets often end without punctuation, and a title may follow the list."""
+    words = line.split()
+    m = LIST_ITEM.match(line.strip())
+    bullet = m is not None and not m.group("marker")[0].isalnum() and m.group("marker")[0] != "("
+    return bullet and len(words) >= 3 and words[-1].lower() not in SMALL_WORDS
 
 
 # --------------------------------------------------------------------------------------------
@@ -600,27 +632,30 @@ def _pack(
 # public entry point
 
 
-def _spans(a: int, b: int, bounds: list[tuple[int, int, int]]) -> list[PageSpan]:
+def _spans(a: int, b: int, bounds: list[tuple[int, int, int, int]]) -> list[PageSpan]:
     spans = []
-    for number, s, e in bounds:
-        if e <= a:
+    for number, s, e, at in bounds:
+        if e <= a or s >= b:
             continue
-        if s >= b:
-            break
         lo, hi = max(a, s), min(b, e)
         if lo < hi:
-            spans.append(PageSpan(page=number, start=lo - s, end=hi - s))
+            spans.append(PageSpan(page=number, start=lo - s + at, end=hi - s + at))
     return spans
 
 
 @dataclass
 class Segmented:
-    """A document cut into sections: the text G of its content pages joined by "\\n", where each page
-    lies in G, and the sections found in G. Chunks and quotable units are both built from it."""
+    """A document cut into sections: the text G of its content pages joined by "\n", where each page
+    lies in G, and the sections found in G. Chunks and quotable units are both built from it.
+
+    A page's footnotes are not left where the page ends (a sentence running on to the next page would
+    swallow them): G holds each page's body, then each page's footnotes in a section of their own under
+    the path of the section the page ended in.
+    """
 
     doc_id: str
     text: str
-    bounds: list[tuple[int, int, int]]  # (page number, start, end) in `text`
+    bounds: list[tuple[int, int, int, int]]  # (page number, start, end in `text`, offset of start in the page)
     sections: list[Section]
 
     def spans(self, a: int, b: int) -> list[PageSpan]:
@@ -629,9 +664,9 @@ class Segmented:
 
     def offset(self, page: int, pos: int) -> int:
         """Offset in `text` of position `pos` of page `page`."""
-        for number, start, _ in self.bounds:
-            if number == page:
-                return start + pos
+        for number, start, end, at in self.bounds:
+            if number == page and at <= pos <= at + end - start:
+                return start + pos - at
         raise KeyError(f"page {page} is not part of {self.doc_id}'s content")
 
     def range_of(self, spans: Sequence[PageSpan]) -> tuple[int, int]:
@@ -642,13 +677,35 @@ class Segmented:
 def segment(doc_id: str, pages: Sequence[Page]) -> Segmented:
     """Join a document's content pages (TOC, title, history and contact pages left out) and find its sections."""
     included = [p for p in sorted(pages, key=lambda p: p.number) if p.is_content and p.text.strip()]
-    bounds: list[tuple[int, int, int]] = []
+    bounds: list[tuple[int, int, int, int]] = []
+    parts: list[str] = []
+    notes: list[tuple[int, int, str]] = []  # (page number, offset in the page, footnotes text)
     pos = 0
     for p in included:
-        bounds.append((p.number, pos, pos + len(p.text)))
-        pos += len(p.text) + 1
-    g = "\n".join(p.text for p in included)
-    return Segmented(doc_id, g, bounds, _sections(g, frozenset(b[1] for b in bounds)) if g.strip() else [])
+        cut = footnote_start(p.text)
+        body = p.text if cut is None else p.text[:cut].rstrip()
+        if cut is not None:
+            notes.append((p.number, cut, p.text[cut:]))
+        bounds.append((p.number, pos, pos + len(body), 0))
+        parts.append(body)
+        pos += len(body) + 1
+    g = "\n".join(parts)
+    sections = _sections(g, frozenset(b[1] for b in bounds)) if g.strip() else []
+    body_end = {number: end for number, _, end, _ in bounds}
+    if notes and sections:
+        sections[-1].end = len(g)
+        body_sections = list(sections)
+        # Each page's footnotes go after the last page, under the section its page ended in.
+        for number, at, text in notes:
+            # (a note printed under a reference list belongs to the text before the list)
+            home = next((sec for sec in reversed(body_sections)
+                         if sec.start < max(1, body_end[number]) and sec.kind == "body"), body_sections[0])
+            g += "\n\n"
+            bounds.append((number, len(g), len(g) + len(text), at))
+            sections.append(Section(path=list(home.path), start=len(g), end=len(g) + len(text), body_start=len(g),
+                                    soft=home.soft))
+            g += text
+    return Segmented(doc_id, g, bounds, sections)
 
 
 def chunk_pages(
@@ -706,5 +763,5 @@ def chunk_segmented(
                 spans=seg.spans(start, end),
                 n_tokens=n_tok,
             ))
-    log.debug("%s: %d chunks from %d pages", doc_id, len(chunks), len(seg.bounds))
+    log.debug("%s: %d chunks from %d pages", doc_id, len(chunks), len({b[0] for b in seg.bounds}))
     return chunks

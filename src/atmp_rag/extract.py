@@ -31,7 +31,8 @@ import re
 import statistics
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -454,7 +455,13 @@ class PageNumber:
     value: int
 
 
-def _page_number_candidates(lines: Sequence[str], depth: int) -> list[PageNumber]:
+#: A running header or footer that carries the page number at one end ("94 WHO Technical Report Series",
+#: "Annex 3 95"): the number is a candidate too.
+_NUMBER_AT_END = re.compile(r"^(\d{1,4})\s+\S.*\S$|^\S.*\S\s+(\d{1,4})$")
+
+
+def _page_number_candidates(lines: Sequence[str], depth: int,
+                            running: Container[str] = frozenset()) -> list[PageNumber]:
     out = []
     for i in _edge_indices(lines, depth):
         line = lines[i].strip()
@@ -471,17 +478,24 @@ def _page_number_candidates(lines: Sequence[str], depth: int) -> list[PageNumber
         m = _PAGE_IN_LINE.search(line)
         if m:
             out.append(PageNumber(i, m.group(1), "explicit", int(m.group(1))))
+        elif _furniture_key(line) in running and (m := _NUMBER_AT_END.match(line)) \
+                and not re.search(r"(?:\bof|/)\s*\d+$", line, re.IGNORECASE):
+            token = m.group(1) or m.group(2)
+            out.append(PageNumber(i, token, "arabic", int(token)))
     return out
 
 
-def find_page_numbers(pages: Sequence[Sequence[str]], depth: int = 3) -> list[PageNumber | None]:
+def find_page_numbers(pages: Sequence[Sequence[str]], depth: int = 3,
+                      running: Container[str] = frozenset()) -> list[PageNumber | None]:
     """The printed page number of every page, or None.
 
     A lone number in a header/footer zone could also be a table value, so it is trusted only
     when a neighbouring page carries the adjacent number of the same kind, or when its offset
-    from the PDF page index matches one already trusted. "Page N/M" text is always trusted.
+    from the PDF page index matches one already trusted, or is shared by three pages (headers that
+    alternate between even and odd pages: "94 WHO Technical Report Series" on every other page).
+    "Page N/M" text is always trusted. `running`: keys of running lines, whose end numbers count.
     """
-    cands = [_page_number_candidates(lines, depth) for lines in pages]
+    cands = [_page_number_candidates(lines, depth, running) for lines in pages]
     chosen: list[PageNumber | None] = [None] * len(pages)
     for n, page_cands in enumerate(cands):
         for c in page_cands:
@@ -496,6 +510,8 @@ def find_page_numbers(pages: Sequence[Sequence[str]], depth: int = 3) -> list[Pa
                 chosen[n] = c
                 break
     offsets = {(c.kind, n - c.value) for n, c in enumerate(chosen) if c is not None}
+    shared = Counter((c.kind, n - c.value) for n, page_cands in enumerate(cands) for c in page_cands)
+    offsets |= {offset for offset, count in shared.items() if count >= 3}
     for n, page_cands in enumerate(cands):
         if chosen[n] is None:
             for c in page_cands:
@@ -517,6 +533,21 @@ def interpolate_labels(numbers: Sequence[PageNumber | None]) -> list[str | None]
         ):
             labels[i] = str(before.value + 1)
     return labels
+
+
+def numbered_furniture(pages: Sequence[Sequence[str]], labels: Sequence[str | None], depth: int = 3) -> set[str]:
+    """Keys of header/footer lines that carry their page's printed number at one end on at least two
+    pages ("Annex 3 95", "Annex 3 97" on odd pages only): running lines too few to pass
+    `find_running_lines` alone, but the page number vouches for them."""
+    where: Counter[str] = Counter()
+    for lines, label in zip(pages, labels, strict=True):
+        if not label or not label.isdigit():
+            continue
+        for i in _edge_indices(lines, depth):
+            m = _NUMBER_AT_END.match(lines[i].strip())
+            if m and (m.group(1) or m.group(2)) == label and len(re.findall(r"[^\W\d_]", lines[i])) >= 2:
+                where[_furniture_key(lines[i])] += 1
+    return {key for key, count in where.items() if count >= 2}
 
 
 def strip_furniture(
@@ -661,7 +692,8 @@ def clean_pages(raw_texts: Sequence[str]) -> tuple[list[str], list[str | None]]:
         remove_line_numbers(normalize_whitespace(normalize_text(t)).split("\n")) for t in raw_texts
     ]
     running = find_running_lines(split)
-    numbers = find_page_numbers(split)
+    numbers = find_page_numbers(split, running=running)
+    running |= numbered_furniture(split, interpolate_labels(numbers))
     stripped = ["\n".join(strip_furniture(lines, running, num)) for lines, num in zip(split, numbers, strict=True)]
     vocab = Vocabulary.from_texts(stripped)
     texts = [collapse_blank_lines(join_hyphenation(t, vocab)) for t in stripped]

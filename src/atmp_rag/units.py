@@ -21,6 +21,7 @@ how many candidates were dropped and why.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -155,23 +156,35 @@ def _slices(lines: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int
     return out
 
 
+def _table_goes_on(page_tops: Sequence[int], pos: int, table_end: int) -> bool:
+    """`pos` is the top of a page, and the last table ended on the page before it."""
+    k = bisect.bisect_left(page_tops, pos)
+    return 0 < k < len(page_tops) and page_tops[k] == pos and table_end > page_tops[k - 1]
+
+
 def _body_units(text: str, section: Section, start: int, end: int, max_list_chars: int,
-                max_table_chars: int, dropped: Counter[str]) -> list[_Draft]:
+                max_table_chars: int, dropped: Counter[str], page_tops: Sequence[int]) -> list[_Draft]:
     lines = _line_ranges(text, start, end)
     drafts: list[_Draft] = []
     regions: list[tuple[int, int]] = []  # ranges handled as tables or figures
     header: tuple[int, int] | None = None  # caption and column headers of the last table of the section
+    table_end = -1  # end of the last table region
     for i, j, kind in _ragged_runs(text, lines):
         caption = None
         if i > 0 and _CAPTION.match(text[lines[i - 1][0]:lines[i - 1][1]]):
             caption = lines[i - 1]
         if kind == "table":
             first = text[lines[i][0]:lines[i][1]]
-            continued = header if caption is None and header is not None and _row_like(first) else None
+            # A table broken over a page goes on at the next page's top with rows, or with a row whose
+            # values sit on a later line ("Ethyl ether Diethyl ether" above its formula and class) when
+            # the last table ran on the page before (only its footnotes between them).
+            goes_on = _row_like(first) or _table_goes_on(page_tops, lines[i][0], table_end)
+            continued = header if caption is None and header is not None and goes_on else None
             tables = _table_units(text, lines[i:j], section, caption, max_table_chars, continued)
             if continued is None:
                 header = _header_of(text, lines[i:j], caption)
             drafts.extend(tables)
+            table_end = lines[j - 1][1]
             if not tables:
                 dropped["table without values"] += 1
         else:
@@ -207,9 +220,13 @@ def _prose_units(text: str, section: Section, start: int, end: int, max_list_cha
             # and the sentences that continue an item.
             j = i + 1
             items: list[tuple[int, int]] = []
+            style = _marker_style(text, ranges[j][0])
             while j < len(ranges):
                 s, e = ranges[j]
-                if _is_item(text, s):
+                if _is_item(text, s) and not (_marker_style(text, s) != style
+                                              and text[:items[-1][1]].rstrip().endswith(".")):
+                    # A finished list ("(c) … species.") is not continued by the next numbered paragraph
+                    # ("10. A dose-response …"); a sub-list after "… between:" or "…;" is.
                     items.append((s, e))
                 elif items and _continues_item(text, items[-1][1], s):
                     items[-1] = (items[-1][0], e)  # a second sentence of the same item
@@ -232,6 +249,16 @@ def _prose_units(text: str, section: Section, start: int, end: int, max_list_cha
     return drafts
 
 
+def _marker_style(text: str, a: int) -> str:
+    """"digit", "letter" (letters and roman numerals) or "bullet": the kind of list marker at `a`."""
+    m = LIST_ITEM.match(text[a:a + 12])
+    marker = m.group("marker") if m else ""
+    core = marker.strip("().")
+    if not core or marker == "o" or not core[0].isalnum():  # a bullet glyph, or the letter o used as one
+        return "bullet"
+    return "digit" if core[0].isdigit() else "letter"
+
+
 def _continues_item(text: str, item_end: int, start: int) -> bool:
     """A sentence after a list item belongs to it when it goes on in the same line, or the item's
     last sentence had no end; a new line after a finished item starts a new paragraph."""
@@ -246,7 +273,7 @@ def _after_marker(text: str, a: int, b: int) -> int:
 
 
 def _section_drafts(text: str, section: Section, max_list_chars: int, max_table_chars: int,
-                    dropped: Counter[str]) -> list[_Draft]:
+                    dropped: Counter[str], page_tops: Sequence[int]) -> list[_Draft]:
     if section.kind == "references":
         dropped["reference list"] += 1
         return []
@@ -267,7 +294,7 @@ def _section_drafts(text: str, section: Section, max_list_chars: int, max_table_
         for a, b in ranges[last + 1:]:
             drafts.append(_Draft(UnitKind.sentence, a, b, section))
         return drafts
-    return _body_units(text, section, start, end, max_list_chars, max_table_chars, dropped)
+    return _body_units(text, section, start, end, max_list_chars, max_table_chars, dropped, page_tops)
 
 
 def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 900,
@@ -275,12 +302,14 @@ def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 9
     """The quotable units of one segmented document (see the module docstring)."""
     text = seg.text
     dropped: Counter[str] = Counter()
+    # Where each page's text begins (past leading blanks): a table region starting there may continue one.
+    page_tops = sorted(r[0] for _, a, b, at in seg.bounds if at == 0 and (r := strip_range(text, a, b)))
     chunk_ranges = [(seg.range_of(c.spans), c.chunk_id) for c in chunks if c.spans]
     units: list[QuoteUnit] = []
     ranges: list[tuple[int, int]] = []
     seen: set[tuple[int, int]] = set()
     for section in seg.sections:
-        for d in _section_drafts(text, section, max_list_chars, max_table_chars, dropped):
+        for d in _section_drafts(text, section, max_list_chars, max_table_chars, dropped, page_tops):
             start = d.start if d.kind in (UnitKind.table, UnitKind.row) else strip_lead_noise(text, d.start, d.end)
             if d.kind is UnitKind.list and start != d.start:
                 dropped["list lead-in is a fragment"] += 1

@@ -11,8 +11,8 @@ corpus, and are tested with generated PDFs that vary them:
   addresses), "toc" (decided by `extract.is_toc_page`), else "content". Only content pages are
   chunked, embedded and quoted.
 - `unit_problem`: why a candidate quote is not a statement of the guideline (a continuation that
-  starts in lower case, a figure's text dump, a reference entry, contact details, a TOC line, too
-  few words), or None.
+  starts in lower case, a figure's text dump, a worked calculation's lines, a reference entry, contact
+  details, a TOC line, too few words), or None.
 - `strip_lead_noise`: moves a quote's start past a footnote marker line or the wrapped tail of a
   heading, so a quote never starts with either.
 """
@@ -24,8 +24,9 @@ from collections.abc import Sequence
 
 from atmp_rag.models import PageKind
 from atmp_rag.text.headings import SMALL_WORDS, VERBS, bare_numbered_heading, detect_heading, is_caps
+from atmp_rag.text.sentences import lines_with_offsets
 
-__all__ = ["classify_pages", "is_prose_line", "strip_lead_noise", "unit_problem"]
+__all__ = ["classify_pages", "footnote_start", "is_prose_line", "strip_lead_noise", "unit_problem"]
 
 _HISTORY_TITLE = re.compile(
     r"^(?:[\dIVX.]+\s*)?(?:document|revision|change|version|amendment|publication)s?\s+(?:history|record|log)\b"
@@ -58,7 +59,7 @@ _REFERENCE_SIGNALS = (
     re.compile(r"(?:^|[\s,;])(?:[A-Z][a-z'’-]+,?\s(?:[A-Z]\.?\s?){1,3}[,.;]\s*){2,}"),  # Smith J, Doe AB,
     re.compile(r"^\s*\[\d{1,3}\]"),
 )
-_FOOTNOTE_MARK = re.compile(r"(?:\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)[ \t]+(?=[A-Z][a-z])")
+_FOOTNOTE_MARK = re.compile(r"(?:\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)[ \t]+(?=[A-Z][a-z]|A\s)")
 _FOOTNOTE_LINE = re.compile(r"^(?:\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+|\*{1,3}|[a-z])$")
 _LEADERS = re.compile(r"(?:\.\s?){3,}\s*\d+\s*$|…\s*\d+\s*$", re.MULTILINE)
 _LEGAL = re.compile(
@@ -68,8 +69,19 @@ _LEGAL = re.compile(
     r"having reached step \d|recommended for adoption to the (?:three )?regulatory (?:parties|bodies)",
     re.IGNORECASE,
 )
+#: Words that open a sentence rather than a label ("Where no appropriate" + "ICH or ISO definition …").
+_OPENERS = frozenset({
+    "where", "when", "whenever", "if", "while", "although", "though", "as", "because", "since", "unless", "whether",
+    "which", "that", "this", "these", "those", "there", "it", "such", "each", "every", "any", "all", "some", "most",
+    "many", "other"})
+_BLANK = re.compile(r"_{3,}|\.{8,}\s*$")
+_URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
 _CAPTION = re.compile(r"^(?:figure|fig\.|table|diagram|chart|scheme)\s+[\dA-Z]{1,4}[a-z]?\s*[:.–-]", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
+# A line of a typeset equation's text layer: an "=" or a product of numbers ("5 x 10 x 1"), with at most
+# two words around it ("71.65 x 50 PDE", "= =").
+_EQUATION_OP = re.compile(r"=|\d\s*[x×*]\s*\d")
+_LONG_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 def _lines(text: str) -> list[str]:
@@ -135,11 +147,13 @@ def classify_pages(texts: Sequence[str], toc: Sequence[bool]) -> list[PageKind]:
 
 
 def strip_lead_noise(text: str, start: int, end: int) -> int:
-    """A new start for text[start:end] past a footnote-marker line or the tail of a wrapped heading.
+    """A new start for text[start:end] past a footnote-marker line, a web address on a line of its own, or
+    the tail of a wrapped heading or a box's label.
 
     "1\\nweight variation…" loses its "1" line, "1 Samples should…" its "1 ";
     "Drug Substances\\nIf an isolated intermediate…" loses
-    "Drug Substances" (a short Title Case line without a verb or an end, followed by a capital).
+    "Drug Substances" (a short Title Case line without a verb or an end, followed by a capital),
+    "https://www.gov.uk/…\nKey points\nThe non-clinical programme…" both its lines.
     """
     while True:
         marker = _FOOTNOTE_MARK.match(text, start, end)
@@ -154,16 +168,20 @@ def strip_lead_noise(text: str, start: int, end: int) -> int:
         rest = text[nl + 1:end].lstrip()
         if not rest:
             return start
-        if _FOOTNOTE_LINE.match(first):
+        if _FOOTNOTE_LINE.match(first) or _URL_LINE.match(first):
             start = nl + 1
             while start < end and text[start].isspace():
                 start += 1
             continue
         words = first.split()
         significant = [w for w in words if w[:1].isalpha() and w.lower() not in SMALL_WORDS]
+        # Title Case, or a short label in sentence case ("Key points" over a call-out box).
+        cased = all(w[0].isupper() for w in significant) or (
+            len(words) <= 3 and len(significant) == len(words) and words[0][0].isupper()
+            and words[0].lower() not in _OPENERS and not re.search(r"[\d/]", first))
         tail = (
-            0 < len(words) <= 6 and first[-1:] not in ".;:,!?" and significant
-            and all(w[0].isupper() for w in significant) and not any(w in VERBS for w in words)
+            0 < len(words) <= 6 and first[-1:] not in ".;:,!?" and significant and cased
+            and not any(w in VERBS for w in words)
             and rest[:1].isupper() and not is_caps(first) and detect_heading(first) is None
         )
         if not tail:
@@ -171,6 +189,39 @@ def strip_lead_noise(text: str, start: int, end: int) -> int:
         start = nl + 1
         while start < end and text[start].isspace():
             start += 1
+
+
+#: The first line of a footnote: its number (or symbol) and a capitalised text of several words.
+_NOTE_LINE = re.compile(r"^(?P<n>\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+|[*†‡]{1,3})[ \t]*(?=[A-Z])(?P<text>.*\S)$")
+_SUPERSCRIPTS = str.maketrans("¹²³⁴⁵⁶⁷⁸⁹⁰", "1234567890")
+
+
+def footnote_start(text: str) -> int | None:
+    """Where the footnotes at the foot of a page begin in its text, or None.
+
+    A footnote is a line at the bottom of the page (its last third, at most ten lines) that starts with a
+    number and a capitalised text of at least four words ("1 Integration is expected for …") and whose
+    number the page body carries as a marker right after a word or a punctuation mark ("host genome1",
+    "negative.2"); the notes after it number on from it, and everything below is notes. A numbered
+    heading or list item at the foot of a page has no such marker above it.
+    """
+    lines = [(off, ln.strip()) for off, ln in lines_with_offsets(text) if ln.strip()]
+    if len(lines) < 4:
+        return None
+    first = max(1, len(lines) - min(10, len(lines) // 3 + 1))
+    for k in range(first, len(lines)):
+        off, line = lines[k]
+        m = _NOTE_LINE.match(line)
+        if m is None or len(m.group("text").split()) < 4 or detect_heading(line) is not None:
+            continue
+        number = m.group("n").translate(_SUPERSCRIPTS)
+        if number.isdigit() and not re.search(rf"(?:[^\W\d_]{{2}}|[.,;:)\]”’\"]){number}(?=\s|[.,;:)]|$)",
+                                              text[:off]):
+            continue
+        if not number.isdigit() and not re.search(re.escape(m.group("n")) + r"(?=\s|[.,;:)]|$)", text[:off]):
+            continue
+        return off
+    return None
 
 
 def _figure_dump(lines: Sequence[str]) -> bool:
@@ -181,6 +232,13 @@ def _figure_dump(lines: Sequence[str]) -> bool:
     ended = sum(1 for ln in lines if ln[-1:] in ".;:!?")
     with_verb = sum(1 for ln in lines if any(w.lower() in VERBS for w in ln.split()))
     return words_per_line <= 4.5 and ended <= 0.25 * len(lines) and with_verb <= 0.25 * len(lines)
+
+
+def _worked_calculation(lines: Sequence[str]) -> bool:
+    """Three or more equation lines, a quarter of all: the text layer of a worked calculation (numerators,
+    denominators and "=" signs each on a line of their own), which reads as nonsense when quoted."""
+    equations = sum(1 for ln in lines if _EQUATION_OP.search(ln) and len(_LONG_WORD.findall(ln)) <= 2)
+    return equations >= 3 and equations >= 0.25 * len(lines)
 
 
 def unit_problem(text: str, kind: str = "sentence") -> str | None:
@@ -200,6 +258,10 @@ def unit_problem(text: str, kind: str = "sentence") -> str | None:
         return "table of contents line"
     if kind not in ("table", "row") and _figure_dump(lines):
         return "figure text"
+    if _worked_calculation(lines):
+        return "worked calculation"
+    if sum(1 for ln in lines if _BLANK.search(ln)) >= 2:
+        return "form to fill in"  # "Name of product: ______" lines of a model certificate
     hits = sum(1 for p in _REFERENCE_SIGNALS if p.search(stripped))
     if hits >= 2:
         return "reference entry"

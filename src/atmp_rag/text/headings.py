@@ -72,7 +72,7 @@ SMALL_WORDS = wordset("a an and as at by for from in into of on or the to with w
 HARD_CAPS = wordset(
     "GLOSSARY REFERENCES REFERENCE DEFINITIONS INTRODUCTION SCOPE BACKGROUND ABBREVIATIONS BIBLIOGRAPHY "
     "SUMMARY CONCLUSION CONCLUSIONS ANNEXES APPENDICES FOREWORD PREAMBLE PURPOSE OBJECTIVE OBJECTIVES DISCUSSION "
-    "RECOMMENDATIONS"
+    "RECOMMENDATIONS ACKNOWLEDGEMENTS ACKNOWLEDGMENTS"
 )
 
 _NUMBERED = re.compile(
@@ -236,7 +236,12 @@ def detect_heading(line: str) -> Heading | None:
 
 
 #: Standard section names of more than one word (every EMA guideline opens with "Executive summary").
-SECTION_PHRASES = frozenset({"EXECUTIVE SUMMARY", "LEGAL BASIS", "LIST OF ABBREVIATIONS"})
+SECTION_PHRASES = frozenset({"EXECUTIVE SUMMARY", "LEGAL BASIS", "LIST OF ABBREVIATIONS",
+                             "AUTHORS AND ACKNOWLEDGEMENTS", "AUTHORS AND ACKNOWLEDGMENTS"})
+#: Back matter: after numbered sections, an unnumbered one of these closes them (WHO, FDA: "References"
+#: after "6.3 …" is no subsection of 6.3).
+BACK_MATTER = frozenset({"ACKNOWLEDGEMENTS", "ACKNOWLEDGMENTS", "AUTHORS AND ACKNOWLEDGEMENTS",
+                         "AUTHORS AND ACKNOWLEDGMENTS", "ANNEXES", "APPENDICES", "BIBLIOGRAPHY", "REFERENCES"})
 
 
 def is_section_name(title: str) -> bool:
@@ -461,27 +466,44 @@ def table_glossary_entry(line: str) -> tuple[str, int] | None:
     return term, words[cut][0]
 
 
-def unnumbered_subheading(line: str, next_line: str) -> Heading | None:
+#: A paragraph number in the margin ("6. The relevance …", "(12) Where …"): UK and WHO guidance number
+#: every paragraph, so a title's next line may start with one.
+_PARAGRAPH_NUMBER = re.compile(r"^\(?\d{1,3}[.)]\s+(?=\S)")
+
+
+def unnumbered_subheading(line: str, next_line: str, after: str = "") -> Heading | None:
     """A short unnumbered subheading in sentence case on a line of its own ("Repeated dose toxicity",
     "Quality defects") followed by running text, recognised from its context: for a line `detect_heading`
     rejected. The caller checks that the line before closed a sentence.
 
     The line has at most six words and no digit, comma, colon or final punctuation, no verb, does not end
-    on a small word ("… studies in"), and the next line is a paragraph's first line: a capital and at least
-    eight words. A first line of a paragraph is as long as the next, so a short line before it is a title.
+    on a small word ("… studies in"), and the next line is a paragraph's first line (its paragraph number
+    aside): a capital and at least eight words, or a list's lead-in. A first line of a paragraph is as long
+    as the next, so a short line before it is a title. With `after` (the line after the next), a title
+    directly above such a subheading ("General principles" over "Choice of animal model" over a paragraph)
+    is one too.
     """
     text = " ".join(line.split())
-    nxt = " ".join(next_line.split())
-    words = text.split()
-    if not 1 <= len(words) <= 6 or len(text) < 4 or not text[0].isupper() or not text[0].isalpha():
+    if not _short_title(text):
         return None
-    if re.search(r"[\d,:;.?!]", text) or not title_ok(text, max_words=6):
-        return None
-    if len(words) == 1 and words[0].lower() in SMALL_WORDS:
-        return None
-    if not nxt[:1].isupper() or len(nxt.split()) < 8 or len(text) > 0.6 * len(nxt):
+    nxt = _PARAGRAPH_NUMBER.sub("", " ".join(next_line.split()))
+    n = len(nxt.split())
+    # A list's lead-in ("This guidance does not apply to:") is a paragraph's first line however short.
+    lead_in = n >= 4 and nxt.endswith(":") and any(w.lower() in VERBS for w in nxt.split())
+    above_paragraph = nxt[:1].isupper() and ((n >= 8 and len(text) <= 0.6 * len(nxt)) or lead_in)
+    if not above_paragraph and not (after and unnumbered_subheading(next_line, after) is not None):
         return None
     return Heading(number="", title=text, level=1, kind="label", text=text)
+
+
+def _short_title(text: str) -> bool:
+    """At most six words in sentence or title case, no digit, comma, colon, final punctuation or verb."""
+    words = text.split()
+    if not 1 <= len(words) <= 6 or len(text) < 4 or not text[0].isupper() or not text[0].isalpha():
+        return False
+    if re.search(r"[\d,:;.?!]", text) or not title_ok(text, max_words=6):
+        return False
+    return not (len(words) == 1 and words[0].lower() in SMALL_WORDS)
 
 
 _NUMBERED_QUESTION = re.compile(r"^(?:(?P<num>\d{1,3})[.)]\s+)?(?P<title>\S.*\?)$")

@@ -40,7 +40,9 @@ _SENTENCE_END = re.compile(
     r"(?:[.!?][\"'”’)\]]*|(?<=[a-z]{2})\.\d{1,2}|(?<=\))\.\d{1,2})(?=\s+[\"'“‘(\[]?[A-Z0-9•▪➢✓◦])")
 #: A line that starts a list item: a bullet glyph, "(a)", "a)", "1.", "i)", "1)".
 LIST_ITEM = re.compile(r"^(?P<marker>[•●▪■◦○➢✓\-–—*o](?=\s)|\(?[a-zA-Z0-9]{1,3}[.)](?=\s)|\(?[ivx]{1,4}\)(?=\s))\s+")
-_ENUMERATOR_LINE = re.compile(r"\(?[\dA-Za-z]{1,4}(?:\.[\dA-Za-z]{1,3})*[.)]")
+#: A line holding only a list or heading number ("1.", "a)", "iv.", "A.1."); a wrapped sentence's short last
+#: line ("data.", "site.") is not one.
+_ENUMERATOR_LINE = re.compile(r"\(?(?:\d{1,3}|[A-Za-z]|[ivxlIVXL]{2,5})(?:\.[\dA-Za-z]{1,3})*[.)]")
 
 
 def lines_with_offsets(text: str) -> list[tuple[int, str]]:
