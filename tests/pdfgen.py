@@ -511,6 +511,64 @@ def who_annex_pdf(path: Path, first_number: int = 93) -> Path:
     return path
 
 
+#: EudraLex Volume 4 Part IV style: every paragraph numbered "1.10", "1.11" … (paragraph 1.13's first line
+#: reads like a title), raised footnote markers drawn in a small font after a word ("^" before the
+#: marker in these lines), the footnotes at the page foot, and unnumbered subheadings over numbered
+#: paragraphs ("Hygiene" over "3.12 …").
+EU_GMP_PAGES: list[list[str]] = [
+    ["1. Introduction",
+     "1.10 Advanced therapy medicinal products are medicinal products for human use that are based on",
+     "genes, cells or tissues, as defined in Article 2 of Regulation^1 (EC) No 1394/2007.",
+     "1.11 These Guidelines develop the principles of good manufacturing practice specifically for ATMPs.",
+     "1.12 Where blood components are used as starting materials, the technical requirements of Directive^2",
+     "2002/98/EC apply to their donation, procurement and testing.",
+     "1.13 The Good Manufacturing Practice Requirements of Part I, Part II and the Annexes of EudraLex",
+     "Volume 4 are not applicable to ATMPs, unless specific reference is made to them.",
+     "2. Risk-based approach",
+     "2.10 The manufacturer should design its measures according to the specific risks of the product.",
+     "NOTE:1 Regulation (EC) No 1394/2007 of the European Parliament and of the Council on advanced therapies.",
+     "NOTE:2 Directive 2002/98/EC setting standards of quality and safety for human blood components."],
+    ["3. Personnel", "Hygiene",
+     "3.12 Personnel suffering from an infectious disease should not be engaged in the manufacture of ATMPs.",
+     "Qualified Person",
+     "3.14 Each batch of ATMP must be certified by a Qualified Person before it is released for use."],
+    ["7. Glossary", "Cleanroom: A room designed and controlled to prevent particle and microbial contamination.",
+     "Reconstitution: Activities required after batch release and before administration to the patient."],
+]
+
+
+def eu_gmp_pdf(path: Path) -> Path:
+    """Write `EU_GMP_PAGES` with a running header, "Page N/M" footers, markers raised in a 6 pt font, and
+    the "NOTE:" lines as 8 pt footnotes at the page foot."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    width, height = A4
+    for number, lines in enumerate(EU_GMP_PAGES, start=1):
+        c.setFont("Helvetica", 8)
+        c.drawString(72, height - 40, "EudraLex Volume 4 – Part IV")
+        c.drawRightString(width - 72, 30, f"Page {number}/{len(EU_GMP_PAGES)}")
+        y, foot = height - 80, 70
+        for line in lines:
+            if line.startswith("NOTE:"):
+                c.setFont("Helvetica", 8)
+                c.drawString(72, foot, line[len("NOTE:"):])
+                foot -= 11
+                continue
+            x = 72.0
+            text, _, mark = line.partition("^")
+            c.setFont("Helvetica", 10)
+            c.drawString(x, y, text)
+            if mark:
+                x += c.stringWidth(text, "Helvetica", 10) + 0.3
+                c.setFont("Helvetica", 6)
+                c.drawString(x, y + 4, mark[0])
+                c.setFont("Helvetica", 10)
+                c.drawString(x + c.stringWidth(mark[0], "Helvetica", 6) + 0.3, y, mark[1:])
+            y -= 14
+        c.showPage()
+    c.save()
+    return path
+
+
 #: Division headings of other layouts: an EU-regulation style (CHAPTER / Article with its title on the
 #: next line, a cross-reference to another article at a line start) and an SOP/WHO style ("1.0 Purpose",
 #: "2.0 Scope", "Section 3: Responsibilities").

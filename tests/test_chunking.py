@@ -414,6 +414,21 @@ def test_unnumbered_headings_over_numbered_paragraphs() -> None:
     assert not any("Medical Devices" in p for p in sections_by_path(cut))
 
 
+def test_japanese_notification_levels_nest_under_numbered_sections() -> None:
+    """MHLW/PMDA notifications number "1." › "(1)" › "1)" › "(i)"; a "1) Term: definition" line in the
+    Terminology subsection is a glossary entry of the term without its number."""
+    body = "The applicant should describe this in the application dossier in sufficient detail.\n"
+    text = ("1. General Matters\n(1) Purpose\n" + body + "(3) Terminology\nThe terms are defined as follows.\n"
+            "1) Processing: Artificial manipulation of cells such as expansion by culture or reprogramming.\n"
+            "2. Manufacturing Method\n(1) Starting materials\n1) Raw materials\n" + body +
+            "(i) Somatic cells\n" + body + "2) Donor screening\n" + body)
+    sections = sections_by_path(text)
+    assert {"1. General Matters › (1) Purpose", "1. General Matters › (3) Terminology › Processing",
+            "2. Manufacturing Method › (1) Starting materials › 1) Raw materials › (i) Somatic cells",
+            "2. Manufacturing Method › (1) Starting materials › 2) Donor screening"} <= set(sections)
+    assert sections["1. General Matters › (3) Terminology › Processing"].kind == "entry"
+
+
 def test_a_sequence_of_bare_numbered_titles_heads_sections_without_names_or_subsections() -> None:
     """"1 Potency assays", "2 Comparability", "3 Release testing" in order are the document's sections
     although none is a standard name or has a "1.1"; the footnote "1 See the guideline on potency

@@ -63,6 +63,13 @@ def test_split_wrapped_lines_and_list_items() -> None:
         assert text[a:b] == text[a:b].strip()
 
 
+def test_a_parenthesised_abbreviation_is_no_list_marker() -> None:
+    from atmp_rag.text.sentences import LIST_ITEM
+
+    assert LIST_ITEM.match("(a) the volume") and LIST_ITEM.match("(iv) the dose") and LIST_ITEM.match("12. The")
+    assert not LIST_ITEM.match("(EC) No 1394/2007.") and not LIST_ITEM.match("(MOA) for the tumours")
+
+
 def test_initials_and_enumerators_do_not_end_sentences() -> None:
     assert pieces("As shown by D. W. Gaylor in 1990. The model holds.") == [
         "As shown by D. W. Gaylor in 1990.", "The model holds."]

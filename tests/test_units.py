@@ -279,6 +279,28 @@ def test_a_footnote_is_not_swallowed_by_a_sentence_running_over_the_page(tmp_pat
     assert not any("____" in u.text or "Hum Gene Ther" in u.text for u in built.units)
 
 
+def test_numbered_paragraphs_raised_markers_and_footnotes_of_an_eu_gmp_guideline(tmp_path: Path) -> None:
+    """EudraLex style: a raised marker does not cut paragraph 1.10 in two; paragraph 1.13, whose first line
+    reads like a title, is no heading after paragraphs 1.10-1.12; the footnotes are quoted under the section
+    of their markers (the page ends in section 2); "Hygiene" over "3.12 …" heads a subsection."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import eu_gmp_pdf
+
+    seg = segment("eu", extract_pages(eu_gmp_pdf(tmp_path / "eu.pdf"), "eu"))
+    assert not any("1.13" in " ".join(s.path) for s in seg.sections)
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+    unit = {u.text.split()[0] + " " + u.text.split()[1]: u for u in built.units}
+    assert unit["1.10 Advanced"].text.endswith("Regulation1 (EC) No 1394/2007.")
+    assert unit["1.13 The"].section == "1. Introduction" and unit["1.13 The"].text.endswith("made to them.")
+    note = unit["Regulation (EC)"]
+    assert note.section == "1. Introduction" and note.text.endswith("advanced therapies.")
+    assert "European Parliament" not in unit["1.13 The"].text
+    assert unit["3.12 Personnel"].section == "3. Personnel › Hygiene"
+    assert unit["3.14 Each"].section == "3. Personnel › Qualified Person"
+
+
 def test_a_glossary_table_gives_one_entry_per_row(tmp_path: Path) -> None:
     """Under "Term Definition", each row of the two-column table is an entry of its own, its wrapped
     definition cell included; the header row is no term; the next numbered section is text again."""

@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from atmp_rag.models import Chunk, Page, PageSpan
-from atmp_rag.text.content import footnote_start, is_prose_line
+from atmp_rag.text.content import footnote_anchor, footnote_start, is_prose_line
 from atmp_rag.text.headings import (
     BACK_MATTER,
     CROSS_REFERENCE_WORDS,
@@ -207,9 +207,14 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         if heading.kind == "label":
             state.labels.add(text)
         state.push(base + 1, text, soft=True)
+    elif heading.kind == "letter":
+        # "(1) Purpose" › "1) Raw materials" › "(i) Somatic cells": Japanese notifications nest these
+        # styles in this order under a numbered section (levels may skip: the path is a stack).
+        rank = 1 if heading.number[1:2].isdigit() else 2 if heading.number[:1].isdigit() else 3
+        state.push(state.hard_depth() + rank, text, soft=True)
     else:
-        # Lettered items, other capitals, section names ("Introduction") and the questions of a Q&A
-        # document ("Q3: Can …?") nest under the current numbered section.
+        # Other capitals, section names ("Introduction") and the questions of a Q&A document ("Q3: Can …?")
+        # nest under the current numbered section.
         state.push(state.hard_depth() + 1, text, soft=True)
     level = state.depth()
     if glossary is not None and state.glossary_level is not None and level > glossary:
@@ -272,6 +277,7 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
     prev_closed = True  # the previous non-blank line ended a sentence (or was a heading)
     after_heading = True  # the previous non-blank line was a heading (or there was none)
     heading_kind = ""  # kind of the last heading
+    paragraphs: set[str] = set()  # numbers that started paragraphs, not headings ("11.20 For each batch …")
     i = 0
     n = len(lines)
     while i < n:
@@ -291,8 +297,8 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
             # At the top of a page a section may start whatever the previous page ended with (a footnote).
             running = offset not in page_starts and _runs_on(_line_before(lines, i))
             heading = bare_numbered_heading(line, nxt, None if running else _next_bare(state))
-        # Right under a plain-words title ("Scope", "General principles") a subheading may follow at once.
-        stacked = follows_heading and heading_kind in ("name", "label")
+        # Right under a plain-words or numbered title ("Scope", "3. Personnel") a subheading may follow at once.
+        stacked = follows_heading and heading_kind in ("name", "label", "numbered")
         if heading is None and nxt and ((prev_closed and not follows_heading) or stacked) \
                 and state.glossary_level is None and state.references_level is None and lines[i + 1][1].strip():
             # After body text only: right under another heading, such a line is the heading's own furniture
@@ -308,6 +314,8 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
                 if cand is not None else None
             if cut is not None and cut.kind == "numbered" and continues_heading(cut, nxt, after):
                 heading, joined = cand, 2
+        if heading is None and (numbered := _PARAGRAPH_START.match(line)):
+            paragraphs.add(numbered.group(1))
         if heading is None:
             if state.glossary_level is not None and GLOSSARY_TABLE_HEADER.match(line):
                 state.table_glossary, prev_closed = True, True  # the header row is no term; rows follow
@@ -345,6 +353,8 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
         if heading.kind in ("numbered", "roman", "letter", "name", "question") and nxt[:1].islower() \
                 and not title_caps:
             prev_closed = line.rstrip()[-1:] in ".;:)"
+            if heading.kind == "numbered":
+                paragraphs.add(heading.number)
             i += 1  # a wrapped paragraph that merely starts with a number
             continue
         if heading.kind in ("annex", "part") and heading.number.split()[0].lower() in CROSS_REFERENCE_WORDS:
@@ -353,8 +363,12 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
                 i += 1  # "… as required by" + "Article 14 Regulation …": a cross-reference, not a heading
                 continue
         key = number_key(heading.number) if heading.kind == "numbered" else None
-        if key is not None and not plausible_next(state.last_number, key):
+        if key is not None and (not plausible_next(state.last_number, key)
+                                or (not title_caps and _numbers_on(heading.number, paragraphs))):
+            # (After paragraphs "1.10" … "1.16", "1.17 The Good Manufacturing Practice Requirements of …"
+            # is paragraph 1.17 whose first line reads like a title.)
             prev_closed = line.rstrip()[-1:] in ".;:)"
+            paragraphs.add(heading.number)
             i += 1
             continue
         if key is not None and len(key) == 2 and key[1] == ("d", 0) and (
@@ -391,6 +405,20 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
         heading_kind = heading.kind
         i += consumed
     return sections
+
+
+#: A numbered paragraph's first line ("1.16 Manufacturers should ensure …"), not a cross-reference that a
+#: wrapped sentence put at a line start ("2.2 of this guideline …").
+_PARAGRAPH_START = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,3})+)\.?\s+[A-Z]")
+
+
+def _numbers_on(number: str, paragraphs: set[str]) -> bool:
+    """`number` continues a run of numbered paragraphs ("1.17" after paragraph "1.16"; Q7 and EudraLex
+    number paragraphs from N.10 on, their headings N.1 … N.9): a paragraph too."""
+    parts = number.rstrip(".").split(".")
+    if len(parts) < 2 or not parts[-1].isdigit() or int(parts[-1]) < 10:
+        return False
+    return ".".join([*parts[:-1], str(int(parts[-1]) - 1)]) in paragraphs
 
 
 def _whole_item(line: str) -> bool:
@@ -679,27 +707,27 @@ def segment(doc_id: str, pages: Sequence[Page]) -> Segmented:
     included = [p for p in sorted(pages, key=lambda p: p.number) if p.is_content and p.text.strip()]
     bounds: list[tuple[int, int, int, int]] = []
     parts: list[str] = []
-    notes: list[tuple[int, int, str]] = []  # (page number, offset in the page, footnotes text)
+    notes: list[tuple[int, int, str, int]] = []  # (page number, offset in the page, footnotes, marker in G)
     pos = 0
     for p in included:
         cut = footnote_start(p.text)
         body = p.text if cut is None else p.text[:cut].rstrip()
         if cut is not None:
-            notes.append((p.number, cut, p.text[cut:]))
+            anchor = footnote_anchor(p.text, cut)
+            notes.append((p.number, cut, p.text[cut:], pos + min(len(body), len(body) if anchor is None else anchor)))
         bounds.append((p.number, pos, pos + len(body), 0))
         parts.append(body)
         pos += len(body) + 1
     g = "\n".join(parts)
     sections = _sections(g, frozenset(b[1] for b in bounds)) if g.strip() else []
-    body_end = {number: end for number, _, end, _ in bounds}
     if notes and sections:
         sections[-1].end = len(g)
         body_sections = list(sections)
-        # Each page's footnotes go after the last page, under the section its page ended in.
-        for number, at, text in notes:
+        # Each page's footnotes go after the last page, under the section that holds the first one's marker.
+        for number, at, text, anchor in notes:
             # (a note printed under a reference list belongs to the text before the list)
             home = next((sec for sec in reversed(body_sections)
-                         if sec.start < max(1, body_end[number]) and sec.kind == "body"), body_sections[0])
+                         if sec.start <= anchor and sec.kind == "body"), body_sections[0])
             g += "\n\n"
             bounds.append((number, len(g), len(g) + len(text), at))
             sections.append(Section(path=list(home.path), start=len(g), end=len(g) + len(text), body_start=len(g),

@@ -312,6 +312,11 @@ _PUA_MAP = str.maketrans({
 })
 
 
+#: A line break that PDFium puts after a superscript digit glued to a word or a punctuation mark, the line
+#: going on after a space.
+_MARKER_BREAK = re.compile(r"(?:(?<=[^\W\d_]\d)|(?<=[^\W\d_]\d\d)|(?<=[.,;:)]\d))\r?\n (?=\S)")
+
+
 def normalize_text(text: str) -> str:
     """Unicode and line-ending normalisation of one raw page text.
 
@@ -319,8 +324,11 @@ def normalize_text(text: str) -> str:
     forms); a soft hyphen before a line break marks a word broken by the typesetter, so the two
     halves are joined; other soft hyphens are dropped. PDFium replaces a line-final hyphen by
     U+FFFE and glues the lines together; the marker is turned back into "-\\n" so that
-    `join_hyphenation` decides for every backend alike.
+    `join_hyphenation` decides for every backend alike. A raised footnote marker makes PDFium break
+    the line right after it and go on with a space ("Directive3\r\n 2002/98/EC apply …"): that line is
+    joined again, so the sentence is not cut in two at the marker.
     """
+    text = _MARKER_BREAK.sub(" ", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\ufffe", "-\n").replace("\u00ad\n", "").replace("\u00ad", "")
     text = text.translate(_PUA_MAP)

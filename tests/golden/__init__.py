@@ -54,13 +54,14 @@ def pipeline_digest(pdf_dir: Path) -> str:
 
     # Generated layouts of other regulators (title, history and contact pages, bare-numbered, division and
     # unnumbered Title Case headings, reference lists, two columns, contents without leaders, numbered
-    # paragraphs under unnumbered headings, page numbers inside alternating headers): heading rules
+    # paragraphs under unnumbered headings, page numbers inside alternating headers, raised footnote
+    # markers and paragraph numbers of EU GMP guidelines): heading rules
     # for them change the output too.
     layouts = {"draft": pdfgen.ema_like_pdf, "regulator": pdfgen.regulator_pdf, "fda": pdfgen.fda_like_pdf,
                "bare": pdfgen.bare_numbered_pdf, "division": pdfgen.division_pdf, "title_case": pdfgen.title_case_pdf,
                "two_column": pdfgen.two_column_pdf, "qa": pdfgen.qa_pdf, "ema_final": pdfgen.ema_final_pdf,
                "sequence": pdfgen.sequence_pdf, "glossary_table": pdfgen.glossary_table_pdf,
-               "uk_guidance": pdfgen.uk_guidance_pdf, "who_annex": pdfgen.who_annex_pdf}
+               "uk_guidance": pdfgen.uk_guidance_pdf, "who_annex": pdfgen.who_annex_pdf, "eu_gmp": pdfgen.eu_gmp_pdf}
     with tempfile.TemporaryDirectory() as tmp:
         outputs = {"q9": pipeline_output(pdf_dir / REAL_PDF, "q9")}
         for name, make in layouts.items():

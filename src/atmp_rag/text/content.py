@@ -26,7 +26,7 @@ from atmp_rag.models import PageKind
 from atmp_rag.text.headings import SMALL_WORDS, VERBS, bare_numbered_heading, detect_heading, is_caps
 from atmp_rag.text.sentences import lines_with_offsets
 
-__all__ = ["classify_pages", "footnote_start", "is_prose_line", "strip_lead_noise", "unit_problem"]
+__all__ = ["classify_pages", "footnote_anchor", "footnote_start", "is_prose_line", "strip_lead_noise", "unit_problem"]
 
 _HISTORY_TITLE = re.compile(
     r"^(?:[\dIVX.]+\s*)?(?:document|revision|change|version|amendment|publication)s?\s+(?:history|record|log)\b"
@@ -196,14 +196,24 @@ _NOTE_LINE = re.compile(r"^(?P<n>\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+|[*†‡
 _SUPERSCRIPTS = str.maketrans("¹²³⁴⁵⁶⁷⁸⁹⁰", "1234567890")
 
 
+def _marker(text: str, body_end: int, note: str) -> re.Match[str] | None:
+    """The marker of footnote `note` ("1", "²", "*") in text[:body_end], right after a word or a punctuation mark."""
+    number = note.translate(_SUPERSCRIPTS)
+    if number.isdigit():
+        pattern = rf"(?:[^\W\d_]{{2}}|[.,;:)\]”’\"]){number}(?=\s|[.,;:)]|$)"
+    else:
+        pattern = re.escape(note) + r"(?=\s|[.,;:)]|$)"
+    return re.search(pattern, text[:body_end])
+
+
 def footnote_start(text: str) -> int | None:
     """Where the footnotes at the foot of a page begin in its text, or None.
 
     A footnote is a line at the bottom of the page (its last third, at most ten lines) that starts with a
     number and a capitalised text of at least four words ("1 Integration is expected for …") and whose
     number the page body carries as a marker right after a word or a punctuation mark ("host genome1",
-    "negative.2"); the notes after it number on from it, and everything below is notes. A numbered
-    heading or list item at the foot of a page has no such marker above it.
+    "negative.2"); everything below it is notes. A numbered heading or list item at the foot of a page
+    has no such marker above it.
     """
     lines = [(off, ln.strip()) for off, ln in lines_with_offsets(text) if ln.strip()]
     if len(lines) < 4:
@@ -214,14 +224,16 @@ def footnote_start(text: str) -> int | None:
         m = _NOTE_LINE.match(line)
         if m is None or len(m.group("text").split()) < 4 or detect_heading(line) is not None:
             continue
-        number = m.group("n").translate(_SUPERSCRIPTS)
-        if number.isdigit() and not re.search(rf"(?:[^\W\d_]{{2}}|[.,;:)\]”’\"]){number}(?=\s|[.,;:)]|$)",
-                                              text[:off]):
-            continue
-        if not number.isdigit() and not re.search(re.escape(m.group("n")) + r"(?=\s|[.,;:)]|$)", text[:off]):
-            continue
-        return off
+        if _marker(text, off, m.group("n")) is not None:
+            return off
     return None
+
+
+def footnote_anchor(text: str, start: int) -> int | None:
+    """Offset of the marker of the first footnote at `start` (see `footnote_start`) in the page body."""
+    m = _NOTE_LINE.match(text[start:].split("\n", 1)[0].strip())
+    found = _marker(text, start, m.group("n")) if m else None
+    return found.start() if found else None
 
 
 def _figure_dump(lines: Sequence[str]) -> bool:

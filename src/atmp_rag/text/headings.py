@@ -98,7 +98,8 @@ _QUESTION_TITLE = re.compile(
 )
 #: "Q1: What is …?", "Q 12. Can …?", "Question 3 – Is …?": a numbered question of a Q&A document.
 _Q_ITEM = re.compile(r"^(?P<word>Q|Question)\s?(?P<num>\d{1,3})\s*[.:)–-]?\s+(?P<title>\S.*\?)$")
-_PAREN_ITEM = re.compile(r"^\((?P<num>[a-z]|[ivx]{1,4})\)\s+(?P<title>\S.*)$")
+#: "(a) Title", "(iv) Title", and the "(1) Title" / "1) Title" levels of Japanese notifications.
+_PAREN_ITEM = re.compile(r"^(?P<num>\((?:[a-z]|[ivx]{1,4}|\d{1,2})\)|\d{1,2}\))\s+(?P<title>\S.*)$")
 _ROMAN_COMPONENT = re.compile(r"^[IVX]{1,5}$")
 
 
@@ -179,7 +180,7 @@ def detect_heading(line: str) -> Heading | None:
         title = m.group("title")
         # List items end in punctuation ("(e) The subject's responsibilities."); titles do not.
         if len(title) <= 60 and title[-1] not in ".:;," and title_ok(title, max_words=8):
-            return Heading(number=f"({m.group('num')})", title=title, level=3, kind="letter", text=text)
+            return Heading(number=m.group("num"), title=title, level=3, kind="letter", text=text)
         return None
 
     m = _NUMBERED.match(text)
@@ -423,6 +424,8 @@ def inline_glossary_entry(line: str) -> tuple[str, int] | None:
     if m is None:
         return None
     term = " ".join(m.group("term").split())
+    if (marker := re.match(r"\(?(?:\d{1,2}|[a-z]|[ivx]{2,4})\)\s+", term)) is not None:
+        term = term[marker.end():]  # "1) Processing: Artificial manipulation …" defines "Processing"
     words = term.split()
     if term.lower() in _RUN_IN_LABELS:
         return None  # "Note: The definition …": a remark inside the glossary, not a term
@@ -466,9 +469,9 @@ def table_glossary_entry(line: str) -> tuple[str, int] | None:
     return term, words[cut][0]
 
 
-#: A paragraph number in the margin ("6. The relevance …", "(12) Where …"): UK and WHO guidance number
-#: every paragraph, so a title's next line may start with one.
-_PARAGRAPH_NUMBER = re.compile(r"^\(?\d{1,3}[.)]\s+(?=\S)")
+#: A paragraph number in the margin ("6. The relevance …", "(12) Where …", EudraLex's "3.12 Personnel …"):
+#: UK, WHO and EU guidance number every paragraph, so a title's next line may start with one.
+_PARAGRAPH_NUMBER = re.compile(r"^(?:\(?\d{1,3}[.)]|\d{1,2}(?:\.\d{1,3}){1,2}\.?)\s+(?=\S)")
 
 
 def unnumbered_subheading(line: str, next_line: str, after: str = "") -> Heading | None:
@@ -503,7 +506,8 @@ def _short_title(text: str) -> bool:
         return False
     if re.search(r"[\d,:;.?!]", text) or not title_ok(text, max_words=6):
         return False
-    return not (len(words) == 1 and words[0].lower() in SMALL_WORDS)
+    # Capitals that `detect_heading` turned down are a wrapped heading's tail ("THE PROTOCOL").
+    return not (len(words) == 1 and words[0].lower() in SMALL_WORDS) and not is_caps(text)
 
 
 _NUMBERED_QUESTION = re.compile(r"^(?:(?P<num>\d{1,3})[.)]\s+)?(?P<title>\S.*\?)$")

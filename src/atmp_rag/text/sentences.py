@@ -39,7 +39,8 @@ ABBREVIATIONS = wordset(
 _SENTENCE_END = re.compile(
     r"(?:[.!?][\"'”’)\]]*|(?<=[a-z]{2})\.\d{1,2}|(?<=\))\.\d{1,2})(?=\s+[\"'“‘(\[]?[A-Z0-9•▪➢✓◦])")
 #: A line that starts a list item: a bullet glyph, "(a)", "a)", "1.", "i)", "1)".
-LIST_ITEM = re.compile(r"^(?P<marker>[•●▪■◦○➢✓\-–—*o](?=\s)|\(?[a-zA-Z0-9]{1,3}[.)](?=\s)|\(?[ivx]{1,4}\)(?=\s))\s+")
+#: (A number, one letter or a roman numeral: "(EC) No 1394/2007" on a line of its own is no item.)
+LIST_ITEM = re.compile(r"^(?P<marker>[•●▪■◦○➢✓\-–—*o](?=\s)|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{2,4})[.)](?=\s))\s+")
 #: A line holding only a list or heading number ("1.", "a)", "iv.", "A.1."); a wrapped sentence's short last
 #: line ("data.", "site.") is not one.
 _ENUMERATOR_LINE = re.compile(r"\(?(?:\d{1,3}|[A-Za-z]|[ivxlIVXL]{2,5})(?:\.[\dA-Za-z]{1,3})*[.)]")
