@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -119,13 +120,16 @@ def test_serve_with_two_workers_shares_the_index(session_settings, session_index
            "--log-level", "warning"]
     with running(cmd, service_env(session_settings), f"{url}/readyz", tmp_path / "serve.log", ROOT,
                  timeout=300) as proc:
-        pids = set()
-        with httpx.Client(base_url=url, timeout=30) as client:
-            for _ in range(40):
-                r = client.post("/v1/search", json={"query": "risk assessment tools", "k": 3})
+        pids: set[int] = set()
+        # /readyz answers as soon as one worker is up; the other may still be loading the model. Ask on
+        # new connections (a kept-alive one stays with one worker) until both map the index, or time out.
+        deadline = time.monotonic() + 180
+        while len(pids) < 2 and time.monotonic() < deadline:
+            for _ in range(10):
+                r = httpx.post(f"{url}/v1/search", json={"query": "risk assessment tools", "k": 3}, timeout=30)
                 assert r.status_code == 200 and r.json()
-        workers = psutil.Process(proc.pid).children(recursive=True)
-        for w in workers:
-            if any(str(session_index.index_dir) in m.path for m in w.memory_maps()):
-                pids.add(w.pid)
+            for w in psutil.Process(proc.pid).children(recursive=True):
+                if any(str(session_index.index_dir) in m.path for m in w.memory_maps()):
+                    pids.add(w.pid)
+            time.sleep(1)
         assert len(pids) == 2, "both workers map the same index files"
