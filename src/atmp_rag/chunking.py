@@ -50,7 +50,6 @@ from atmp_rag.text.headings import (
     HARD_CAPS,
     REFERENCE_TITLES,
     SMALL_WORDS,
-    VERBS,
     Heading,
     bare_numbered_heading,
     continues_heading,
@@ -58,6 +57,7 @@ from atmp_rag.text.headings import (
     glossary_term,
     inline_glossary_entry,
     is_caps,
+    long_title,
     number_key,
     plausible_next,
     question_line,
@@ -65,7 +65,7 @@ from atmp_rag.text.headings import (
     title_ok,
     unnumbered_subheading,
 )
-from atmp_rag.text.sentences import LIST_ITEM, blocks, lines_with_offsets, sentences, strip_range
+from atmp_rag.text.sentences import blocks, lines_with_offsets, marker_style, sentences, strip_range
 
 log = logging.getLogger(__name__)
 
@@ -163,14 +163,6 @@ def _is_name_heading(text: str) -> bool:
     """Whether a heading on the path is a bare section name ("Introduction"), read back from its text."""
     heading = detect_heading(text)
     return heading is not None and heading.kind == "name"
-
-
-def _long_title(line: str, after: str) -> bool:
-    """A sentence-case title of up to 14 words under "Appendix 1" ("Model certificate for the release of gene
-    therapy vector lots"): no verb, no end punctuation, not cut on a small word, and a new line after it."""
-    words = line.split()
-    return (len(words) <= 14 and line[:1].isupper() and line[-1:].isalnum() and after.strip()[:1].isupper()
-            and not any(w in VERBS for w in words) and words[-1].lower() not in SMALL_WORDS)
 
 
 def _closes_numbering(state: _PathState, heading: Heading) -> bool:
@@ -386,7 +378,7 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
             if continues_heading(Heading(heading.number, title, heading.level, heading.kind, text), next_line, after):
                 text, title, consumed = f"{text} {next_line}", f"{title} {next_line}", consumed + 1
             elif (not heading.title and consumed == 1 and heading.kind in ("annex", "part") and next_line
-                  and (title_ok(next_line) or _long_title(next_line, after))):
+                  and (title_ok(next_line) or long_title(next_line, after))):
                 text, consumed = f"{text} {next_line}", 2
                 break
             else:
@@ -425,9 +417,7 @@ def _whole_item(line: str) -> bool:
     """A bulleted item that reads as complete ("• gene therapy products that do not contain cells"), not one
     cut on a small word: bullets often end without punctuation, and a title may follow the list."""
     words = line.split()
-    m = LIST_ITEM.match(line.strip())
-    bullet = m is not None and not m.group("marker")[0].isalnum() and m.group("marker")[0] != "("
-    return bullet and len(words) >= 3 and words[-1].lower() not in SMALL_WORDS
+    return marker_style(line) == "bullet" and len(words) >= 3 and words[-1].lower() not in SMALL_WORDS
 
 
 # --------------------------------------------------------------------------------------------
@@ -714,7 +704,7 @@ def segment(doc_id: str, pages: Sequence[Page]) -> Segmented:
         body = p.text if cut is None else p.text[:cut].rstrip()
         if cut is not None:
             anchor = footnote_anchor(p.text, cut)
-            notes.append((p.number, cut, p.text[cut:], pos + min(len(body), len(body) if anchor is None else anchor)))
+            notes.append((p.number, cut, p.text[cut:], pos + (len(body) if anchor is None else min(anchor, len(body)))))
         bounds.append((p.number, pos, pos + len(body), 0))
         parts.append(body)
         pos += len(body) + 1

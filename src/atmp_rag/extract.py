@@ -701,11 +701,12 @@ def clean_pages(raw_texts: Sequence[str]) -> tuple[list[str], list[str | None]]:
     ]
     running = find_running_lines(split)
     numbers = find_page_numbers(split, running=running)
-    running |= numbered_furniture(split, interpolate_labels(numbers))
+    labels = interpolate_labels(numbers)
+    running |= numbered_furniture(split, labels)
     stripped = ["\n".join(strip_furniture(lines, running, num)) for lines, num in zip(split, numbers, strict=True)]
     vocab = Vocabulary.from_texts(stripped)
     texts = [collapse_blank_lines(join_hyphenation(t, vocab)) for t in stripped]
-    return texts, interpolate_labels(numbers)
+    return texts, labels
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from atmp_rag.chunking import Section, Segmented
 from atmp_rag.models import Chunk, QuoteUnit, UnitKind
 from atmp_rag.text.content import is_prose_line, strip_lead_noise, unit_problem
-from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, split, strip_range
+from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, marker_style, split, strip_range
 
 __all__ = ["UnitBuild", "build_units"]
 
@@ -220,10 +220,10 @@ def _prose_units(text: str, section: Section, start: int, end: int, max_list_cha
             # and the sentences that continue an item.
             j = i + 1
             items: list[tuple[int, int]] = []
-            style = _marker_style(text, ranges[j][0])
+            style = marker_style(text[ranges[j][0]:ranges[j][1]])
             while j < len(ranges):
                 s, e = ranges[j]
-                if _is_item(text, s) and not (_marker_style(text, s) != style
+                if _is_item(text, s) and not (marker_style(text[s:e]) != style
                                               and text[:items[-1][1]].rstrip().endswith(".")):
                     # A finished list ("(c) … species.") is not continued by the next numbered paragraph
                     # ("10. A dose-response …"); a sub-list after "… between:" or "…;" is.
@@ -247,16 +247,6 @@ def _prose_units(text: str, section: Section, start: int, end: int, max_list_cha
         drafts.append(_Draft(UnitKind.sentence, a, b, section))
         i += 1
     return drafts
-
-
-def _marker_style(text: str, a: int) -> str:
-    """"digit", "letter" (letters and roman numerals) or "bullet": the kind of list marker at `a`."""
-    m = LIST_ITEM.match(text[a:a + 12])
-    marker = m.group("marker") if m else ""
-    core = marker.strip("().")
-    if not core or marker == "o" or not core[0].isalnum():  # a bullet glyph, or the letter o used as one
-        return "bullet"
-    return "digit" if core[0].isdigit() else "letter"
 
 
 def _continues_item(text: str, item_end: int, start: int) -> bool:

@@ -499,6 +499,15 @@ def unnumbered_subheading(line: str, next_line: str, after: str = "") -> Heading
     return Heading(number="", title=text, level=1, kind="label", text=text)
 
 
+def long_title(line: str, after: str) -> bool:
+    """A sentence-case title of up to 14 words on the line under "Appendix 1" ("Model certificate for the
+    release of gene therapy vector lots"): no verb, no end punctuation, not cut on a small word, and a new
+    line after it. (`title_ok` wants Title Case beyond eight words.)"""
+    words = line.split()
+    return (0 < len(words) <= 14 and line[:1].isupper() and line[-1:].isalnum() and after.strip()[:1].isupper()
+            and not any(w in VERBS for w in words) and words[-1].lower() not in SMALL_WORDS)
+
+
 def _short_title(text: str) -> bool:
     """At most six words in sentence or title case, no digit, comma, colon, final punctuation or verb."""
     words = text.split()

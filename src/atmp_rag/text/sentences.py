@@ -23,6 +23,7 @@ __all__ = [
     "blocks",
     "lines_with_offsets",
     "list_marker",
+    "marker_style",
     "sentences",
     "split",
     "strip_range",
@@ -41,6 +42,18 @@ _SENTENCE_END = re.compile(
 #: A line that starts a list item: a bullet glyph, "(a)", "a)", "1.", "i)", "1)".
 #: (A number, one letter or a roman numeral: "(EC) No 1394/2007" on a line of its own is no item.)
 LIST_ITEM = re.compile(r"^(?P<marker>[•●▪■◦○➢✓\-–—*o](?=\s)|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{2,4})[.)](?=\s))\s+")
+def marker_style(line: str) -> str | None:
+    """The kind of list marker a line starts with: "bullet" (a glyph, or the letter o used as one), "digit"
+    ("12.", "(3)", "1)"), "letter" (letters and roman numerals), or None for no marker."""
+    marker = list_marker(line)
+    if marker is None:
+        return None
+    core = marker.strip("().")
+    if not core or marker == "o" or not core[0].isalnum():
+        return "bullet"
+    return "digit" if core[0].isdigit() else "letter"
+
+
 #: A line holding only a list or heading number ("1.", "a)", "iv.", "A.1."); a wrapped sentence's short last
 #: line ("data.", "site.") is not one.
 _ENUMERATOR_LINE = re.compile(r"\(?(?:\d{1,3}|[A-Za-z]|[ivxlIVXL]{2,5})(?:\.[\dA-Za-z]{1,3})*[.)]")
