@@ -7,6 +7,7 @@ against a known ground truth.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -526,6 +527,7 @@ EU_GMP_PAGES: list[list[str]] = [
      "Volume 4 are not applicable to ATMPs, unless specific reference is made to them.",
      "2. Risk-based approach",
      "2.10 The manufacturer should design its measures according to the specific risks of the product.",
+     "2.11 Doses are expressed per kilogram, e.g. 2 × 10^13 vg/kg; the sterility assurance level is 10^-6.",
      "NOTE:1 Regulation (EC) No 1394/2007 of the European Parliament and of the Council on advanced therapies.",
      "NOTE:2 Directive 2002/98/EC setting standards of quality and safety for human blood components."],
     ["3. Personnel", "Hygiene",
@@ -538,7 +540,8 @@ EU_GMP_PAGES: list[list[str]] = [
 
 
 def eu_gmp_pdf(path: Path) -> Path:
-    """Write `EU_GMP_PAGES` with a running header, "Page N/M" footers, markers raised in a 6 pt font, and
+    """Write `EU_GMP_PAGES` with a running header, "Page N/M" footers, markers and exponents raised in a
+    6 pt font, and
     the "NOTE:" lines as 8 pt footnotes at the page foot."""
     c = canvas.Canvas(str(path), pagesize=A4)
     width, height = A4
@@ -554,15 +557,12 @@ def eu_gmp_pdf(path: Path) -> Path:
                 foot -= 11
                 continue
             x = 72.0
-            text, _, mark = line.partition("^")
-            c.setFont("Helvetica", 10)
-            c.drawString(x, y, text)
-            if mark:
-                x += c.stringWidth(text, "Helvetica", 10) + 0.3
-                c.setFont("Helvetica", 6)
-                c.drawString(x, y + 4, mark[0])
-                c.setFont("Helvetica", 10)
-                c.drawString(x + c.stringWidth(mark[0], "Helvetica", 6) + 0.3, y, mark[1:])
+            # "^1" is a footnote marker, "^13" and "^-6" exponents: each drawn raised in a 6 pt font.
+            for k, piece in enumerate(re.split(r"\^(-?\d+)", line)):
+                size, rise = (6, 4) if k % 2 else (10, 0)
+                c.setFont("Helvetica", size)
+                c.drawString(x, y + rise, piece)
+                x += c.stringWidth(piece, "Helvetica", size) + (0.3 if k % 2 else 0)
             y -= 14
         c.showPage()
     c.save()

@@ -344,6 +344,47 @@ def test_real_corpus_is_clean(corpus: dict[str, list[Page]]) -> None:
     assert "decision-making" in "\n".join(p.text for p in corpus[Q9[:-4]])
 
 
+def test_raised_digits_are_superscripts_on_real_pages(corpus: dict[str, list[Page]]) -> None:
+    """Footnote markers and exponents keep their raise: a LOEL with footnote 13 is no "LOEL13", a
+    concentration in mg/m³ no "mg/m3"; lowered (subscript) digits of a formula stay plain."""
+    q3c = "\n".join(p.text for p in corpus["ich-q3c-r8-residual-solvents-2021"])
+    assert "LOEL¹³ = 450 ppm" in q3c and "LOEL13" not in q3c
+    assert "Cumene¹ 0.7 70" in q3c and "Cumene1 " not in q3c
+    assert "mg/m³" in q3c and "day⁻¹" in q3c
+    assert "HOCH2CH2OH" in q3c
+    q8 = "\n".join(p.text for p in corpus["ich-q8-r2-pharmaceutical-development-2009"])
+    assert "quality by design¹ (QbD)" in q8
+
+
+def test_small_digits_beside_text_are_superscripts_only_when_raised(tmp_path: Path) -> None:
+    """A smaller digit on the baseline (a table cell), a small raised digit far from any text, and one a line
+    above the next line stay plain; same-size raised digits too (no size difference to go by)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "digits.pdf"
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.setFont("Helvetica", 10)
+    c.drawString(72, 700, "Batch size")
+    c.setFont("Helvetica", 6)
+    c.drawString(72 + c.stringWidth("Batch size ", "Helvetica", 10), 700, "42")  # small, on the baseline
+    c.drawString(300, 704, "7")  # raised, but nothing beside it
+    c.drawString(72, 668, "9")  # small digit one line above the next line
+    c.setFont("Helvetica", 10)
+    c.drawString(72, 656, "Storage temperature")
+    c.drawString(72, 640, "Volume 5")
+    c.drawString(72 + c.stringWidth("Volume 5", "Helvetica", 10) + 0.5, 644, "3")  # same size, raised
+    c.setFont("Helvetica", 10)
+    c.drawString(72, 620, "Titre of 10")
+    c.setFont("Helvetica", 6)
+    c.drawString(72 + c.stringWidth("Titre of 10", "Helvetica", 10) + 0.3, 624, "8")
+    c.save()
+    text = extract_pages(path, "digits")[0].text
+    assert "Batch size 42" in text and "Volume 5" in text
+    assert "Titre of 10⁸" in text
+    assert not any(ch in text.replace("10⁸", "") for ch in "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def test_pypdf_backend_on_a_real_pdf() -> None:
     pages = extract_pages(real_pdf(Q9), "q9", backend="pypdf")
     assert len(pages) == 23

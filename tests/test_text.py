@@ -31,6 +31,29 @@ def test_split_keeps_abbreviations_decimals_and_section_numbers_inside_sentences
     ]
 
 
+def test_superscript_markers_stay_with_their_sentence_and_start_a_footnote() -> None:
+    """A raised marker after the full stop ends the sentence; a footnote's own raised marker starts one;
+    an exponent is no sentence end; tokens drop the marker ("Directive²" is "directive")."""
+    text = ("Delayed adverse events are expected.³ Early-phase trials are first-in-human studies at 2 × 10¹³ "
+            "vg/kg. See Part IV (pages 24-27).\n² The information included for Cumene reflects the revision.")
+    assert [text[a:b] for a, b in split(text)] == [
+        "Delayed adverse events are expected.³",
+        "Early-phase trials are first-in-human studies at 2 × 10¹³ vg/kg.",
+        "See Part IV (pages 24-27).",
+        "² The information included for Cumene reflects the revision.",
+    ]
+    tokens = Tokenizer()
+    assert tokens.one("Directive² 2002/98/EC and Cumene¹") == tokens.one("Directive 2002/98/EC and Cumene")
+
+
+def test_a_raised_footnote_marker_needs_no_word_before_it() -> None:
+    from atmp_rag.text.content import footnote_start
+
+    body = "Regulation (EU) 2016/679⁴ applies to the traceability data of donors and patients.\n" * 6
+    note = "⁴ Regulation (EU) 2016/679 of the European Parliament and of the Council on data protection.\n"
+    assert footnote_start(body + note) == len(body)
+
+
 def test_a_footnote_marker_after_the_full_stop_ends_the_sentence() -> None:
     text = ("Products differ in their potential for delayed adverse events.1 Early-phase trials are often "
             "first-in-human studies. See section 3.2 The product is stored. As set out in Q1A(R2).12 The data "

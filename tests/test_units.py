@@ -292,7 +292,10 @@ def test_numbered_paragraphs_raised_markers_and_footnotes_of_an_eu_gmp_guideline
     assert not any("1.13" in " ".join(s.path) for s in seg.sections)
     built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
     unit = {u.text.split()[0] + " " + u.text.split()[1]: u for u in built.units}
-    assert unit["1.10 Advanced"].text.endswith("Regulation1 (EC) No 1394/2007.")
+    assert unit["1.10 Advanced"].text.endswith("Regulation¹ (EC) No 1394/2007.")
+    # The raised marker is no digit of the number after it, nor exponents digits of the number before.
+    assert "Directive² 2002/98/EC apply" in " ".join(unit["1.12 Where"].text.split())
+    assert unit["2.11 Doses"].text.endswith("e.g. 2 × 10¹³ vg/kg; the sterility assurance level is 10⁻⁶.")
     assert unit["1.13 The"].section == "1. Introduction" and unit["1.13 The"].text.endswith("made to them.")
     note = unit["Regulation (EC)"]
     assert note.section == "1. Introduction" and note.text.endswith("advanced therapies.")

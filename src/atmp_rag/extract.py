@@ -1,11 +1,12 @@
 """PDF -> cleaned pages.
 
 Two interchangeable text backends (``pypdfium2``, the fast default, and ``pypdf`` in layout mode)
-produce raw page texts (pypdfium2 reads a two-column page column by column: `two_columns`); one
+produce raw page texts (pypdfium2 reads a two-column page column by column: `two_columns`, and writes
+raised, smaller digits as Unicode superscripts: `mark_superscripts`); one
 backend-independent cleaning pipeline then turns them into the text the rest of the system stores,
 chunks and quotes:
 
-1. ``normalize_text``      \\r\\n -> \\n, NFKC (also expands the ligatures ﬁ ﬂ ﬀ ﬃ ﬄ), Symbol-font
+1. ``normalize_text``      \\r\\n -> \\n, NFKC except superscripts (also expands the ligatures ﬁ ﬂ ﬀ ﬃ ﬄ), Symbol-font
                            private-use glyphs mapped, soft hyphens removed (a soft hyphen at a line
                            end joins the word), pdfium's end-of-line hyphen marker U+FFFE turned
                            back into "-\\n" so that one hyphenation rule serves every backend.
@@ -61,6 +62,7 @@ __all__ = [
     "interpolate_labels",
     "is_toc_page",
     "join_hyphenation",
+    "mark_superscripts",
     "normalize_text",
     "normalize_whitespace",
     "pdf_metadata",
@@ -148,7 +150,7 @@ class PdfiumBackend(PdfBackend):
                 if n_chars > max_page_chars:
                     raise _too_large(i + 1, n_chars, max_page_chars)
                 columns = two_columns(textpage, *page.get_size())
-                text = "\n".join(columns) if columns else textpage.get_text_range()
+                text = "\n".join(columns) if columns else mark_superscripts(textpage, textpage.get_text_range())
                 if len(text) > max_page_chars:
                     raise _too_large(i + 1, len(text), max_page_chars)
                 texts.append(text)
@@ -182,6 +184,81 @@ def two_columns(textpage: pdfium.PdfTextPage, width: float, height: float) -> tu
         right = textpage.get_text_bounded(left=x, bottom=0, right=width, top=height)
         return (left, right) if _running_text(left) and _running_text(right) else None
     return None
+
+
+#: Characters that may be raised: digits, and a sign right before a digit ("10⁻⁶").
+_RAISABLE = re.compile(r"\d|[-+−](?=\d)")
+_TO_SUPERSCRIPT = str.maketrans("0123456789+-−", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻")
+#: How far `mark_superscripts` looks for the character a raised one sits beside.
+_NEIGHBOURHOOD = 6
+
+
+def mark_superscripts(textpage: pdfium.PdfTextPage, text: str) -> str:
+    """`text` (PDFium's text of `textpage`, one character per char index) with raised, smaller digits
+    written as Unicode superscripts: footnote markers ("Directive 2001/83/EC³", "design space¹"),
+    exponents ("1 × 10¹³ vg/kg", "10⁻⁶") and units ("m²").
+
+    Plain text loses the raise, and a marker or exponent then reads as part of the number it follows:
+    "2001/83/EC3", "10¹³" as "1013" — a misquote of exactly the figures a regulatory answer is read for.
+    A digit (or a sign before one) is raised when its font is smaller than that of the character beside
+    it on the same line (< 0.85×) and its baseline sits between 0.15 and 0.9 of that font size higher;
+    a digit after a raised one with the same size and baseline is raised too. Same-size raised digits
+    (a text rise without a smaller font) are left alone: without the size difference a table cell set
+    higher than its neighbour would read as a superscript.
+    """
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    if len(text) != textpage.count_chars() or not _RAISABLE.search(text):
+        return text  # PDFium's text and its char indices disagree: leave the text as it is
+    x, y = ctypes.c_double(), ctypes.c_double()
+    seen: dict[int, tuple[float, float, float, float]] = {}
+
+    def glyph(k: int) -> tuple[float, float, float, float]:
+        """Font size, baseline y, left and right edge of char k."""
+        if k not in seen:
+            size = float(pdfium_c.FPDFText_GetFontSize(textpage, k))
+            pdfium_c.FPDFText_GetCharOrigin(textpage, k, x, y)
+            left, _, right, _ = textpage.get_charbox(k)
+            seen[k] = (size, y.value, left, right)
+        return seen[k]
+
+    def beside(k: int, r: int) -> bool:
+        size, base, left, right = glyph(k)
+        r_size, r_base, r_left, r_right = glyph(r)
+        if r_size <= 0 or size <= 0 or size >= 0.85 * r_size:
+            return False
+        gap = left - r_right if r < k else r_left - right
+        return 0.15 * r_size < base - r_base < 0.9 * r_size and -0.5 * r_size < gap < 1.5 * r_size
+
+    raised: set[int] = set()
+    dropped: set[int] = set()
+    for m in _RAISABLE.finditer(text):
+        k = m.start()
+        before = next((j for j in range(k - 1, max(-1, k - _NEIGHBOURHOOD), -1) if not text[j].isspace()), None)
+        if before is not None and before in raised:
+            size, base, _, _ = glyph(k)
+            b_size, b_base, _, _ = glyph(before)
+            if abs(size - b_size) < 0.5 and abs(base - b_base) < 0.3 * max(b_size, 1.0):
+                raised.add(k)
+            continue
+        after = next((j for j in range(k + 1, min(len(text), k + _NEIGHBOURHOOD))
+                      if not text[j].isspace() and not _RAISABLE.match(text, j)), None)
+        if before is not None and text[before].isprintable() and beside(k, before):
+            raised.add(k)
+            if text[before + 1:k] in ("\r\n", "\n"):
+                # PDFium starts a new line at a raised digit that ends its line ("Titre of 10\r\n8"): the
+                # digit belongs to the line it is raised above.
+                dropped.update(range(before + 1, k))
+        elif after is not None and text[after].isprintable() and beside(k, after):
+            raised.add(k)
+    if not raised:
+        return text
+    chars = list(text)
+    for k in raised:
+        chars[k] = chars[k].translate(_TO_SUPERSCRIPT)
+    return "".join(ch for i, ch in enumerate(chars) if i not in dropped)
 
 
 def _running_text(text: str) -> bool:
@@ -312,27 +389,43 @@ _PUA_MAP = str.maketrans({
 })
 
 
-#: A line break that PDFium puts after a superscript digit glued to a word or a punctuation mark, the line
-#: going on after a space.
-_MARKER_BREAK = re.compile(r"(?:(?<=[^\W\d_]\d)|(?<=[^\W\d_]\d\d)|(?<=[.,;:)]\d))\r?\n (?=\S)")
+#: A line break that PDFium puts after a superscript digit glued to a word or a punctuation mark (or after
+#: any digit that `mark_superscripts` found raised), the line going on after a space.
+_MARKER_BREAK = re.compile(r"(?:(?<=[^\W\d_]\d)|(?<=[^\W\d_]\d\d)|(?<=[.,;:)]\d)|(?<=[⁰¹²³⁴-⁹]))\r?\n (?=\S)")
+#: The same break before the punctuation mark that follows a raised marker or exponent ("10⁻⁶\r\n."): joined
+#: without a space.
+_RAISED_BREAK = re.compile(r"(?<=[⁰¹²³⁴-⁹])\r?\n(?=[.,;:)\]])")
+#: Superscripts survive NFKC: folded to digits they would glue to the number before them again.
+_SUPERSCRIPTS = re.compile(r"[⁰¹²³⁴-⁹⁺⁻]+")
+
+
+def _nfkc(text: str) -> str:
+    """NFKC of everything but superscript digits and signs."""
+    pieces, pos = [], 0
+    for m in _SUPERSCRIPTS.finditer(text):
+        pieces += [unicodedata.normalize("NFKC", text[pos:m.start()]), m.group()]
+        pos = m.end()
+    pieces.append(unicodedata.normalize("NFKC", text[pos:]))
+    return "".join(pieces)
 
 
 def normalize_text(text: str) -> str:
     """Unicode and line-ending normalisation of one raw page text.
 
     NFKC folds compatibility characters (ligatures "ﬁ" -> "fi", no-break spaces, full-width
-    forms); a soft hyphen before a line break marks a word broken by the typesetter, so the two
-    halves are joined; other soft hyphens are dropped. PDFium replaces a line-final hyphen by
+    forms) but not superscript digits, which would glue to the number before them; a soft hyphen
+    before a line break marks a word broken by the typesetter, so the two halves are joined; other
+    soft hyphens are dropped. PDFium replaces a line-final hyphen by
     U+FFFE and glues the lines together; the marker is turned back into "-\\n" so that
     `join_hyphenation` decides for every backend alike. A raised footnote marker makes PDFium break
     the line right after it and go on with a space ("Directive3\r\n 2002/98/EC apply …"): that line is
     joined again, so the sentence is not cut in two at the marker.
     """
-    text = _MARKER_BREAK.sub(" ", text)
+    text = _RAISED_BREAK.sub("", _MARKER_BREAK.sub(" ", text))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\ufffe", "-\n").replace("\u00ad\n", "").replace("\u00ad", "")
     text = text.translate(_PUA_MAP)
-    text = unicodedata.normalize("NFKC", text)
+    text = _nfkc(text)
     # NFKC leaves these; they are line/paragraph separators or invisible.
     return text.replace("\u2028", "\n").replace("\u2029", "\n").replace("\u200b", "").replace("\x00", "")
 

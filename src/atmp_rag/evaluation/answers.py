@@ -24,7 +24,8 @@ from difflib import SequenceMatcher
 #: Share of an evidence quote's words that the [1] quote must reproduce in order to count.
 EVIDENCE_OVERLAP = 0.5
 
-_TOKEN = re.compile(r"\w+")
+#: Words, not superscripts: "attributes¹" is the word "attributes" and a footnote marker.
+_TOKEN = re.compile(r"[^\W⁰¹²³⁴⁵⁶⁷⁸⁹]+")
 
 
 def _words(text: str) -> list[str]:

@@ -194,13 +194,17 @@ def strip_lead_noise(text: str, start: int, end: int) -> int:
 #: The first line of a footnote: its number (or symbol) and a capitalised text of several words.
 _NOTE_LINE = re.compile(r"^(?P<n>\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+|[*†‡]{1,3})[ \t]*(?=[A-Z])(?P<text>.*\S)$")
 _SUPERSCRIPTS = str.maketrans("¹²³⁴⁵⁶⁷⁸⁹⁰", "1234567890")
+_TO_SUPERSCRIPTS = str.maketrans("1234567890", "¹²³⁴⁵⁶⁷⁸⁹⁰")
 
 
 def _marker(text: str, body_end: int, note: str) -> re.Match[str] | None:
     """The marker of footnote `note` ("1", "²", "*") in text[:body_end], right after a word or a punctuation mark."""
     number = note.translate(_SUPERSCRIPTS)
+    raised = number.translate(_TO_SUPERSCRIPTS)
     if number.isdigit():
-        pattern = rf"(?:[^\W\d_]{{2}}|[.,;:)\]”’\"]){number}(?=\s|[.,;:)]|$)"
+        # Plain digits (a PDF whose markers lost their raise) only right after a word or a punctuation mark;
+        # a superscript anywhere it does not continue a superscript number.
+        pattern = rf"(?:(?:[^\W\d_]{{2}}|[.,;:)\]”’\"]){number}|(?<=\S)(?<![⁰¹²³⁴-⁹]){raised})(?=\s|[.,;:)]|$)"
     else:
         pattern = re.escape(note) + r"(?=\s|[.,;:)]|$)"
     return re.search(pattern, text[:body_end])

@@ -35,10 +35,14 @@ def _stemmer(language: str) -> Any:
     return Stemmer.Stemmer(language)
 
 
+#: Superscripts (footnote markers, exponents) end a word: "Cumene¹" is the token "cumene".
+_SUPERSCRIPT_BREAK = str.maketrans(dict.fromkeys("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", " "))
+
+
 def bm25_tokenize(texts: Sequence[str], stemmer: str, stopwords: str) -> list[list[str]]:
     """Lowercased, stop-word-free, stemmed tokens of each text (bm25s' public tokenizer)."""
     return bm25s.tokenize(
-        list(texts),
+        [t.translate(_SUPERSCRIPT_BREAK) for t in texts],
         stopwords=stopwords or None,
         stemmer=_stemmer(stemmer),
         return_ids=False,

@@ -35,10 +35,12 @@ ABBREVIATIONS = wordset(
     "sect sects para paras incl resp rev corr ed eds pp p ch chap app std co ltd inc corp dept jan feb mar apr jun "
     "jul aug sep sept oct nov dec st u.s e.u op cit ibid et seq sec ser suppl sq eq"
 )
-#: A footnote marker printed right after the full stop ("… adverse events.1 Early-phase trials …") stays
-#: with its sentence; only after a word or a bracket, so "section 3.2 The" is not cut.
+#: A footnote marker printed right after the full stop ("… adverse events.1 Early-phase trials …", "events.¹")
+#: stays with its sentence; a plain digit only after a word or a bracket, so "section 3.2 The" is not cut.
+#: A footnote's own raised marker starts a sentence ("… (pages 24-27). ² The information …").
 _SENTENCE_END = re.compile(
-    r"(?:[.!?][\"'”’)\]]*|(?<=[a-z]{2})\.\d{1,2}|(?<=\))\.\d{1,2})(?=\s+[\"'“‘(\[]?[A-Z0-9•▪➢✓◦])")
+    r"(?:[.!?][\"'”’)\]]*[⁰¹²³⁴-⁹]*|(?<=[a-z]{2})\.\d{1,2}|(?<=\))\.\d{1,2})"
+    r"(?=\s+[\"'“‘(\[]?[A-Z0-9•▪➢✓◦⁰¹²³⁴-⁹])")
 #: A line that starts a list item: a bullet glyph, "(a)", "a)", "1.", "i)", "1)".
 #: (A number, one letter or a roman numeral: "(EC) No 1394/2007" on a line of its own is no item.)
 LIST_ITEM = re.compile(r"^(?P<marker>[•●▪■◦○➢✓\-–—*o](?=\s)|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{2,4})[.)](?=\s))\s+")
