@@ -91,6 +91,31 @@ def test_the_asked_term_stops_before_a_modifier(question: str, term: str) -> Non
     assert asked_term(question) == term
 
 
+@pytest.mark.parametrize(("question", "term"), [
+    ("What counts as a 'significant change' for a drug product in stability testing?", "significant change"),
+    ("What qualifies as a certified copy of a trial record?", "certified copy"),
+    ("Who are considered vulnerable subjects in clinical trials?", "vulnerable subjects"),
+    ("What is considered to be a starting material?", "starting material"),
+    ("Is moving within an approved design space considered a change?", None),
+])
+def test_counts_as_and_considered_questions_ask_for_a_definition(question: str, term: str | None) -> None:
+    from atmp_rag.answer import asked_term, is_definition_question
+
+    assert is_definition_question(question) is (term is not None)
+    if term is not None:
+        assert asked_term(question) == term
+
+
+def test_a_term_defined_after_a_qualifier_is_defined() -> None:
+    """Q1A: "In general, “significant change” for a drug product is defined as:" defines the term."""
+    from atmp_rag.answer import _defines_pattern
+
+    pattern = _defines_pattern("significant change")
+    assert pattern is not None
+    assert pattern.search("In general, “significant change” for a drug product is defined as:")
+    assert not pattern.search("A significant change for a drug product occurs at 40°C.")
+
+
 def test_without_a_glossary_entry_a_defining_sentence_leads(store) -> None:
     """Q9 4.3 "Risk analysis is the estimation of …" defines the asked term: it leads over a sentence the
     scorer ranked higher; "Risk analysis is used …" would not (it does not open a definition)."""

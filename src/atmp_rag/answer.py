@@ -86,16 +86,19 @@ _ANAPHOR = re.compile(r"^(?:it|this|these|that|those|they|such|in this case|in s
                       r"also|furthermore|moreover|in addition|additionally)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"['‘\"“]([^'’\"”]{2,60})['’\"”]")
 _TERM_AFTER = re.compile(
-    r"\b(?:what\s+(?:is|are)\s+(?!meant\b|the\s+(?:meaning|definition)\b)(?:an?\s+|the\s+)?|define\s+(?:an?\s+|the\s+)?|definition\s+of\s+(?:an?\s+|the\s+)?|"
+    r"\b(?:(?:what|who)\s+(?:counts|qualifies|(?:is|are)\s+(?:considered|regarded))\s+(?:to\s+be\s+|as\s+)?(?:an?\s+|the\s+)?|"
+    r"what\s+(?:is|are)\s+(?!meant\b|the\s+(?:meaning|definition)\b)(?:an?\s+|the\s+)?|define\s+(?:an?\s+|the\s+)?|definition\s+of\s+(?:an?\s+|the\s+)?|"
     r"meaning\s+of\s+(?:an?\s+|the\s+)?|meant\s+by\s+(?:an?\s+|the\s+)?|what\s+does\s+(?:an?\s+|the\s+)?)"
     # "potency of a cell therapy product": an article after "of" starts a modifier, not part of the term
     # ("Certificate of Analysis", "Design of Experiments" keep theirs).
     r"(?P<term>[^?,;]{2,60}?)(?:\s+(?:mean|in|according|under|for|as defined|as used|of\s+(?:an?|the))\b|\s*[?,;]|$)",
     re.IGNORECASE,
 )
-#: "What is a certified copy?", "Define QTPP", "meaning of …", "what is meant by …", "what does X mean".
+#: "What is a certified copy?", "Define QTPP", "meaning of …", "what is meant by …", "what does X mean",
+#: "what counts as / qualifies as / is considered …", "who are considered …".
 DEFINITION_QUESTION = re.compile(
-    r"^\s*(?:what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?:\S+\s+){0,5}?\S+\s*(?:in\s+\S+(?:\s+\S+){0,3}?\s*)?\?*\s*$"
+    r"^\s*(?:(?:what|who)\s+(?:counts|qualifies|(?:is|are)\s+(?:considered|regarded))\s+(?:to\s+be|as)?\b"
+    r"|what\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?:\S+\s+){0,5}?\S+\s*(?:in\s+\S+(?:\s+\S+){0,3}?\s*)?\?*\s*$"
     r"|.*\b(?:define|defined|definition\s+of|meaning\s+of|meant\s+by|what\s+does\s+.{1,60}\s+mean"
     r"|what\s+do\s+.{1,60}\s+mean|stands?\s+for)\b)",
     re.IGNORECASE,
@@ -652,9 +655,11 @@ def _term_then(term: str, lead: str, verbs: str) -> re.Pattern[str] | None:
 
 
 def _defines_pattern(term: str) -> re.Pattern[str] | None:
-    """"<term> is/are/means/refers to/is defined as", case-insensitive, the term's words in order."""
+    """"<term> is/are/means/refers to/is defined as", case-insensitive, the term's words in order; "is
+    defined as" also after a short qualifier ("“significant change” for a drug product is defined as")."""
     return _term_then(term, r"\b", r"is|are|means?|refers? to|(?:is|are) defined as|"
-                                   r"(?:is|are) (?:considered|understood) (?:to be|as)|:")
+                                   r"(?:is|are) (?:considered|understood) (?:to be|as)|:|"
+                                   r"(?:for|of|in) (?:an? |the )?[\w-]+(?: [\w-]+)? (?:is|are) defined as")
 
 
 def _defining_opening(term: str) -> re.Pattern[str] | None:
