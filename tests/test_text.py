@@ -203,6 +203,8 @@ def test_lead_noise_is_stripped_from_quotes() -> None:
     assert marker[strip_lead_noise(marker, 0, len(marker)):].startswith("Samples")
     cfr = "21 CFR Part 11 applies to electronic records."
     assert strip_lead_noise(cfr, 0, len(cfr)) == 0  # "21 CFR" is not a footnote marker
+    raised = "¹See the glossary for the terms used."  # a raised marker needs no space after it
+    assert raised[strip_lead_noise(raised, 0, len(raised)):].startswith("See the glossary")
 
 
 def test_classify_pages_title_history_contact() -> None:

@@ -59,7 +59,7 @@ _REFERENCE_SIGNALS = (
     re.compile(r"(?:^|[\s,;])(?:[A-Z][a-z'’-]+,?\s(?:[A-Z]\.?\s?){1,3}[,.;]\s*){2,}"),  # Smith J, Doe AB,
     re.compile(r"^\s*\[\d{1,3}\]"),
 )
-_FOOTNOTE_MARK = re.compile(r"(?:\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)[ \t]+(?=[A-Z][a-z]|A\s)")
+_FOOTNOTE_MARK = re.compile(r"(?:\d{1,2}[ \t]+|[¹²³⁴⁵⁶⁷⁸⁹⁰]+[ \t]*)(?=[A-Z][a-z]|A\s)")
 _FOOTNOTE_LINE = re.compile(r"^(?:\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+|\*{1,3}|[a-z])$")
 _LEADERS = re.compile(r"(?:\.\s?){3,}\s*\d+\s*$|…\s*\d+\s*$", re.MULTILINE)
 _LEGAL = re.compile(
