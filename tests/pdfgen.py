@@ -718,3 +718,138 @@ EMA_FINAL_PAGES: list[list[str]] = [
 def ema_final_pdf(path: Path) -> Path:
     """Write the adopted EMA guideline of `EMA_FINAL_PAGES` (running reference header, "Page N/M")."""
     return plain_pdf(path, EMA_FINAL_PAGES, header="EMA/CAT/852602/2018", label="Page {n}/{total}")
+
+
+def _draw_marked(c: canvas.Canvas, x: float, y: float, line: str, size: float = 10) -> None:
+    """Draw a line whose "^1", "^13", "^-6" pieces are raised in a smaller font (footnote markers, exponents)."""
+    for k, piece in enumerate(re.split(r"\^(-?\d+)", line)):
+        small = k % 2 == 1
+        c.setFont("Helvetica", size * 0.6 if small else size)
+        c.drawString(x, y + (size * 0.35 if small else 0), piece)
+        x += c.stringWidth(piece, "Helvetica", size * 0.6 if small else size)
+
+
+#: An EMA/CAT draft guideline on gene therapy (after a cover page): "EMA/CAT/…" header, line-number margin,
+#: "Page N/M" footer, raised footnote markers and exponents, a reference to Table 1 wrapped onto its own
+#: line above the table's caption, a table of values, unnumbered "Definitions" after "References".
+#: Lines starting with "NOTE:" are footnotes at the page foot (8 pt).
+GT_DRAFT_PAGES: list[list[str]] = [
+    ["18 March 2024", "EMA/CAT/123456/2024", "Committee for Advanced Therapies (CAT)",
+     "Guideline on the quality, non-clinical and clinical aspects of gene therapy medicinal products",
+     "Draft agreed by CAT\tFebruary 2024", "Start of public consultation\t1 April 2024",
+     "Keywords\tGene therapy, vector, biodistribution, shedding"],
+    ["1. Introduction",
+     "This guideline addresses gene therapy medicinal products as defined in Directive 2001/83/EC^1.",
+     "Residual host cell DNA should be quantified using validated methods as described in Ph. Eur.^2",
+     "The absence of replication-competent virus should be demonstrated at release of each batch.",
+     "The occupational exposure limit of the excipient was set at a concentration of 5 µg/m^3.",
+     "2. Release specification",
+     "The release specification of an AAV vector drug product should include at least the tests listed in",
+     "Table 1.",
+     "Table 1. Release tests for AAV vector drug product",
+     "Test\tMethod\tAcceptance criterion",
+     "Vector genome titre\tddPCR\t1.0 × 10^13 – 5.0 × 10^13 vg/mL",
+     "Empty/full capsid ratio\tAUC\t≤ 30% empty",
+     "Replication-competent AAV\tcell-based assay\t< 1 rcAAV per 10^8 vg",
+     "Endotoxin\tLAL\t< 5 EU/kg",
+     "NOTE:^1Directive 2001/83/EC of the European Parliament and of the Council on medicinal products.",
+     "NOTE:^2European Pharmacopoeia, general chapter 5.14 Gene transfer medicinal products for human use."],
+    ["3. References",
+     "1. Smith J, Doe A. Vector shedding in clinical trials. Hum Gene Ther. 2019;30:123-34.",
+     "2. Brown K, Lee M. Biodistribution of AAV vectors. Mol Ther. 2020;28:456-67.",
+     "Definitions",
+     "Shedding: the dissemination of the vector through secretions and excreta of the patient.",
+     "Transgene: the nucleic acid sequence delivered by the vector that encodes the therapeutic product."],
+]
+
+
+def gene_therapy_draft_pdf(path: Path) -> Path:
+    """Write `GT_DRAFT_PAGES` as an EMA/CAT draft (see there); a tab separates table cells."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    width, height = A4
+    number = 0
+    for page, lines in enumerate(GT_DRAFT_PAGES, start=1):
+        c.setFont("Helvetica", 8)
+        c.drawString(72, height - 40, "EMA/CAT/123456/2024")
+        c.drawRightString(width - 72, height - 40, "Draft")
+        c.drawCentredString(width / 2, 30, f"Page {page}/{len(GT_DRAFT_PAGES)}")
+        y, foot = height - 80, 70
+        for line in lines:
+            if line.startswith("NOTE:"):
+                _draw_marked(c, 72, foot, line[len("NOTE:"):], size=8)
+                foot -= 11
+                continue
+            if page > 1:
+                number += 1
+                c.setFont("Helvetica", 7)
+                c.drawString(40, y, str(number))
+            for x, cell in zip((72, 230, 330), line.split("\t"), strict=False):
+                _draw_marked(c, x, y, cell)
+            y -= 14
+        c.showPage()
+    c.save()
+    return path
+
+
+#: An FDA final guidance: a title page, the boxed statement and the title before the first heading,
+#: "III." › "A." › "1." headings, a citation of the U.S. Code with a raised marker after its bracket, and a
+#: landscape table whose cells wrap (tabs separate cells; "|" continues the cells of the row above).
+FDA_FINAL_PAGES: list[list[str]] = [
+    ["Potency Assurance for Cellular and Gene Therapy Products", "Guidance for Industry",
+     "U.S. Department of Health and Human Services", "Food and Drug Administration", "December 2023"],
+    ["Potency Assurance for Cellular and Gene Therapy Products", "Guidance for Industry",
+     "This guidance represents the current thinking of the Food and Drug Administration (FDA or",
+     "Agency) on this topic. It does not establish any rights for any person and is not binding on FDA or",
+     "the public. You can use an alternative approach if it satisfies the requirements of the applicable",
+     "statutes and regulations.",
+     "I. INTRODUCTION",
+     "This guidance applies to CGT products regulated as biologics under section 351 of the PHS Act",
+     "(42 U.S.C. 262).^1 It provides recommendations for potency assurance.",
+     "II. RECOMMENDATIONS", "A. Potency Assurance Strategy",
+     "A potency assurance strategy is a risk-based approach that uses several elements to assure potency.",
+     "B. Potency Assays",
+     "1. Assay Development",
+     "Assay development should begin early so that a suitable potency assay is available before pivotal studies.",
+     "2. Assay Validation",
+     "For early-phase studies, a qualified assay may be acceptable.",
+     "NOTE:^1Section 351 of the Public Health Service Act governs the licensure of biological products."],
+    ["Table 1. Examples of Potency-Related Attributes and Assays for a CAR T Cell Product",
+     "Attribute\tAssay\tStage\tExample acceptance criterion",
+     "Transduction efficiency\tFlow cytometry for CAR\tRelease and stability\t≥ 20% CAR+ T cells of viable CD3+",
+     "|\texpression\t\tcells",
+     "Vector copy number\tQuantitative PCR (qPCR) or\tRelease\t≤ 5 copies per transduced cell",
+     "|\tdroplet digital PCR",
+     "Cytotoxic activity\tCo-culture cytotoxicity assay\tRelease and stability\t≥ 30% specific lysis at an effector to",
+     "|\tagainst CD19-expressing target\t\ttarget ratio of 10:1",
+     "Note: Acceptance criteria in Table 1 are examples only and should be justified for each product."],
+]
+
+
+def fda_final_pdf(path: Path) -> Path:
+    """Write `FDA_FINAL_PAGES` (see there): "Contains Nonbinding Recommendations" on every page after the
+    first, page numbers from the second, the third page landscape."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for page, lines in enumerate(FDA_FINAL_PAGES, start=1):
+        landscape = page == 3
+        width, height = (A4[1], A4[0]) if landscape else A4
+        c.setPageSize((width, height))
+        if page > 1:
+            c.setFont("Helvetica", 9)
+            c.drawCentredString(width / 2, height - 40, "Contains Nonbinding Recommendations")
+            c.drawCentredString(width / 2, 30, str(page - 1))
+        y, foot = height - 80, 70
+        for line in lines:
+            if line.startswith("NOTE:"):
+                _draw_marked(c, 72, foot, line[len("NOTE:"):], size=8)
+                foot -= 11
+                continue
+            cells = line.split("\t")
+            for x, cell in zip((72, 250, 450, 600), cells, strict=False):
+                if cell and cell != "|":
+                    _draw_marked(c, x, y, cell)
+            y -= 14
+        if page == 2:
+            c.rect(66, height - 80 - 14 * 5 - 4, width - 132, 14 * 4 + 2)  # the box round the statement
+        c.showPage()
+    c.save()
+    return path

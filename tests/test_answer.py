@@ -84,6 +84,8 @@ def test_a_glossary_entry_of_the_asked_term_is_evidence_when_retrieval_drifted(a
     ("What is the definition of a serious adverse event?", "serious adverse event"),
     ("What is the certificate of analysis?", "certificate of analysis"),
     ("Define design of experiments", "design of experiments"),
+    ("How is potency defined for biological products?", "potency"),
+    ("Define potency.", "potency"),
 ])
 def test_the_asked_term_stops_before_a_modifier(question: str, term: str) -> None:
     from atmp_rag.answer import asked_term

@@ -52,6 +52,13 @@ def test_normalize_text_ligatures_soft_hyphens_and_line_ends() -> None:
     assert normalize_text("\uf0b7 item\u00a0one") == "• item one"
 
 
+def test_normalize_text_joins_the_breaks_around_raised_markers_and_keeps_the_micro_sign() -> None:
+    # A footnote's marker alone on its line; a raised digit before the full stop; µ is not NFKC's Greek mu.
+    assert normalize_text("⁴\r\nIntegrating vectors include") == "⁴ Integrating vectors include"
+    assert normalize_text("negative²\r\n. Next") == "negative². Next"
+    assert normalize_text("5 µg/m³ and ﬁve") == "5 µg/m³ and five"
+
+
 def test_normalize_whitespace_trims_and_shortens_leaders() -> None:
     assert normalize_whitespace("  a   b  \nc\t \n") == "a b\nc\n"
     assert normalize_whitespace("1. SCOPE ............................ 2") == "1. SCOPE ... 2"

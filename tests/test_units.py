@@ -428,3 +428,51 @@ def test_contents_without_leader_dots_and_an_unnumbered_executive_summary(tmp_pa
     assert by_start["Advanced"].section_path == ["1. Introduction"]
     assert by_start["The"].section_path == ["2. Scope"]
     assert all(u.pages == [3] for u in built.units)
+
+
+def _built_units(pdf: Path, doc_id: str):
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+
+    seg = segment(doc_id, extract_pages(pdf, doc_id))
+    return build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10)).units
+
+
+def test_an_ema_gene_therapy_draft_with_raised_markers_a_table_of_values_and_late_definitions(tmp_path: Path) -> None:
+    """EMA/CAT draft: "Ph. Eur.²" ends its sentence (the marker after the abbreviation's full stop); µ stays
+    the micro sign; "… listed in" / "Table 1." is one sentence, not the caption of the table below; the
+    table's rows with exponents stay in the table (not read as prose); "Definitions" after "References"
+    is a top-level section whose entries are quoted."""
+    from tests.pdfgen import gene_therapy_draft_pdf
+
+    units = _built_units(gene_therapy_draft_pdf(tmp_path / "gt.pdf"), "gt")
+    texts = [" ".join(u.text.split()) for u in units]
+    assert "Residual host cell DNA should be quantified using validated methods as described in Ph. Eur.²" in texts
+    assert "The occupational exposure limit of the excipient was set at a concentration of 5 µg/m³." in texts
+    assert ("The release specification of an AAV vector drug product should include at least the tests listed in "
+            "Table 1.") in texts
+    table = next(u for u in units if u.kind is UnitKind.table)
+    flat = " ".join(table.text.split())
+    assert flat.startswith("Table 1. Release tests") and "1.0 × 10¹³ – 5.0 × 10¹³ vg/mL" in flat
+    assert "< 1 rcAAV per 10⁸ vg" in flat and "Endotoxin LAL < 5 EU/kg" in flat
+    shedding = next(u for u in units if u.text.startswith("Shedding:"))
+    assert shedding.section_path[0] == "Definitions"
+
+
+def test_an_fda_guidance_box_headings_code_citation_and_landscape_table(tmp_path: Path) -> None:
+    """FDA final guidance: the boxed statement and the title above it are never quoted; "1. Assay
+    Development" nests under "B. Potency Assays" of "II. RECOMMENDATIONS"; "(42 U.S.C. 262).¹" does not end
+    the sentence at "U.S.C."; the landscape table with wrapped cells is one table unit holding every row."""
+    from tests.pdfgen import fda_final_pdf
+
+    units = _built_units(fda_final_pdf(tmp_path / "fda.pdf"), "fda")
+    assert not any("current thinking" in u.text or "alternative approach" in u.text or
+                   u.text.startswith("Potency Assurance for") for u in units)
+    dev = next(u for u in units if u.text.startswith("Assay development should begin"))
+    assert dev.section_path == ["II. RECOMMENDATIONS", "B. Potency Assays", "1. Assay Development"]
+    assert any(" ".join(u.text.split()).endswith("section 351 of the PHS Act (42 U.S.C. 262).¹") for u in units)
+    table = next(u for u in units if u.kind is UnitKind.table)
+    flat = " ".join(table.text.split())
+    assert flat.startswith("Table 1. Examples of Potency-Related Attributes")
+    assert "≥ 20% CAR+ T cells" in flat and "≤ 5 copies per transduced cell" in flat and "target ratio of 10:1" in flat

@@ -94,6 +94,8 @@ _TERM_AFTER = re.compile(
     r"(?P<term>[^?,;]{2,60}?)(?:\s+(?:mean|in|according|under|for|as defined|as used|of\s+(?:an?|the))\b|\s*[?,;]|$)",
     re.IGNORECASE,
 )
+#: "How is potency defined for biological products?"
+_HOW_DEFINED = re.compile(r"\bhow\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<term>[^?,;]{2,60}?)\s+defined\b", re.IGNORECASE)
 #: "What is a certified copy?", "Define QTPP", "meaning of …", "what is meant by …", "what does X mean",
 #: "what counts as / qualifies as / is considered …", "who are considered …".
 DEFINITION_QUESTION = re.compile(
@@ -200,12 +202,13 @@ def is_definition_question(question: str) -> bool:
 
 
 def asked_term(question: str) -> str:
-    """The term a definition question asks about: a quoted phrase, or the words after "what is", "define"…"""
+    """The term a definition question asks about: a quoted phrase, the words after "what is", "define"…, or
+    those between "how is" and "defined"."""
     quoted = _QUOTED.search(question)
     if quoted:
         return quoted.group(1)
-    m = _TERM_AFTER.search(question)
-    return m.group("term") if m else ""
+    m = _HOW_DEFINED.search(question) or _TERM_AFTER.search(question)
+    return m.group("term").strip().rstrip(".!") if m else ""
 
 
 def lead_with_definition(question: str, ranked: list[Candidate]) -> list[Candidate]:
@@ -651,7 +654,9 @@ def _term_then(term: str, lead: str, verbs: str) -> re.Pattern[str] | None:
     words = [re.escape(w) for w in term.split() if w]
     if not words:
         return None
-    return re.compile(lead + r"\W+".join(words) + r"\W*(?:\([^)]{1,40}\)\W*)?(?:" + verbs + ")", re.IGNORECASE)
+    # A footnote marker may follow the term ("potency³ is defined as"); Python counts superscripts as \w.
+    return re.compile(lead + r"\W+".join(words) + r"[⁰¹²³⁴-⁹]*\W*(?:\([^)]{1,40}\)\W*)?(?:" + verbs + ")",
+                      re.IGNORECASE)
 
 
 def _defines_pattern(term: str) -> re.Pattern[str] | None:

@@ -171,6 +171,19 @@ def _closes_numbering(state: _PathState, heading: Heading) -> bool:
         " ".join(heading.title.upper().split()) in BACK_MATTER or bool(REFERENCE_TITLES.match(heading.title)))
 
 
+_ROMAN_TITLE = re.compile(r"^[IVXL]{1,5}\.\s")
+_LETTER_TITLE = re.compile(r"^[A-Z]\.\s")
+
+
+def _letter_under_roman(state: _PathState) -> int | None:
+    """The level of the innermost "A."-style heading on the path when a roman-numbered one is above it."""
+    for k in range(len(state.stack) - 1, -1, -1):
+        level, title, _ = state.stack[k]
+        if _LETTER_TITLE.match(title):
+            return level if any(_ROMAN_TITLE.match(t) for _, t, _ in state.stack[:k]) else None
+    return None
+
+
 def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tuple[str, int], ...] | None,
                   under: bool = False) -> str:
     """Put a heading on the path; returns the kind of the section it opens. `under`: a subheading right
@@ -183,7 +196,10 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         return "entry"
     if heading.kind == "numbered":
         state.last_number = key
-        state.push(heading.level, text, soft=False)
+        # FDA's "III. RECOMMENDATIONS" › "C. Potency Assays" › "1. Assay Development": under a lettered
+        # subsection of a roman-numbered section, "1." is the next level down, not a new top section.
+        letter = _letter_under_roman(state) if heading.level == 1 else None
+        state.push(letter + 1 if letter is not None else heading.level, text, soft=False)
     elif heading.kind in ("annex", "part"):
         state.last_number = None  # numbering restarts inside an annex or part
         state.push(heading.level, text, soft=False)

@@ -395,14 +395,17 @@ _MARKER_BREAK = re.compile(r"(?:(?<=[^\W\d_]\d)|(?<=[^\W\d_]\d\d)|(?<=[.,;:)]\d)
 #: The same break before the punctuation mark that follows a raised marker or exponent ("10⁻⁶\r\n."): joined
 #: without a space.
 _RAISED_BREAK = re.compile(r"(?<=[⁰¹²³⁴-⁹])\r?\n(?=[.,;:)\]])")
-#: Superscripts survive NFKC: folded to digits they would glue to the number before them again.
-_SUPERSCRIPTS = re.compile(r"[⁰¹²³⁴-⁹⁺⁻]+")
+#: A footnote's raised marker alone on its line, its text on the next ("⁴\r\nIntegrating vectors …"): joined.
+_MARKER_LINE = re.compile(r"(?m)^([⁰¹²³⁴-⁹]{1,3})\r?\n(?=[A-Z])")
+#: Superscripts survive NFKC (folded to digits they would glue to the number before them again), and so
+#: does the micro sign ("µg", which NFKC turns into the Greek letter mu, a different character to search for).
+_KEPT = re.compile(r"[⁰¹²³⁴-⁹⁺⁻]+|µ")
 
 
 def _nfkc(text: str) -> str:
-    """NFKC of everything but superscript digits and signs."""
+    """NFKC of everything but superscript digits and signs and the micro sign."""
     pieces, pos = [], 0
-    for m in _SUPERSCRIPTS.finditer(text):
+    for m in _KEPT.finditer(text):
         pieces += [unicodedata.normalize("NFKC", text[pos:m.start()]), m.group()]
         pos = m.end()
     pieces.append(unicodedata.normalize("NFKC", text[pos:]))
@@ -419,9 +422,10 @@ def normalize_text(text: str) -> str:
     U+FFFE and glues the lines together; the marker is turned back into "-\\n" so that
     `join_hyphenation` decides for every backend alike. A raised footnote marker makes PDFium break
     the line right after it and go on with a space ("Directive3\r\n 2002/98/EC apply …"): that line is
-    joined again, so the sentence is not cut in two at the marker.
+    joined again, so the sentence is not cut in two at the marker; so is the break after a footnote's own
+    raised marker and the break before punctuation after a raised digit.
     """
-    text = _RAISED_BREAK.sub("", _MARKER_BREAK.sub(" ", text))
+    text = _MARKER_LINE.sub(r"\1 ", _RAISED_BREAK.sub("", _MARKER_BREAK.sub(" ", text)))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.replace("\ufffe", "-\n").replace("\u00ad\n", "").replace("\u00ad", "")
     text = text.translate(_PUA_MAP)

@@ -89,10 +89,22 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
     out = []
     i = 0
     while i < len(lines):
+        if i + 1 < len(lines) and _CAPTION.match(text[lines[i + 1][0]:lines[i + 1][1]]) \
+                and text[lines[i][0]:lines[i][1]].rstrip()[-1:] in ".;:!?" \
+                and not _CAPTION.match(text[lines[i][0]:lines[i][1]]):
+            i += 1  # the last line of the paragraph above ("acceptable.") is not the table's first
         j = i
+        captioned = bool(_CAPTION.match(text[lines[i][0]:lines[i][1]]))
         while j < len(lines):
             line = text[lines[j][0]:lines[j][1]]
-            if is_prose_line(line) or (LIST_ITEM.match(line) and not _CAPTION.match(line)):
+            if is_prose_line(line) and captioned and j > i and j + 1 < len(lines) \
+                    and any(c.isdigit() for c in line) and _wrapped_cell(text[lines[j + 1][0]:lines[j + 1][1]]):
+                # Cells read across a row that look like prose ("Release and stability ≥ 20% CAR+ T cells of
+                # viable CD3+"), the wrapped rest of a cell below ("cells"): the table goes on.
+                j += 1
+                continue
+            if is_prose_line(line) or (LIST_ITEM.match(line) and not _CAPTION.match(line)) \
+                    or (j > 0 and _ends_a_sentence_before(text[lines[j - 1][0]:lines[j - 1][1]], line)):
                 break
             j += 1
         if j - i >= 3:
@@ -107,6 +119,19 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
     return out
 
 
+def _wrapped_cell(line: str) -> bool:
+    """A short line that ends no sentence: the wrapped rest of a table cell ("cells", "target ratio of 10:1")."""
+    return 0 < len(line.split()) <= 8 and line.rstrip()[-1:] not in ".;:!?" and not is_prose_line(line)
+
+
+def _ends_a_sentence_before(previous: str, line: str) -> bool:
+    """`line` is the end of a sentence wrapped from `previous` that refers to a table or figure ("… the tests
+    listed in" / "Table 1."), not a caption: `previous` runs on in lower case, `line` is short and ends it."""
+    last = previous.split()[-1] if previous.split() else ""
+    return (bool(_CAPTION.match(line) or _FIGURE.match(line)) and len(line.split()) <= 6
+            and line.rstrip()[-1:] in ".;" and last.isalpha() and last.islower())
+
+
 def _table_units(text: str, lines: list[tuple[int, int]], section: Section, caption: tuple[int, int] | None,
                  max_chars: int, carried: tuple[int, int] | None = None) -> list[_Draft]:
     """Units of one table region. `carried`: the caption and header of the table this region continues
@@ -115,6 +140,9 @@ def _table_units(text: str, lines: list[tuple[int, int]], section: Section, capt
     end = lines[-1][1]
     if carried is not None:
         return [_Draft(UnitKind.table, a, b, section, carried) for a, b in _slices(lines, max_chars)]
+    body = [text[a:b] for a, b in lines if not _CAPTION.match(text[a:b])]
+    if sum(len(ln.split()) for ln in body) < 8 and not any(c.isdigit() for ln in body for c in ln):
+        return []  # a caption over a few header words, its cells read elsewhere: nothing to quote
     if end - start <= max_chars:
         return [_Draft(UnitKind.table, start, end, section)]
     # A long table: one unit per row, the caption and column headers as context. The header runs up
@@ -171,7 +199,9 @@ def _body_units(text: str, section: Section, start: int, end: int, max_list_char
     table_end = -1  # end of the last table region
     for i, j, kind in _ragged_runs(text, lines):
         caption = None
-        if i > 0 and _CAPTION.match(text[lines[i - 1][0]:lines[i - 1][1]]):
+        if i > 0 and _CAPTION.match(text[lines[i - 1][0]:lines[i - 1][1]]) and not (
+                i > 1 and _ends_a_sentence_before(text[lines[i - 2][0]:lines[i - 2][1]],
+                                                  text[lines[i - 1][0]:lines[i - 1][1]])):
             caption = lines[i - 1]
         if kind == "table":
             first = text[lines[i][0]:lines[i][1]]
@@ -300,7 +330,8 @@ def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 9
     seen: set[tuple[int, int]] = set()
     for section in seg.sections:
         for d in _section_drafts(text, section, max_list_chars, max_table_chars, dropped, page_tops):
-            start = d.start if d.kind in (UnitKind.table, UnitKind.row) else strip_lead_noise(text, d.start, d.end)
+            start = d.start if d.kind in (UnitKind.table, UnitKind.row) else \
+                strip_lead_noise(text, d.start, d.end, title_words=6 if section.path else 20)
             if d.kind is UnitKind.list and start != d.start:
                 dropped["list lead-in is a fragment"] += 1
                 continue

@@ -66,7 +66,11 @@ _LEGAL = re.compile(
     r"protected by copyright|all rights reserved|reproduction is authori[sz]ed|without warranty of any kind|"
     r"^legal notice\b|^disclaimer\b|"
     # Procedural boilerplate of harmonised guidelines: where a document stands, not what it requires.
-    r"having reached step \d|recommended for adoption to the (?:three )?regulatory (?:parties|bodies)",
+    r"having reached step \d|recommended for adoption to the (?:three )?regulatory (?:parties|bodies)|"
+    # FDA's boxed statement on every guidance: what a guidance is, not what this one recommends.
+    r"represents the current thinking of the (?:food and drug administration|fda|agency)\b|"
+    r"does not establish any rights for any person|is not binding on (?:fda|the agency) or the public|"
+    r"you can use an alternative approach if it satisfies|to discuss an alternative approach, contact",
     re.IGNORECASE,
 )
 #: Words that open a sentence rather than a label ("Where no appropriate" + "ICH or ISO definition …").
@@ -88,12 +92,20 @@ def _lines(text: str) -> list[str]:
     return [ln.strip() for ln in text.split("\n") if ln.strip()]
 
 
+_VALUE_SIGNS = frozenset(["×", "x", "±", "–", "-", "<", ">", "≤", "≥", "=", "%"])
+
+
 def is_prose_line(line: str) -> bool:
     """A line of running text: it ends a sentence, or it is long and mostly lower-case words."""
     words = line.split()
     if len(words) >= 4 and line.rstrip()[-1:] in ".;:!?" and any(w.islower() for w in words):
         return True
     if len(words) < 8:
+        return False
+    values = sum(1 for w in words if any(c.isdigit() for c in w) or w in _VALUE_SIGNS)
+    if values >= 3 and values >= 0.3 * len(words) and not any(w.lower() in VERBS for w in words):
+        # A table row ("Vector genome titre ddPCR 1.0 × 10¹³ – 5.0 × 10¹³ vg/mL"); a sentence full of
+        # conditions has its verb ("If long-term studies are conducted at 25°C ± 2°C/60% RH ± 5% RH …").
         return False
     lettered = [w.lstrip("\"“‘(") for w in words if sum(c.isalpha() for c in w) >= 2]
     if len(lettered) < 5:
@@ -146,13 +158,14 @@ def classify_pages(texts: Sequence[str], toc: Sequence[bool]) -> list[PageKind]:
     return kinds
 
 
-def strip_lead_noise(text: str, start: int, end: int) -> int:
+def strip_lead_noise(text: str, start: int, end: int, title_words: int = 6) -> int:
     """A new start for text[start:end] past a footnote-marker line, a web address on a line of its own, or
     the tail of a wrapped heading or a box's label.
 
     "1\\nweight variation…" loses its "1" line, "1 Samples should…" its "1 ";
     "Drug Substances\\nIf an isolated intermediate…" loses
-    "Drug Substances" (a short Title Case line without a verb or an end, followed by a capital),
+    "Drug Substances" (a Title Case line of at most `title_words` words without a verb or an end, followed by
+    a capital; before a document's first heading its title lines are longer),
     "https://www.gov.uk/…\nKey points\nThe non-clinical programme…" both its lines.
     """
     while True:
@@ -180,7 +193,7 @@ def strip_lead_noise(text: str, start: int, end: int) -> int:
             len(words) <= 3 and len(significant) == len(words) and words[0][0].isupper()
             and words[0].lower() not in _OPENERS and not re.search(r"[\d/]", first))
         tail = (
-            0 < len(words) <= 6 and first[-1:] not in ".;:,!?" and significant and cased
+            0 < len(words) <= title_words and first[-1:] not in ".;:,!?" and significant and cased
             and not any(w in VERBS for w in words)
             and rest[:1].isupper() and not is_caps(first) and detect_heading(first) is None
         )

@@ -242,7 +242,11 @@ SECTION_PHRASES = frozenset({"EXECUTIVE SUMMARY", "LEGAL BASIS", "LIST OF ABBREV
 #: Back matter: after numbered sections, an unnumbered one of these closes them (WHO, FDA: "References"
 #: after "6.3 …" is no subsection of 6.3).
 BACK_MATTER = frozenset({"ACKNOWLEDGEMENTS", "ACKNOWLEDGMENTS", "AUTHORS AND ACKNOWLEDGEMENTS",
-                         "AUTHORS AND ACKNOWLEDGMENTS", "ANNEXES", "APPENDICES", "BIBLIOGRAPHY", "REFERENCES"})
+                         "AUTHORS AND ACKNOWLEDGMENTS", "ANNEXES", "APPENDICES", "BIBLIOGRAPHY", "REFERENCES",
+                         # EMA's template puts unnumbered "Definitions" after the numbered text, before or
+                         # after "References"
+                         "DEFINITIONS", "GLOSSARY", "ABBREVIATIONS", "LIST OF ABBREVIATIONS",
+                         "DEFINITIONS AND ABBREVIATIONS", "GLOSSARY OF TERMS"})
 
 
 def is_section_name(title: str) -> bool:

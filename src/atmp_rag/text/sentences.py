@@ -33,7 +33,7 @@ __all__ = [
 ABBREVIATIONS = wordset(
     "e.g eg i.e ie etc viz cf vs al no nos nr ph eur fig figs ref refs vol vols approx ca dr mr mrs ms prof art arts "
     "sect sects para paras incl resp rev corr ed eds pp p ch chap app std co ltd inc corp dept jan feb mar apr jun "
-    "jul aug sep sept oct nov dec st u.s e.u op cit ibid et seq sec ser suppl sq eq"
+    "jul aug sep sept oct nov dec st u.s e.u u.s.c c.f.r op cit ibid et seq sec ser suppl sq eq"
 )
 #: A footnote marker printed right after the full stop ("… adverse events.1 Early-phase trials …", "events.¹")
 #: stays with its sentence; a plain digit only after a word or a bracket, so "section 3.2 The" is not cut.
@@ -112,7 +112,8 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
         punct, stop = m.start(), m.end()
         word = re.search(r"[^\s(\[\"'“‘]*$", text[max(start, punct - 30):punct])
         last_word = (word.group(0) if word else "").lower()
-        if last_word in ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
+        raised = any(c in "⁰¹²³⁴⁵⁶⁷⁸⁹" for c in m.group())  # "… as described in Ph. Eur.³ The …" ends there
+        if not raised and (last_word in ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word)):
             continue  # "e.g. Part", initials "D. W. Gaylor"
         line_start = max(start, text.rfind("\n", start, stop) + 1)
         if _ENUMERATOR_LINE.fullmatch(text[line_start:stop].strip()):
