@@ -80,8 +80,8 @@ def quote_hygiene(store: Any, citations: list[CitedQuote]) -> dict[str, int]:
             out["non_content_page"] += 1
         lines = c.quote.split("\n")
         first = lines[0].strip()
-        if first[:1].islower():
-            out["lowercase_start"] += 1
+        if first[:1].islower() and not (c.kind == "definition" and c.context):
+            out["lowercase_start"] += 1  # a definition reads after its term ("Shedding: the dissemination …")
         if len(lines) > 1 and lines[1][:1].isupper() and len(first.split()) <= 6 and any(
                 h.endswith(first) and h != first for h in headings):
             out["heading_tail_start"] += 1

@@ -443,7 +443,7 @@ def test_an_ema_gene_therapy_draft_with_raised_markers_a_table_of_values_and_lat
     """EMA/CAT draft: "Ph. Eur.²" ends its sentence (the marker after the abbreviation's full stop); µ stays
     the micro sign; "… listed in" / "Table 1." is one sentence, not the caption of the table below; the
     table's rows with exponents stay in the table (not read as prose); "Definitions" after "References"
-    is a top-level section whose entries are quoted."""
+    is a top-level section whose "Term: definition in lower case" lines are glossary entries."""
     from tests.pdfgen import gene_therapy_draft_pdf
 
     units = _built_units(gene_therapy_draft_pdf(tmp_path / "gt.pdf"), "gt")
@@ -456,8 +456,9 @@ def test_an_ema_gene_therapy_draft_with_raised_markers_a_table_of_values_and_lat
     flat = " ".join(table.text.split())
     assert flat.startswith("Table 1. Release tests") and "1.0 × 10¹³ – 5.0 × 10¹³ vg/mL" in flat
     assert "< 1 rcAAV per 10⁸ vg" in flat and "Endotoxin LAL < 5 EU/kg" in flat
-    shedding = next(u for u in units if u.text.startswith("Shedding:"))
-    assert shedding.section_path[0] == "Definitions"
+    shedding = next(u for u in units if u.kind is UnitKind.definition and u.context == "Shedding:")
+    assert shedding.section_path == ["Definitions", "Shedding"]  # the lower-case definition is an entry too
+    assert shedding.text.startswith("the dissemination of the vector")
 
 
 def test_an_fda_guidance_box_headings_code_citation_and_landscape_table(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ ABSTAIN_MESSAGE = (
 FEATURES = (
     "dense", "dense_rel", "coverage", "coverage_rel", "section_coverage", "passage_rank", "passage_dense",
     "passage_score_rel", "retrieved", "definition_match", "defines_term", "term_exact", "numeric_match", "type_match",
-    "rare_hit", "bigrams", "first_in_section", "is_list", "is_table", "is_item", "is_definition", "log_words",
+    "rare_hit", "bigrams", "first_in_section", "is_list", "table_for_value", "is_item", "is_definition", "log_words",
     "bm25", "neighbor_coverage", "neighbor_dense", "section_dense",
 )
 #: Questions asking for a quantity: a unit holding a number is more likely to answer them.
@@ -479,7 +479,9 @@ class Answerer:
                 "bigrams": len(q_bigrams & f.bigram_sets[u]) / len(q_bigrams) if q_bigrams else 0.0,
                 "first_in_section": float(f.first_in_section[u]),
                 "is_list": float(kind is UnitKind.list),
-                "is_table": float(kind in (UnitKind.table, UnitKind.row)),
+                # A table answers a question for a value (a limit, a condition, a duration); for other
+                # questions a table that shares their words is a poor lead (measured on dev: no loss there).
+                "table_for_value": float(numeric and kind in (UnitKind.table, UnitKind.row)),
                 "is_item": float(kind is UnitKind.item),
                 "is_definition": float(kind is UnitKind.definition),
                 "log_words": math.log1p(len(unit.text.split())),
@@ -508,12 +510,15 @@ class Answerer:
         top_dense = self._top_dense(passages, query_vector, question)
         # Abstention looks at the retrieved passages only, as it was calibrated: units pulled in from
         # elsewhere are chosen for being close to the question and would flatter out-of-corpus questions.
-        # The one exception is a glossary entry of exactly the asked term: the corpus defines what was
-        # asked, however far the retrieved passages drifted ("What is homologous use?" retrieving Q9's
-        # "use of materials").
-        best_coverage = max([c.features["coverage"] for c in cands if c.features["retrieved"]]
-                            + [c.features["definition_match"] for c in cands if c.features["term_exact"]], default=0.0)
-        return Assessment(terms, ranked, evidence_score(top_dense, best_coverage), top_dense, best_coverage)
+        best_coverage = max([c.features["coverage"] for c in cands if c.features["retrieved"]], default=0.0)
+        evidence = evidence_score(top_dense, best_coverage)
+        if any(c.features["term_exact"] for c in cands):
+            # The one exception is a glossary entry of exactly the asked term: the corpus defines what was
+            # asked, however far the retrieved passages drifted ("What is homologous use?" retrieving Q9's
+            # "use of materials") and however few of the question's words the definition repeats
+            # ("Shedding: the dissemination of the vector …" for "What is the definition of shedding?").
+            evidence = 1.0
+        return Assessment(terms, ranked, evidence, top_dense, best_coverage)
 
     def _top_dense(self, passages: Sequence[Passage], query_vector: np.ndarray | None, question: str) -> float:
         """Best dense cosine of the top passages (encodes the question only when retrieval did not)."""

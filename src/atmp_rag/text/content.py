@@ -276,7 +276,7 @@ def unit_problem(text: str, kind: str = "sentence") -> str | None:
     if not stripped:
         return "empty"
     first = stripped[0]
-    if first.islower():
+    if first.islower() and kind != "definition":  # "Shedding: the dissemination …" defines in lower case
         return "starts mid-sentence"
     if first in ",;.)]}":
         return "starts with punctuation"

@@ -413,7 +413,9 @@ def glossary_term(line: str, next_line: str) -> str | None:
 
 #: "Sentinel subject: The first subject …", "Vector shedding – The release …": a glossary term and its
 #: definition on one line (FDA, WHO and EU glossaries; ICH puts the term on a line of its own).
-_INLINE_ENTRY = re.compile(r"^\s*(?P<term>[A-Z0-9“\"(][^:;]{0,80}?)\s*(?::|\s[–—-])\s+(?=[A-Z0-9“\"(])")
+#: After a colon the definition may start in lower case ("Shedding: the dissemination of …", EMA).
+_INLINE_ENTRY = re.compile(r"^\s*(?P<term>[A-Z0-9“\"(][^:;]{0,80}?)\s*"
+                           r"(?::\s+(?=[A-Za-z0-9“\"(])|\s[–—-]\s+(?=[A-Z0-9“\"(]))")
 
 
 _RUN_IN_LABELS = frozenset({"note", "notes", "example", "examples", "see", "see also", "source", "comment",
