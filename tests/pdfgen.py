@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 from reportlab.lib.pagesizes import A4
@@ -729,6 +730,18 @@ def _draw_marked(c: canvas.Canvas, x: float, y: float, line: str, size: float = 
         x += c.stringWidth(piece, "Helvetica", size * 0.6 if small else size)
 
 
+def _body_lines(c: canvas.Canvas, lines: list[str], top: float) -> Iterator[tuple[float, str]]:
+    """(y, line) of each body line from `top` down; "NOTE:" lines are drawn as 8 pt footnotes at the foot."""
+    y, foot = top, 70.0
+    for line in lines:
+        if line.startswith("NOTE:"):
+            _draw_marked(c, 72, foot, line[len("NOTE:"):], size=8)
+            foot -= 11
+            continue
+        yield y, line
+        y -= 14
+
+
 #: An EMA/CAT draft guideline on gene therapy (after a cover page): "EMA/CAT/…" header, line-number margin,
 #: "Page N/M" footer, raised footnote markers and exponents, a reference to Table 1 wrapped onto its own
 #: line above the table's caption, a table of values, unnumbered "Definitions" after "References".
@@ -773,19 +786,13 @@ def gene_therapy_draft_pdf(path: Path) -> Path:
         c.drawString(72, height - 40, "EMA/CAT/123456/2024")
         c.drawRightString(width - 72, height - 40, "Draft")
         c.drawCentredString(width / 2, 30, f"Page {page}/{len(GT_DRAFT_PAGES)}")
-        y, foot = height - 80, 70
-        for line in lines:
-            if line.startswith("NOTE:"):
-                _draw_marked(c, 72, foot, line[len("NOTE:"):], size=8)
-                foot -= 11
-                continue
+        for y, line in _body_lines(c, lines, height - 80):
             if page > 1:
                 number += 1
                 c.setFont("Helvetica", 7)
                 c.drawString(40, y, str(number))
             for x, cell in zip((72, 230, 330), line.split("\t"), strict=False):
                 _draw_marked(c, x, y, cell)
-            y -= 14
         c.showPage()
     c.save()
     return path
@@ -837,17 +844,10 @@ def fda_final_pdf(path: Path) -> Path:
             c.setFont("Helvetica", 9)
             c.drawCentredString(width / 2, height - 40, "Contains Nonbinding Recommendations")
             c.drawCentredString(width / 2, 30, str(page - 1))
-        y, foot = height - 80, 70
-        for line in lines:
-            if line.startswith("NOTE:"):
-                _draw_marked(c, 72, foot, line[len("NOTE:"):], size=8)
-                foot -= 11
-                continue
-            cells = line.split("\t")
-            for x, cell in zip((72, 250, 450, 600), cells, strict=False):
+        for y, line in _body_lines(c, lines, height - 80):
+            for x, cell in zip((72, 250, 450, 600), line.split("\t"), strict=False):
                 if cell and cell != "|":
                     _draw_marked(c, x, y, cell)
-            y -= 14
         if page == 2:
             c.rect(66, height - 80 - 14 * 5 - 4, width - 132, 14 * 4 + 2)  # the box round the statement
         c.showPage()
