@@ -542,29 +542,15 @@ EU_GMP_PAGES: list[list[str]] = [
 
 def eu_gmp_pdf(path: Path) -> Path:
     """Write `EU_GMP_PAGES` with a running header, "Page N/M" footers, markers and exponents raised in a
-    6 pt font, and
-    the "NOTE:" lines as 8 pt footnotes at the page foot."""
+    6 pt font, and the "NOTE:" lines as 8 pt footnotes at the page foot."""
     c = canvas.Canvas(str(path), pagesize=A4)
     width, height = A4
     for number, lines in enumerate(EU_GMP_PAGES, start=1):
         c.setFont("Helvetica", 8)
         c.drawString(72, height - 40, "EudraLex Volume 4 – Part IV")
         c.drawRightString(width - 72, 30, f"Page {number}/{len(EU_GMP_PAGES)}")
-        y, foot = height - 80, 70
-        for line in lines:
-            if line.startswith("NOTE:"):
-                c.setFont("Helvetica", 8)
-                c.drawString(72, foot, line[len("NOTE:"):])
-                foot -= 11
-                continue
-            x = 72.0
-            # "^1" is a footnote marker, "^13" and "^-6" exponents: each drawn raised in a 6 pt font.
-            for k, piece in enumerate(re.split(r"\^(-?\d+)", line)):
-                size, rise = (6, 4) if k % 2 else (10, 0)
-                c.setFont("Helvetica", size)
-                c.drawString(x, y + rise, piece)
-                x += c.stringWidth(piece, "Helvetica", size) + (0.3 if k % 2 else 0)
-            y -= 14
+        for y, line in _body_lines(c, lines, height - 80):
+            _draw_marked(c, 72.0, y, line, rise=4, gap=0.3)
         c.showPage()
     c.save()
     return path
@@ -721,13 +707,15 @@ def ema_final_pdf(path: Path) -> Path:
     return plain_pdf(path, EMA_FINAL_PAGES, header="EMA/CAT/852602/2018", label="Page {n}/{total}")
 
 
-def _draw_marked(c: canvas.Canvas, x: float, y: float, line: str, size: float = 10) -> None:
-    """Draw a line whose "^1", "^13", "^-6" pieces are raised in a smaller font (footnote markers, exponents)."""
+def _draw_marked(c: canvas.Canvas, x: float, y: float, line: str, size: float = 10, rise: float | None = None,
+                 gap: float = 0.0) -> None:
+    """Draw a line whose "^1", "^13", "^-6" pieces are raised (by `rise`, default 0.35 × size) in a 0.6 × size
+    font (footnote markers, exponents), each followed by `gap` points."""
     for k, piece in enumerate(re.split(r"\^(-?\d+)", line)):
         small = k % 2 == 1
         c.setFont("Helvetica", size * 0.6 if small else size)
-        c.drawString(x, y + (size * 0.35 if small else 0), piece)
-        x += c.stringWidth(piece, "Helvetica", size * 0.6 if small else size)
+        c.drawString(x, y + ((size * 0.35 if rise is None else rise) if small else 0), piece)
+        x += c.stringWidth(piece, "Helvetica", size * 0.6 if small else size) + (gap if small else 0)
 
 
 def _body_lines(c: canvas.Canvas, lines: list[str], top: float) -> Iterator[tuple[float, str]]:

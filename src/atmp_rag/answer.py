@@ -46,6 +46,7 @@ from atmp_rag.embed import Embedder
 from atmp_rag.models import Answer, Citation, PageSpan, Passage, QuoteUnit, Status, UnitKind
 from atmp_rag.store import IndexStore
 from atmp_rag.text.lexical import QueryTerms, coverage
+from atmp_rag.text.sentences import RAISED
 
 log = logging.getLogger(__name__)
 
@@ -660,7 +661,7 @@ def _term_then(term: str, lead: str, verbs: str) -> re.Pattern[str] | None:
     if not words:
         return None
     # A footnote marker may follow the term ("potency³ is defined as"); Python counts superscripts as \w.
-    return re.compile(lead + r"\W+".join(words) + r"[⁰¹²³⁴-⁹]*\W*(?:\([^)]{1,40}\)\W*)?(?:" + verbs + ")",
+    return re.compile(lead + r"\W+".join(words) + RAISED + r"*\W*(?:\([^)]{1,40}\)\W*)?(?:" + verbs + ")",
                       re.IGNORECASE)
 
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, ClassVar
 from atmp_rag.models import Page
 from atmp_rag.text.content import classify_pages
 from atmp_rag.text.headings import roman_to_int
+from atmp_rag.text.sentences import RAISED, SUPERSCRIPT_DIGITS
 
 if TYPE_CHECKING:
     import pypdfium2 as pdfium
@@ -188,7 +189,7 @@ def two_columns(textpage: pdfium.PdfTextPage, width: float, height: float) -> tu
 
 #: Characters that may be raised: digits, and a sign right before a digit ("10⁻⁶").
 _RAISABLE = re.compile(r"\d|[-+−](?=\d)")
-_TO_SUPERSCRIPT = str.maketrans("0123456789+-−", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻")
+_TO_SUPERSCRIPT = str.maketrans("0123456789+-−", SUPERSCRIPT_DIGITS + "⁺⁻⁻")
 #: How far `mark_superscripts` looks for the character a raised one sits beside.
 _NEIGHBOURHOOD = 6
 
@@ -243,15 +244,16 @@ def mark_superscripts(textpage: pdfium.PdfTextPage, text: str) -> str:
             if abs(size - b_size) < 0.5 and abs(base - b_base) < 0.3 * max(b_size, 1.0):
                 raised.add(k)
             continue
-        after = next((j for j in range(k + 1, min(len(text), k + _NEIGHBOURHOOD))
-                      if not text[j].isspace() and not _RAISABLE.match(text, j)), None)
         if before is not None and text[before].isprintable() and beside(k, before):
             raised.add(k)
             if text[before + 1:k] in ("\r\n", "\n"):
                 # PDFium starts a new line at a raised digit that ends its line ("Titre of 10\r\n8"): the
                 # digit belongs to the line it is raised above.
                 dropped.update(range(before + 1, k))
-        elif after is not None and text[after].isprintable() and beside(k, after):
+            continue
+        after = next((j for j in range(k + 1, min(len(text), k + _NEIGHBOURHOOD))
+                      if not text[j].isspace() and not _RAISABLE.match(text, j)), None)
+        if after is not None and text[after].isprintable() and beside(k, after):
             raised.add(k)
     if not raised:
         return text
@@ -391,15 +393,15 @@ _PUA_MAP = str.maketrans({
 
 #: A line break that PDFium puts after a superscript digit glued to a word or a punctuation mark (or after
 #: any digit that `mark_superscripts` found raised), the line going on after a space.
-_MARKER_BREAK = re.compile(r"(?:(?<=[^\W\d_]\d)|(?<=[^\W\d_]\d\d)|(?<=[.,;:)]\d)|(?<=[⁰¹²³⁴-⁹]))\r?\n (?=\S)")
+_MARKER_BREAK = re.compile(rf"(?:(?<=[^\W\d_]\d)|(?<=[^\W\d_]\d\d)|(?<=[.,;:)]\d)|(?<={RAISED}))\r?\n (?=\S)")
 #: The same break before the punctuation mark that follows a raised marker or exponent ("10⁻⁶\r\n."): joined
 #: without a space.
-_RAISED_BREAK = re.compile(r"(?<=[⁰¹²³⁴-⁹])\r?\n(?=[.,;:)\]])")
+_RAISED_BREAK = re.compile(rf"(?<={RAISED})\r?\n(?=[.,;:)\]])")
 #: A footnote's raised marker alone on its line, its text on the next ("⁴\r\nIntegrating vectors …"): joined.
-_MARKER_LINE = re.compile(r"(?m)^([⁰¹²³⁴-⁹]{1,3})\r?\n(?=[A-Z])")
+_MARKER_LINE = re.compile(rf"(?m)^({RAISED}{{1,3}})\r?\n(?=[A-Z])")
 #: Superscripts survive NFKC (folded to digits they would glue to the number before them again), and so
 #: does the micro sign ("µg", which NFKC turns into the Greek letter mu, a different character to search for).
-_KEPT = re.compile(r"[⁰¹²³⁴-⁹⁺⁻]+|µ")
+_KEPT = re.compile(rf"[{SUPERSCRIPT_DIGITS}⁺⁻]+|µ")
 
 
 def _nfkc(text: str) -> str:

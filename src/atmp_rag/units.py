@@ -86,29 +86,29 @@ def _row_like(line: str) -> bool:
 
 def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
     """Runs of ≥ 3 lines that are not running text: (first line index, end index, "table" | "figure")."""
+    texts = [text[a:b] for a, b in lines]
     out = []
     i = 0
-    while i < len(lines):
-        if i + 1 < len(lines) and _CAPTION.match(text[lines[i + 1][0]:lines[i + 1][1]]) \
-                and text[lines[i][0]:lines[i][1]].rstrip()[-1:] in ".;:!?" \
-                and not _CAPTION.match(text[lines[i][0]:lines[i][1]]):
+    while i < len(texts):
+        if i + 1 < len(texts) and _CAPTION.match(texts[i + 1]) and texts[i].rstrip()[-1:] in ".;:!?" \
+                and not _CAPTION.match(texts[i]):
             i += 1  # the last line of the paragraph above ("acceptable.") is not the table's first
+        captioned = bool(_CAPTION.match(texts[i]))
         j = i
-        captioned = bool(_CAPTION.match(text[lines[i][0]:lines[i][1]]))
-        while j < len(lines):
-            line = text[lines[j][0]:lines[j][1]]
-            if is_prose_line(line) and captioned and j > i and j + 1 < len(lines) \
-                    and any(c.isdigit() for c in line) and _wrapped_cell(text[lines[j + 1][0]:lines[j + 1][1]]):
+        while j < len(texts):
+            line = texts[j]
+            if is_prose_line(line) and captioned and j > i and j + 1 < len(texts) \
+                    and any(c.isdigit() for c in line) and _wrapped_cell(texts[j + 1]):
                 # Cells read across a row that look like prose ("Release and stability ≥ 20% CAR+ T cells of
                 # viable CD3+"), the wrapped rest of a cell below ("cells"): the table goes on.
                 j += 1
                 continue
             if is_prose_line(line) or (LIST_ITEM.match(line) and not _CAPTION.match(line)) \
-                    or (j > 0 and _ends_a_sentence_before(text[lines[j - 1][0]:lines[j - 1][1]], line)):
+                    or (j > 0 and _ends_a_sentence_before(texts[j - 1], line)):
                 break
             j += 1
         if j - i >= 3:
-            run = [text[a:b] for a, b in lines[i:j]]
+            run = texts[i:j]
             rows = sum(1 for ln in run if _row_like(ln))
             # A caption above the table, or below it (several regulators print "Table 1 …" under the table).
             if _CAPTION.match(run[0]) or _CAPTION.match(run[-1]) or (rows >= 1 and rows >= len(run) / 3):
@@ -199,9 +199,9 @@ def _body_units(text: str, section: Section, start: int, end: int, max_list_char
     table_end = -1  # end of the last table region
     for i, j, kind in _ragged_runs(text, lines):
         caption = None
-        if i > 0 and _CAPTION.match(text[lines[i - 1][0]:lines[i - 1][1]]) and not (
-                i > 1 and _ends_a_sentence_before(text[lines[i - 2][0]:lines[i - 2][1]],
-                                                  text[lines[i - 1][0]:lines[i - 1][1]])):
+        above = text[lines[i - 1][0]:lines[i - 1][1]] if i > 0 else ""
+        if _CAPTION.match(above) and not (
+                i > 1 and _ends_a_sentence_before(text[lines[i - 2][0]:lines[i - 2][1]], above)):
             caption = lines[i - 1]
         if kind == "table":
             first = text[lines[i][0]:lines[i][1]]

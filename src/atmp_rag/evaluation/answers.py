@@ -21,11 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
+from atmp_rag.text.sentences import SUPERSCRIPT_DIGITS
+
 #: Share of an evidence quote's words that the [1] quote must reproduce in order to count.
 EVIDENCE_OVERLAP = 0.5
 
 #: Words, not superscripts: "attributes¹" is the word "attributes" and a footnote marker.
-_TOKEN = re.compile(r"[^\W⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+_TOKEN = re.compile(rf"[^\W{SUPERSCRIPT_DIGITS}]+")
 
 
 def _words(text: str) -> list[str]:

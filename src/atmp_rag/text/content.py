@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from atmp_rag.models import PageKind
 from atmp_rag.text.headings import SMALL_WORDS, VERBS, bare_numbered_heading, detect_heading, is_caps
-from atmp_rag.text.sentences import lines_with_offsets
+from atmp_rag.text.sentences import FROM_SUPERSCRIPT, RAISED, TO_SUPERSCRIPT, lines_with_offsets
 
 __all__ = ["classify_pages", "footnote_anchor", "footnote_start", "is_prose_line", "strip_lead_noise", "unit_problem"]
 
@@ -59,8 +59,8 @@ _REFERENCE_SIGNALS = (
     re.compile(r"(?:^|[\s,;])(?:[A-Z][a-z'’-]+,?\s(?:[A-Z]\.?\s?){1,3}[,.;]\s*){2,}"),  # Smith J, Doe AB,
     re.compile(r"^\s*\[\d{1,3}\]"),
 )
-_FOOTNOTE_MARK = re.compile(r"(?:\d{1,2}[ \t]+|[¹²³⁴⁵⁶⁷⁸⁹⁰]+[ \t]*)(?=[A-Z][a-z]|A\s)")
-_FOOTNOTE_LINE = re.compile(r"^(?:\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+|\*{1,3}|[a-z])$")
+_FOOTNOTE_MARK = re.compile(rf"(?:\d{{1,2}}[ \t]+|{RAISED}+[ \t]*)(?=[A-Z][a-z]|A\s)")
+_FOOTNOTE_LINE = re.compile(rf"^(?:\d{{1,2}}|{RAISED}+|\*{{1,3}}|[a-z])$")
 _LEADERS = re.compile(r"(?:\.\s?){3,}\s*\d+\s*$|…\s*\d+\s*$", re.MULTILINE)
 _LEGAL = re.compile(
     r"protected by copyright|all rights reserved|reproduction is authori[sz]ed|without warranty of any kind|"
@@ -205,19 +205,17 @@ def strip_lead_noise(text: str, start: int, end: int, title_words: int = 6) -> i
 
 
 #: The first line of a footnote: its number (or symbol) and a capitalised text of several words.
-_NOTE_LINE = re.compile(r"^(?P<n>\d{1,2}|[¹²³⁴⁵⁶⁷⁸⁹⁰]+|[*†‡]{1,3})[ \t]*(?=[A-Z])(?P<text>.*\S)$")
-_SUPERSCRIPTS = str.maketrans("¹²³⁴⁵⁶⁷⁸⁹⁰", "1234567890")
-_TO_SUPERSCRIPTS = str.maketrans("1234567890", "¹²³⁴⁵⁶⁷⁸⁹⁰")
+_NOTE_LINE = re.compile(rf"^(?P<n>\d{{1,2}}|{RAISED}+|[*†‡]{{1,3}})[ \t]*(?=[A-Z])(?P<text>.*\S)$")
 
 
 def _marker(text: str, body_end: int, note: str) -> re.Match[str] | None:
     """The marker of footnote `note` ("1", "²", "*") in text[:body_end], right after a word or a punctuation mark."""
-    number = note.translate(_SUPERSCRIPTS)
-    raised = number.translate(_TO_SUPERSCRIPTS)
+    number = note.translate(FROM_SUPERSCRIPT)
+    raised = number.translate(TO_SUPERSCRIPT)
     if number.isdigit():
         # Plain digits (a PDF whose markers lost their raise) only right after a word or a punctuation mark;
         # a superscript anywhere it does not continue a superscript number.
-        pattern = rf"(?:(?:[^\W\d_]{{2}}|[.,;:)\]”’\"]){number}|(?<=\S)(?<![⁰¹²³⁴-⁹]){raised})(?=\s|[.,;:)]|$)"
+        pattern = rf"(?:(?:[^\W\d_]{{2}}|[.,;:)\]”’\"]){number}|(?<=\S)(?<!{RAISED}){raised})(?=\s|[.,;:)]|$)"
     else:
         pattern = re.escape(note) + r"(?=\s|[.,;:)]|$)"
     return re.search(pattern, text[:body_end])

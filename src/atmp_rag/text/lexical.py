@@ -16,6 +16,8 @@ from typing import Any
 
 import bm25s
 
+from atmp_rag.text.sentences import SUPERSCRIPT_DIGITS
+
 #: Words of a question that ask rather than say what is asked about ("what", "which", "describe").
 QUESTION_WORDS = (
     "what which who whom whose when where why how does do did doing done can could would should shall must may "
@@ -36,7 +38,7 @@ def _stemmer(language: str) -> Any:
 
 
 #: Superscripts (footnote markers, exponents) end a word: "Cumene¹" is the token "cumene".
-_SUPERSCRIPT_BREAK = str.maketrans(dict.fromkeys("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", " "))
+_SUPERSCRIPT_BREAK = str.maketrans(dict.fromkeys(SUPERSCRIPT_DIGITS + "⁺⁻", " "))
 
 
 def bm25_tokenize(texts: Sequence[str], stemmer: str, stopwords: str) -> list[list[str]]:

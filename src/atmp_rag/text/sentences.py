@@ -35,12 +35,18 @@ ABBREVIATIONS = wordset(
     "sect sects para paras incl resp rev corr ed eds pp p ch chap app std co ltd inc corp dept jan feb mar apr jun "
     "jul aug sep sept oct nov dec st u.s e.u u.s.c c.f.r op cit ibid et seq sec ser suppl sq eq"
 )
+#: Superscript digits, as extraction writes raised footnote markers and exponents (`extract.mark_superscripts`);
+#: `RAISED` is their regex character class.
+SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+RAISED = f"[{SUPERSCRIPT_DIGITS}]"
+TO_SUPERSCRIPT = str.maketrans("0123456789", SUPERSCRIPT_DIGITS)
+FROM_SUPERSCRIPT = str.maketrans(SUPERSCRIPT_DIGITS, "0123456789")
 #: A footnote marker printed right after the full stop ("… adverse events.1 Early-phase trials …", "events.¹")
 #: stays with its sentence; a plain digit only after a word or a bracket, so "section 3.2 The" is not cut.
 #: A footnote's own raised marker starts a sentence ("… (pages 24-27). ² The information …").
 _SENTENCE_END = re.compile(
-    r"(?:[.!?][\"'”’)\]]*[⁰¹²³⁴-⁹]*|(?<=[a-z]{2})\.\d{1,2}|(?<=\))\.\d{1,2})"
-    r"(?=\s+[\"'“‘(\[]?[A-Z0-9•▪➢✓◦⁰¹²³⁴-⁹])")
+    rf"(?:[.!?][\"'”’)\]]*{RAISED}*|(?<=[a-z]{{2}})\.\d{{1,2}}|(?<=\))\.\d{{1,2}})"
+    rf"(?=\s+[\"'“‘(\[]?(?:[A-Z0-9•▪➢✓◦]|{RAISED}))")
 #: A line that starts a list item: a bullet glyph, "(a)", "a)", "1.", "i)", "1)".
 #: (A number, one letter or a roman numeral: "(EC) No 1394/2007" on a line of its own is no item.)
 LIST_ITEM = re.compile(r"^(?P<marker>[•●▪■◦○➢✓\-–—*o](?=\s)|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{2,4})[.)](?=\s))\s+")
@@ -112,7 +118,7 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
         punct, stop = m.start(), m.end()
         word = re.search(r"[^\s(\[\"'“‘]*$", text[max(start, punct - 30):punct])
         last_word = (word.group(0) if word else "").lower()
-        raised = any(c in "⁰¹²³⁴⁵⁶⁷⁸⁹" for c in m.group())  # "… as described in Ph. Eur.³ The …" ends there
+        raised = any(c in SUPERSCRIPT_DIGITS for c in m.group())  # "… as described in Ph. Eur.³ The …" ends there
         if not raised and (last_word in ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word)):
             continue  # "e.g. Part", initials "D. W. Gaylor"
         line_start = max(start, text.rfind("\n", start, stop) + 1)
