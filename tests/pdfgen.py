@@ -841,3 +841,45 @@ def fda_final_pdf(path: Path) -> Path:
         c.showPage()
     c.save()
     return path
+
+
+#: An FDA draft guidance: the title page names it a draft and asks for comments, and every page carries
+#: "Draft — Not for Implementation" under "Contains Nonbinding Recommendations".
+FDA_DRAFT_PAGES: list[list[str]] = [
+    ["Considerations for the Use of Human- and Animal-Derived Materials", "in the Manufacture of Cell and",
+     "Gene Therapy Products", "Draft Guidance for Industry",
+     "This guidance document is being distributed for comment purposes only.",
+     "Comments and suggestions regarding this draft document should be submitted within 90 days of",
+     "publication in the Federal Register of the notice announcing the availability of the draft guidance.",
+     "U.S. Department of Health and Human Services", "Food and Drug Administration", "April 2024"],
+    ["I. INTRODUCTION",
+     "This draft guidance provides recommendations on human- and animal-derived materials used in the",
+     "manufacture of cell and gene therapy products. When final, it will represent FDA's current thinking.",
+     "II. BACKGROUND",
+     "Materials of human or animal origin can introduce adventitious agents into the product."],
+    ["III. RECOMMENDATIONS",
+     "You should qualify each human- or animal-derived material before use in manufacturing.",
+     "Bovine serum should be sourced from countries with a negligible risk of bovine spongiform",
+     "encephalopathy."],
+]
+
+
+def fda_draft_pdf(path: Path, header: bool = True) -> Path:
+    """Write `FDA_DRAFT_PAGES` (see there); `header=False` leaves only the title page to say "draft"."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    width, height = A4
+    for page, lines in enumerate(FDA_DRAFT_PAGES, start=1):
+        c.setFont("Helvetica", 9)
+        if header:
+            c.drawCentredString(width / 2, height - 30, "Contains Nonbinding Recommendations")
+            c.drawCentredString(width / 2, height - 42, "Draft — Not for Implementation")
+        if page > 1:
+            c.drawCentredString(width / 2, 30, str(page - 1))
+        y = height - 90
+        for line in lines:
+            c.setFont("Helvetica", 10)
+            c.drawString(72, y, line)
+            y -= 15
+        c.showPage()
+    c.save()
+    return path

@@ -17,6 +17,7 @@ import pytest
 
 from atmp_rag.config import Settings
 from atmp_rag.ingest import ingest
+from atmp_rag.models import Status
 from atmp_rag.store import open_index, resolve_current
 from tests.conftest import SESSION_FILES, make_settings, real_pdf
 
@@ -89,6 +90,7 @@ def copied_index(tmp_path: Path, session_settings: Settings, session_index) -> S
 
 
 def test_incremental_add_and_remove(copied_index: Settings, store) -> None:
+    from tests import pdfgen
     from tests.pdfgen import ema_like_pdf
 
     extra = copied_index.corpus.dir / "local-sop-draft.pdf"
@@ -99,9 +101,22 @@ def test_incremental_add_and_remove(copied_index: Settings, store) -> None:
     assert added.uncatalogued == ["local-sop-draft"]
     new = open_index(copied_index.index.dir)
     assert not new.documents["local-sop-draft"].catalogued
+    # Its running header names its reference; nothing on it says draft.
+    assert new.documents["local-sop-draft"].reference == "EMA/CAT/123456/2024"
+    assert new.documents["local-sop-draft"].status is Status.final
     # reused vectors are bit-identical to the original build
     for chunk_id, row in list(store.row_of.items())[:40]:
         assert np.array_equal(new.vectors()[new.row_of[chunk_id]], store.vectors()[row])
+
+    # A draft added next to it: the first is reused and keeps what its front matter said.
+    pdfgen.fda_draft_pdf(copied_index.corpus.dir / "hdm-draft.pdf")
+    more = ingest(copied_index, show_progress=False)
+    assert more.documents_indexed == 1
+    docs = open_index(copied_index.index.dir).documents
+    assert docs["local-sop-draft"].reference == "EMA/CAT/123456/2024"
+    assert docs["hdm-draft"].status is Status.draft
+    assert docs["hdm-draft"].title.startswith("Considerations for the Use of Human- and Animal-Derived Materials")
+    (copied_index.corpus.dir / "hdm-draft.pdf").unlink()
 
     extra.unlink()
     removed = ingest(copied_index, show_progress=False)

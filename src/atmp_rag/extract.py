@@ -37,7 +37,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from atmp_rag.models import Page
 from atmp_rag.text.content import classify_pages
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "Cleaned",
+    "Extracted",
     "ExtractionError",
     "PageNumber",
     "PdfBackend",
@@ -56,6 +58,7 @@ __all__ = [
     "Vocabulary",
     "clean_pages",
     "collapse_blank_lines",
+    "extract_document",
     "extract_pages",
     "find_page_numbers",
     "find_running_lines",
@@ -793,8 +796,16 @@ def _entries_without_leaders(lines: Sequence[str]) -> bool:
     return forward >= 0.9 * (len(numbers) - 1)
 
 
-def clean_pages(raw_texts: Sequence[str]) -> tuple[list[str], list[str | None]]:
-    """Run the whole cleaning pipeline over a document; returns cleaned texts and printed labels."""
+class Cleaned(NamedTuple):
+    """A cleaned document: page texts, printed page labels, and the running lines taken off its pages."""
+
+    texts: list[str]
+    labels: list[str | None]
+    furniture: list[str]  # each running header/footer line once, as first printed ("Draft", "EMA/CAT/…")
+
+
+def clean_pages(raw_texts: Sequence[str]) -> Cleaned:
+    """Run the whole cleaning pipeline over a document."""
     split = [
         remove_line_numbers(normalize_whitespace(normalize_text(t)).split("\n")) for t in raw_texts
     ]
@@ -802,19 +813,39 @@ def clean_pages(raw_texts: Sequence[str]) -> tuple[list[str], list[str | None]]:
     numbers = find_page_numbers(split, running=running)
     labels = interpolate_labels(numbers)
     running |= numbered_furniture(split, labels)
+    furniture: dict[str, str] = {}
+    for lines in split:
+        for i in _edge_indices(lines, 3):
+            if (key := _furniture_key(lines[i])) in running:
+                furniture.setdefault(key, lines[i].strip())
     stripped = ["\n".join(strip_furniture(lines, running, num)) for lines, num in zip(split, numbers, strict=True)]
     vocab = Vocabulary.from_texts(stripped)
     texts = [collapse_blank_lines(join_hyphenation(t, vocab)) for t in stripped]
-    return texts, labels
+    return Cleaned(texts, labels, list(furniture.values()))
 
 
 # --------------------------------------------------------------------------------------------
 # public entry points
 
 
+class Extracted(NamedTuple):
+    """Every page of a PDF, and the running lines its cleaning took off (what the document says of itself
+    on every page: a reference number, "Draft — Not for Implementation")."""
+
+    pages: list[Page]
+    furniture: list[str]
+
+
 def extract_pages(
     path: Path, doc_id: str, backend: str = "pypdfium2", max_page_chars: int = 100_000
 ) -> list[Page]:
+    """Extract and clean every page of a PDF (`extract_document` without the running lines)."""
+    return extract_document(path, doc_id, backend, max_page_chars).pages
+
+
+def extract_document(
+    path: Path, doc_id: str, backend: str = "pypdfium2", max_page_chars: int = 100_000
+) -> Extracted:
     """Extract and clean every page of a PDF.
 
     `Page.number` is the 1-based PDF page index; `Page.label` the printed page label: the PDF's
@@ -833,7 +864,7 @@ def extract_pages(
         raise _no_pages()
     if not any(t.strip() for t in raw.texts):
         raise ExtractionError("no text layer (image-only PDF, needs OCR)")
-    texts, printed = clean_pages(raw.texts)
+    texts, printed, furniture = clean_pages(raw.texts)
     informative = raw.labels is not None and any(
         lab and lab != str(i + 1) for i, lab in enumerate(raw.labels)
     )
@@ -847,7 +878,7 @@ def extract_pages(
         label = (raw.labels[i] if informative and raw.labels else "") or printed[i] or str(number)
         pages.append(Page(doc_id=doc_id, number=number, label=label, text=text, kind=kinds[i]))
     log.debug("%s: %d pages extracted with %s", path.name, len(pages), backend)
-    return pages
+    return Extracted(pages, furniture)
 
 
 _PDF_DATE = re.compile(r"^D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Zz]|[+-]\d{2}'?\d{2}'?)?")

@@ -30,7 +30,8 @@ from atmp_rag.chunking import Segmented, chunk_segmented, segment
 from atmp_rag.config import PIPELINE_VERSION, Settings
 from atmp_rag.corpus import EmptyCorpus, load_catalog, pdf_page_count, scan_corpus, sha256_file, uncatalogued_document
 from atmp_rag.embed import Embedder, embedder_for
-from atmp_rag.extract import ExtractionError, extract_pages, pdf_metadata
+from atmp_rag.extract import ExtractionError, extract_document, pdf_metadata
+from atmp_rag.front_matter import describe, read_front_matter
 from atmp_rag.models import Chunk, Document, IngestReport, Page, QuoteUnit, SkippedFile
 from atmp_rag.progress import ProgressLike
 from atmp_rag.progress import progress as progress_display
@@ -186,6 +187,9 @@ class _DocBuild:
     unit_vectors: np.ndarray | None = None
     seg: Segmented | None = None  # present for newly processed documents (unit pooling needs it)
     unit_ranges: list[tuple[int, int]] = field(default_factory=list)
+    # An uncatalogued document as its front matter describes it (status, reference, title); None for
+    # catalogued ones, whose catalog row is the authority.
+    document: Document | None = None
 
 
 @dataclass
@@ -212,8 +216,8 @@ def prepare_document(settings: Settings, doc: Document, path: Path, counter: Tok
     t0 = time.perf_counter()
     try:
         _check_page_count(path, settings.extraction.max_pages)
-        pages = extract_pages(path, doc.doc_id, backend=settings.extraction.backend,
-                              max_page_chars=settings.extraction.max_page_chars)
+        pages, furniture = extract_document(path, doc.doc_id, backend=settings.extraction.backend,
+                                            max_page_chars=settings.extraction.max_page_chars)
     except (ExtractionError, OSError) as exc:
         reason = exc.reason if isinstance(exc, ExtractionError) else f"cannot read: {exc.strerror or exc}"
         return Prepared(None, SkippedFile(file=path.name, reason=reason))
@@ -227,8 +231,9 @@ def prepare_document(settings: Settings, doc: Document, path: Path, counter: Tok
     if not chunks:
         return Prepared(None, SkippedFile(file=path.name, reason="no indexable text after cleaning"),
                         Counter(built.dropped), **timing)
-    return Prepared(_DocBuild(pages, chunks, built.units, seg=seg, unit_ranges=built.ranges), None,
-                    Counter(built.dropped), **timing)
+    described = None if doc.catalogued else describe(doc, read_front_matter(pages, furniture))
+    return Prepared(_DocBuild(pages, chunks, built.units, seg=seg, unit_ranges=built.ranges, document=described),
+                    None, Counter(built.dropped), **timing)
 
 
 class PassageEncoder(Protocol):
@@ -335,7 +340,10 @@ class _Reuse:
         chunks = [c for _, c in found]
         units, unit_vectors = self.store.doc_units(doc_id)
         vectors = np.asarray(self.store.vectors()[rows], dtype=np.float32)
-        return _DocBuild(self.store.pages(doc_id), chunks, units, vectors, unit_vectors)
+        # Same file, same front matter: an uncatalogued document keeps what its build read from it.
+        previous = self.store.documents.get(doc_id)
+        document = previous if previous is not None and not previous.catalogued else None
+        return _DocBuild(self.store.pages(doc_id), chunks, units, vectors, unit_vectors, document=document)
 
 
 def _previous_build(index_root: Path, settings_hash: str) -> _Reuse:
@@ -496,7 +504,7 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
     if not per_doc:
         raise EmptyCorpus(settings.corpus.dir, skipped)
 
-    docs_by_id = {d.doc_id: d for d, _ in files}
+    docs_by_id = {d.doc_id: _described(d, per_doc.get(d.doc_id)) for d, _ in files}
     new_ids = [d for d, v in per_doc.items() if v.vectors is None]
     t0 = time.perf_counter()
     if new_ids:
@@ -583,11 +591,18 @@ def index_records(settings: Settings, documents: list[Document], chunks: list[Ch
         return final
 
 
+def _described(doc: Document, built: _DocBuild | None) -> Document:
+    """The Document to index: the catalog's row, or an uncatalogued one as its front matter describes it."""
+    if doc.catalogued or built is None or built.document is None:
+        return doc
+    return built.document.model_copy(update={"pages": doc.pages})
+
+
 def _assemble(catalog: list[Document], files: list[tuple[Document, Path]], per_doc: dict[str, _DocBuild],
               doc_sha: dict[str, str], dimension: int) -> IndexContent:
     # Every catalog entry is stored (so the API can list what is missing); `pages` marks what is indexed.
     listed = {d.doc_id: d for d in catalog}
-    listed.update({d.doc_id: d for d, _ in files})
+    listed.update({d.doc_id: _described(d, per_doc.get(d.doc_id)) for d, _ in files})
     documents = [d.model_copy(update={"pages": len(per_doc[d.doc_id].pages) if d.doc_id in per_doc else None})
                  for d in listed.values()]
     docs_by_id = {d.doc_id: d for d in documents}

@@ -1,0 +1,168 @@
+"""What an uncatalogued PDF says about itself: draft status, reference number and title.
+
+A PDF dropped into the corpus folder without a catalog row used to be cited from its file metadata
+alone: the status "final", the file name as reference, and whatever title the producer left ("Microsoft
+Word - gtmp_draft.docx"). A draft cited as final is a wrong citation, so the front matter is read:
+
+- the running lines (headers and footers printed on most pages, which cleaning takes off the text):
+  "Draft — Not for Implementation", "EMA/CAT/123456/2024 Draft";
+- the top of the first page (all of it when it is a title page): the reference ("EMA/CAT/80183/2014",
+  "Document number GN-0042"), a title line ("Guideline on …", "Draft guidance for industry"), and
+  what marks a draft ("Draft", "distributed for comment purposes only", "currently under public
+  consultation").
+
+Only the front is read: the body of a guideline cites other documents' references and discusses drafts
+("Draft agreed by CAT" is a row of every adopted EMA guideline's cover table). What is not found keeps
+the metadata value; nothing here marks a document final or superseded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from atmp_rag.models import Document, Page, PageKind, Status
+
+__all__ = ["FrontMatter", "describe", "read_front_matter"]
+
+#: Lines read from the top of a first page that is not a title page (title pages are read whole).
+TOP_LINES = 12
+
+#: "EMA/CAT/80183/2014", "EMEA/CHMP/GTWP/125491/2006", "CPMP/ICH/2736/99", "CAT/CPWP/686637/2011 Rev. 1".
+_AGENCY_REFERENCE = re.compile(
+    r"\b(?:EMA|EMEA|CPMP|CHMP|CAT|CVMP|COMP|PDCO|HMPC|PRAC)/(?:[A-Z][A-Za-z0-9-]*/){0,4}\d{2,7}/(?:19|20)?\d{2}\b"
+    r"(?:\s*(?:Rev|Corr)\.?\s*\d+\b)?"
+)
+#: "Document number GN-0042", "Doc. Ref.: MHRA-GMP-12", "Reference number: TRS-1011/3".
+_LABELLED_REFERENCE = re.compile(
+    r"\b(?:document|doc\.?|guidance|guideline)?\s*(?:reference|ref\.?|number|no\.?|code)\s*(?:number|no\.?)?\s*[:.]?\s+"
+    r"(?P<ref>(?-i:[A-Z][A-Z0-9]*(?:[-/.][A-Z0-9]+)+))\b",
+    re.IGNORECASE,
+)
+#: A running line or a front line that calls the document a draft. "Draft agreed by …", "Draft adopted by
+#: …" are rows of an adoption table, which adopted guidelines keep on their cover.
+_DRAFT_WORD = re.compile(r"\bdraft\b(?![^\n]*\b(?:agreed|adopted|discussed|endorsed by|released by)\b)", re.IGNORECASE)
+#: A front line that starts with "Draft" in capitals ("Draft", "DRAFT GUIDANCE", "Draft guideline on …"); a
+#: wrapped sentence line "draft guidance of the same title dated …" (a final guidance's history) does not.
+_DRAFT_TITLE_LINE = re.compile(
+    r"^\s*(?:Draft|DRAFT)\b(?!.*\b(?i:agreed|adopted|discussed|endorsed|released)\b)(?!.*\.$)")
+_CONSULTATION = re.compile(
+    r"\bnot for implementation\b|\bfor comment purposes only\b|\bcurrently under public consultation\b|"
+    r"\bpublic consultation draft\b|\bconsultation version\b",
+    re.IGNORECASE,
+)
+#: Words a guideline title starts with (after an optional "Draft").
+_TITLE_START = re.compile(
+    r"^\s*(?:draft\s+)?(?:guideline|guidance|reflection paper|questions and answers|concept paper|"
+    r"note for guidance|points to consider|position paper|recommendations?)\b",
+    re.IGNORECASE,
+)
+#: "Guidance for Industry" over or under an FDA title.
+_AUDIENCE_LINE = re.compile(
+    r"^\s*(?:draft\s+)?guidance for (?:industry|sponsors|applicants|industry and (?:fda )?staff)\s*$", re.IGNORECASE)
+#: An issuer's name beside the audience line, not a title.
+_ISSUER = re.compile(r"\b(?:authority|administration|agency|department|ministry|cent(?:er|re)|office|committee|"
+                     r"commission|institute)\b", re.IGNORECASE)
+#: Producer titles that say nothing about the document.
+_JUNK_TITLE = re.compile(
+    r"^\s*(?:microsoft (?:word|powerpoint)\b|untitled\b|document\d*\s*$)|\.(?:docx?|rtf|pdf|odt)\s*$", re.IGNORECASE)
+_MAX_TITLE = 250
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    """What the front of a PDF states; empty strings where it states nothing."""
+
+    draft: str = ""  # the line that marks the document a draft, as printed
+    reference: str = ""
+    title: str = ""
+
+
+def _front_lines(pages: Sequence[Page]) -> list[str]:
+    """The lines of the front: title pages before the first content page whole, else the top of page 1."""
+    lines: list[str] = []
+    for page in pages:
+        filled = [line.strip() for line in page.text.split("\n") if line.strip()]
+        if page.kind is PageKind.title:
+            lines.extend(filled)
+            continue
+        if not lines:
+            lines.extend(filled[:TOP_LINES])
+        break
+    return lines
+
+
+def _reference(lines: Sequence[str]) -> str:
+    for line in lines:
+        if m := _AGENCY_REFERENCE.search(line):
+            return " ".join(m.group(0).split())
+    for line in lines:
+        if (m := _LABELLED_REFERENCE.search(line)) and any(ch.isdigit() for ch in m.group("ref")):
+            return m.group("ref")
+    return ""
+
+
+def _title(lines: Sequence[str]) -> str:
+    for i, line in enumerate(lines):
+        if not _TITLE_START.match(line) or len(line.split()) <= 4:
+            continue  # "Guidance for Industry" alone heads a title page but is not the title
+        title = line
+        for nxt in lines[i + 1:]:
+            # A wrapped title goes on in lower case ("… advanced therapy" / "medicinal products in …").
+            if not nxt[:1].islower() or len(title) + len(nxt) > _MAX_TITLE:
+                break
+            title = f"{title} {nxt}"
+        return re.sub(r"^\s*draft\s+", "", title, flags=re.IGNORECASE).strip()
+    for i, line in enumerate(lines):
+        if _AUDIENCE_LINE.match(line):
+            # The title is the block of lines above ("Potency Assurance for …" / "Guidance for Industry"),
+            # or below when the audience heads the page or an issuer's name is above it.
+            above = _title_block(lines, i - 1, -1)
+            return " ".join(above) if len(" ".join(above).split()) >= 3 else " ".join(_title_block(lines, i + 1, 1))
+    return ""
+
+
+def _title_block(lines: Sequence[str], start: int, step: int, most: int = 3) -> list[str]:
+    """Up to `most` title-like lines from `start` on (upwards for step -1), in reading order."""
+    block: list[str] = []
+    k = start
+    while 0 <= k < len(lines) and len(block) < most:
+        t = lines[k]
+        if (_ISSUER.search(t) or _DRAFT_TITLE_LINE.match(t) or _AUDIENCE_LINE.match(t) or t.rstrip().endswith(".")
+                or re.search(r"\b(?:19|20)\d{2}\b|\bnonbinding\b|^(?:version|revision|effective|date|document)\b", t,
+                             re.IGNORECASE) or len(t.split()) > 15):
+            break
+        block.append(t)
+        k += step
+    return block if step > 0 else block[::-1]
+
+
+def read_front_matter(pages: Sequence[Page], furniture: Sequence[str]) -> FrontMatter:
+    """Read status, reference and title from a document's running lines and front page (see the module)."""
+    front = _front_lines(pages)
+    draft = next((line for line in furniture if _DRAFT_WORD.search(line) or _CONSULTATION.search(line)), "")
+    if not draft:
+        draft = next((line for line in front if (_DRAFT_TITLE_LINE.match(line) and len(line.split()) <= 12)
+                      or _CONSULTATION.search(line)), "")
+    return FrontMatter(draft=draft, reference=_reference([*furniture, *front]), title=_title(front))
+
+
+def describe(document: Document, front: FrontMatter) -> Document:
+    """An uncatalogued Document completed from its front matter (catalogued ones are returned as they are:
+    the catalog is the authority)."""
+    if document.catalogued:
+        return document
+    update: dict[str, object] = {}
+    if front.draft:
+        update["status"] = Status.draft
+        update["status_note"] = f'(not in the catalog; the PDF reads "{" ".join(front.draft.split())}")'
+    if front.reference:
+        update["reference"] = front.reference
+    # `corpus.uncatalogued_document` falls back on the file name when the PDF has no title.
+    from_file = Path(document.file or "").stem.replace("-", " ").replace("_", " ")
+    if front.title and (not document.title.strip() or _JUNK_TITLE.search(document.title)
+                        or document.title in (document.file, from_file)):
+        update["title"] = front.title
+    return document.model_copy(update=update) if update else document
