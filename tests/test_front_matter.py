@@ -56,15 +56,17 @@ def test_adopted_guidelines_are_not_drafts(tmp_path: Path) -> None:
     assert front(history).draft == ""
 
 
-@pytest.mark.parametrize("name", ["ich-q9-quality-risk-management-2005.pdf", "ich-e6-r2-gcp-2016.pdf",
-                                  "ich-q3c-r8-residual-solvents-2021.pdf"])
-def test_real_ich_guidelines_read_as_final(name: str) -> None:
+@pytest.mark.parametrize(("name", "code"), [("ich-q9-quality-risk-management-2005.pdf", "ICH Q9"),
+                                           ("ich-e6-r2-gcp-2016.pdf", "ICH E6(R2)"),
+                                           ("ich-q3c-r8-residual-solvents-2021.pdf", "ICH Q3C(R8)")])
+def test_real_ich_guidelines_read_as_final_with_their_code(name: str, code: str) -> None:
     path = SHARED_PDF / name
     if not path.exists():
         pytest.fail(f"{path} is missing: the tests need ../shared/corpus/pdf")
     got = front(path)
     assert got.draft == ""
-    assert got.reference == ""  # ICH codes are the catalog's business; none is invented
+    # E6(R2)'s cover reads "INTEGRATED ADDENDUM TO ICH E6(R1): …" over "E6(R2)": the parent is not the code.
+    assert got.reference == code
 
 
 def test_describe_completes_only_uncatalogued_documents(tmp_path: Path) -> None:
@@ -83,3 +85,37 @@ def test_describe_completes_only_uncatalogued_documents(tmp_path: Path) -> None:
     assert describe(untitled, found).title == "Guideline on X"
     catalogued = Document(doc_id="q9", title="Quality Risk Management", reference="ICH Q9")
     assert describe(catalogued, found) == catalogued
+
+
+@pytest.mark.parametrize(("cover", "draft", "reference", "title"), [
+    # ICH Step 2: the code alone under the title in capitals; "Draft version" and the consultation line.
+    (["ICH HARMONISED GUIDELINE", "GOOD CLINICAL PRACTICE (GCP)", "E6(R3)", "Draft version",
+      "Endorsed on 19 May 2023", "Currently under public consultation"],
+     "Draft version", "ICH E6(R3)", "GOOD CLINICAL PRACTICE (GCP)"),
+    # A Japanese notice in translation: a title wrapped in Title Case, then a sentence that is not title.
+    (["PFSB Notification No. 0907-2", "September 7, 2012",
+      "Guideline on Ensuring the Quality and Safety of Pharmaceuticals and Medical Devices",
+      "Derived from the Processing of Autologous Human Somatic Stem Cells",
+      "Regarding the quality and safety of pharmaceuticals and medical devices derived from the"],
+     "", "PFSB Notification No. 0907-2", "Guideline on Ensuring the Quality and Safety of Pharmaceuticals and "
+     "Medical Devices Derived from the Processing of Autologous Human Somatic Stem Cells"),
+    # A Q&A whose kind heads the page; a WHO working document; a capitals title wrapped in capitals.
+    (["Questions and answers", "Principles of GMP for the manufacturing of starting materials of biological origin",
+      "used to transfer genetic material for the manufacturing of ATMPs",
+      "This document has been developed by the GMP/GDP Inspectors Working Group together with"],
+     "", "", "Questions and answers: Principles of GMP for the manufacturing of starting materials of biological "
+     "origin used to transfer genetic material for the manufacturing of ATMPs"),
+    (["Working document QAS/21.876", "May 2021", "DRAFT FOR COMMENTS",
+      "NOTE FOR GUIDANCE ON STABILITY TESTING:", "STABILITY TESTING OF NEW DRUG SUBSTANCES AND PRODUCTS"],
+     "DRAFT FOR COMMENTS", "QAS/21.876", "NOTE FOR GUIDANCE ON STABILITY TESTING: STABILITY TESTING OF NEW DRUG "
+     "SUBSTANCES AND PRODUCTS"),
+])
+def test_covers_of_other_regulators(tmp_path: Path, cover: list[str], draft: str, reference: str, title: str) -> None:
+    body = ["1. Introduction", "This guideline applies to cell-based products. The principles of ICH S6(R1) apply."]
+    got = front(pdfgen.plain_pdf(tmp_path / "cover.pdf", [cover, body, body]))
+    assert (got.draft, got.reference, got.title) == (draft, reference, title)
+
+
+def test_a_body_citing_an_ich_code_gives_no_reference(tmp_path: Path) -> None:
+    got = front(pdfgen.bare_numbered_pdf(tmp_path / "hc.pdf"))  # its first footnote cites "ICH S6(R1)"
+    assert got.reference == "" and got.draft == ""

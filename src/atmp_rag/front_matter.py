@@ -35,12 +35,19 @@ _AGENCY_REFERENCE = re.compile(
     r"\b(?:EMA|EMEA|CPMP|CHMP|CAT|CVMP|COMP|PDCO|HMPC|PRAC)/(?:[A-Z][A-Za-z0-9-]*/){0,4}\d{2,7}/(?:19|20)?\d{2}\b"
     r"(?:\s*(?:Rev|Corr)\.?\s*\d+\b)?"
 )
-#: "Document number GN-0042", "Doc. Ref.: MHRA-GMP-12", "Reference number: TRS-1011/3".
+#: "Document number GN-0042", "Identification number: ZL101_00_008e_WL", "Working document QAS/21.876".
 _LABELLED_REFERENCE = re.compile(
-    r"\b(?:document|doc\.?|guidance|guideline)?\s*(?:reference|ref\.?|number|no\.?|code)\s*(?:number|no\.?)?\s*[:.]?\s+"
-    r"(?P<ref>(?-i:[A-Z][A-Z0-9]*(?:[-/.][A-Z0-9]+)+))\b",
+    r"\b(?:(?:document|doc\.?|guidance|guideline|identification)?\s*(?:reference|ref\.?|number|no\.?|code)\s*"
+    r"(?:number|no\.?)?|working\s+document)\s*[:.]?\s+"
+    r"(?P<ref>(?-i:[A-Z][A-Za-z0-9_]*(?:[-/._][A-Za-z0-9]+)+))\b",
     re.IGNORECASE,
 )
+#: "PFSB Notification No. 0907-2", "PSEHB/PED Notification No. 0612-1" (Japanese notices).
+_NOTIFICATION = re.compile(r"\b(?:[A-Z]{2,}(?:/[A-Z]{2,})?\s+)?Notification\s+No\.\s*\d[\d-]*\b")
+#: An ICH code: "ICH E6(R3) Guideline" in a running line, or "Q5A(R2)" alone on an ICH cover.
+_ICH_CODE = r"(?:[QSEM]\d{1,2}[A-Z]?(?:\(R\d\))?)"
+_ICH_REFERENCE = re.compile(rf"\bICH\s+(?P<code>{_ICH_CODE})(?![\w(])|^\s*(?P<alone>{_ICH_CODE})\s*$")
+_ICH_COVER = re.compile(r"^\s*ICH\s+HARMONI[SZ]ED\s+(?:TRIPARTITE\s+)?GUIDELINE\s*$", re.IGNORECASE)
 #: A running line or a front line that calls the document a draft. "Draft agreed by …", "Draft adopted by
 #: …" are rows of an adoption table, which adopted guidelines keep on their cover.
 _DRAFT_WORD = re.compile(r"\bdraft\b(?![^\n]*\b(?:agreed|adopted|discussed|endorsed by|released by)\b)", re.IGNORECASE)
@@ -50,12 +57,12 @@ _DRAFT_TITLE_LINE = re.compile(
     r"^\s*(?:Draft|DRAFT)\b(?!.*\b(?i:agreed|adopted|discussed|endorsed|released)\b)(?!.*\.$)")
 _CONSULTATION = re.compile(
     r"\bnot for implementation\b|\bfor comment purposes only\b|\bcurrently under public consultation\b|"
-    r"\bpublic consultation draft\b|\bconsultation version\b",
+    r"\bpublic consultation draft\b|\bconsultation version\b|\bdraft\b[^.\n]{0,40}\bfor (?:public )?consultation\b",
     re.IGNORECASE,
 )
 #: Words a guideline title starts with (after an optional "Draft").
 _TITLE_START = re.compile(
-    r"^\s*(?:draft\s+)?(?:guideline|guidance|reflection paper|questions and answers|concept paper|"
+    r"^\s*(?:draft\s+)?(?:guidelines?|guidance|reflection paper|questions and answers|concept paper|"
     r"note for guidance|points to consider|position paper|recommendations?)\b",
     re.IGNORECASE,
 )
@@ -80,24 +87,38 @@ class FrontMatter:
     title: str = ""
 
 
-def _front_lines(pages: Sequence[Page]) -> list[str]:
-    """The lines of the front: title pages before the first content page whole, else the top of page 1."""
+def _front_lines(pages: Sequence[Page], content_top: bool = False) -> list[str]:
+    """The lines of the front: the title pages before the first content page, else the top of page 1.
+
+    `content_top` adds the top of the first content page after title pages (a notice letter can be the
+    title page, the guidance's own cover "DRAFT GUIDANCE DOCUMENT" following as content): read for what
+    marks a draft, not for references, which an introduction cites from other documents.
+    """
     lines: list[str] = []
     for page in pages:
         filled = [line.strip() for line in page.text.split("\n") if line.strip()]
         if page.kind is PageKind.title:
             lines.extend(filled)
             continue
-        if not lines:
+        if not lines or content_top:
             lines.extend(filled[:TOP_LINES])
         break
     return lines
 
 
 def _reference(lines: Sequence[str]) -> str:
+    for pattern in (_AGENCY_REFERENCE, _NOTIFICATION):
+        for line in lines:
+            if m := pattern.search(line):
+                return " ".join(m.group(0).split())
+    # The cover's code alone on its line ("E6(R2)") first: "… ADDENDUM TO ICH E6(R1): …" names the parent,
+    # and a body line "principles of ICH S6(R1) apply" another guideline; a short running line is the document's.
     for line in lines:
-        if m := _AGENCY_REFERENCE.search(line):
-            return " ".join(m.group(0).split())
+        if (m := _ICH_REFERENCE.search(line)) and m.group("alone"):
+            return f"ICH {m.group('alone')}"
+    for line in lines:
+        if (m := _ICH_REFERENCE.search(line)) and len(line.split()) <= 5:
+            return f"ICH {m.group('code')}"
     for line in lines:
         if (m := _LABELLED_REFERENCE.search(line)) and any(ch.isdigit() for ch in m.group("ref")):
             return m.group("ref")
@@ -106,15 +127,21 @@ def _reference(lines: Sequence[str]) -> str:
 
 def _title(lines: Sequence[str]) -> str:
     for i, line in enumerate(lines):
-        if not _TITLE_START.match(line) or len(line.split()) <= 4:
-            continue  # "Guidance for Industry" alone heads a title page but is not the title
-        title = line
-        for nxt in lines[i + 1:]:
-            # A wrapped title goes on in lower case ("… advanced therapy" / "medicinal products in …").
-            if not nxt[:1].islower() or len(title) + len(nxt) > _MAX_TITLE:
-                break
-            title = f"{title} {nxt}"
-        return re.sub(r"^\s*draft\s+", "", title, flags=re.IGNORECASE).strip()
+        if _ICH_COVER.match(line):
+            # "ICH HARMONISED GUIDELINE" over the title in capitals, then the code ("E6(R3)").
+            return " ".join(_title_block(lines, i + 1, 1))
+    for i, line in enumerate(lines):
+        if not _TITLE_START.match(line) or _AUDIENCE_LINE.match(line):
+            continue
+        if len(line.split()) <= 3:
+            # "Questions and answers" / "Guidance document" over the subject.
+            subject = _title_block(lines, i + 1, 1, wrapped=True)
+            if not subject:
+                continue
+            joined = " ".join(subject)
+            # "Guidance" over "Guidance on the licensing of …" adds nothing.
+            return _clean_title(joined if _TITLE_START.match(joined) else f"{line}: {joined}")
+        return _clean_title(" ".join(_title_block(lines, i, 1, wrapped=True, head=True)))
     for i, line in enumerate(lines):
         if _AUDIENCE_LINE.match(line):
             # The title is the block of lines above ("Potency Assurance for …" / "Guidance for Industry"),
@@ -124,15 +151,48 @@ def _title(lines: Sequence[str]) -> str:
     return ""
 
 
-def _title_block(lines: Sequence[str], start: int, step: int, most: int = 3) -> list[str]:
-    """Up to `most` title-like lines from `start` on (upwards for step -1), in reading order."""
+def _clean_title(title: str) -> str:
+    title = re.sub(r"^\s*draft\s+", "", title, flags=re.IGNORECASE).strip()[:_MAX_TITLE]
+    return title[:1].upper() + title[1:]
+
+
+def _title_like(line: str) -> bool:
+    """A line that can be part of a title: not an issuer, a date, a status, a version or a reference line."""
+    return not (_ISSUER.search(line) or _DRAFT_TITLE_LINE.match(line) or _AUDIENCE_LINE.match(line)
+                or line.rstrip().endswith(".") or len(line.split()) > 15 or _ICH_REFERENCE.search(line)
+                or _AGENCY_REFERENCE.search(line) or _LABELLED_REFERENCE.search(line)
+                or re.search(r"\b(?:19|20)\d{2}\b|\bnonbinding\b|^(?:version|revision|effective|date|document|final"
+                             r"\s+version|step\s+\d|keywords)\b", line, re.IGNORECASE))
+
+
+_OPEN_END = frozenset({"of", "and", "for", "on", "in", "the", "to", "with", "from", "by", "or"})
+
+
+def _continues(last: str, line: str) -> bool:
+    """Whether `line` goes on with a title whose previous line is `last`: in lower case, after a colon or an
+    open "of"/"and", in the same capitals, or in Title Case under a long line (a wrap; a sentence below the
+    title, "This document has been developed by …", is not in Title Case)."""
+    if line[:1].islower() or last.rstrip().endswith(":") or last.split()[-1].lower() in _OPEN_END:
+        return True
+    if last.isupper() or line.isupper():
+        return last.isupper() and line.isupper()
+    significant = [w for w in line.split() if len(w) > 3]
+    title_case = bool(significant) and sum(w[0].isupper() for w in significant) >= 0.6 * len(significant)
+    return title_case and len(last.split()) >= 6
+
+
+def _title_block(lines: Sequence[str], start: int, step: int, most: int = 3, wrapped: bool = False,
+                 head: bool = False) -> list[str]:
+    """Up to `most` title-like lines from `start` on (upwards for step -1), in reading order.
+
+    `wrapped`: each line after the first must continue it (`_continues`); `head`: the line at `start`
+    begins the title whatever it looks like ("Guideline on …", checked by the caller).
+    """
     block: list[str] = []
     k = start
     while 0 <= k < len(lines) and len(block) < most:
         t = lines[k]
-        if (_ISSUER.search(t) or _DRAFT_TITLE_LINE.match(t) or _AUDIENCE_LINE.match(t) or t.rstrip().endswith(".")
-                or re.search(r"\b(?:19|20)\d{2}\b|\bnonbinding\b|^(?:version|revision|effective|date|document)\b", t,
-                             re.IGNORECASE) or len(t.split()) > 15):
+        if not (head and not block) and (not _title_like(t) or (wrapped and block and not _continues(block[-1], t))):
             break
         block.append(t)
         k += step
@@ -144,8 +204,8 @@ def read_front_matter(pages: Sequence[Page], furniture: Sequence[str]) -> FrontM
     front = _front_lines(pages)
     draft = next((line for line in furniture if _DRAFT_WORD.search(line) or _CONSULTATION.search(line)), "")
     if not draft:
-        draft = next((line for line in front if (_DRAFT_TITLE_LINE.match(line) and len(line.split()) <= 12)
-                      or _CONSULTATION.search(line)), "")
+        draft = next((line for line in _front_lines(pages, content_top=True)
+                      if (_DRAFT_TITLE_LINE.match(line) and len(line.split()) <= 12) or _CONSULTATION.search(line)), "")
     return FrontMatter(draft=draft, reference=_reference([*furniture, *front]), title=_title(front))
 
 
