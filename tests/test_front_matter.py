@@ -24,6 +24,7 @@ def test_ema_draft_from_its_running_header(tmp_path: Path) -> None:
     got = front(pdfgen.gene_therapy_draft_pdf(tmp_path / "gt.pdf"))
     assert "Draft" in got.draft
     assert got.reference == "EMA/CAT/123456/2024"
+    assert got.date == "18 March 2024"  # the cover's first line; the adoption table's dates are rows of it
     assert got.title == ("Guideline on the quality, non-clinical and clinical aspects of gene therapy medicinal "
                          "products")
 
@@ -41,13 +42,16 @@ def test_adopted_guidelines_are_not_drafts(tmp_path: Path) -> None:
     # An adopted EMA guideline keeps "Draft agreed by CAT  March 2019" in its cover table.
     ema = front(pdfgen.ema_final_pdf(tmp_path / "ema.pdf"))
     assert ema.draft == "" and ema.reference == "EMA/CAT/852602/2018"
+    assert ema.date == ""  # "Adopted by CAT  January 2025" is a table row, not a date line
     assert ema.title.startswith("Guideline on quality, non-clinical and clinical requirements for investigational")
     assert ema.title.endswith("medicinal products in clinical trials")
     fda = front(pdfgen.fda_final_pdf(tmp_path / "fda.pdf"))
     assert fda.draft == "" and fda.title == "Potency Assurance for Cellular and Gene Therapy Products"
+    assert fda.date == "December 2023"
     hpra = front(pdfgen.regulator_pdf(tmp_path / "hpra.pdf"))
     assert hpra.draft == "" and hpra.reference == "GN-0042"
     assert hpra.title == "Nonclinical Evaluation of Cell-Based Gene Therapy Products"
+    assert hpra.date == "1 March 2023"  # "Effective date: 1 March 2023"
     # A final guidance that tells its history: a wrapped sentence line starting "draft guidance …" is no title.
     history = pdfgen.plain_pdf(tmp_path / "final.pdf", [
         ["Guidance for Industry", "Potency Tests for Cellular and Gene Therapy Products",
@@ -56,10 +60,11 @@ def test_adopted_guidelines_are_not_drafts(tmp_path: Path) -> None:
     assert front(history).draft == ""
 
 
-@pytest.mark.parametrize(("name", "code"), [("ich-q9-quality-risk-management-2005.pdf", "ICH Q9"),
-                                           ("ich-e6-r2-gcp-2016.pdf", "ICH E6(R2)"),
-                                           ("ich-q3c-r8-residual-solvents-2021.pdf", "ICH Q3C(R8)")])
-def test_real_ich_guidelines_read_as_final_with_their_code(name: str, code: str) -> None:
+@pytest.mark.parametrize(("name", "code", "date"), [
+    ("ich-q9-quality-risk-management-2005.pdf", "ICH Q9", "9 November 2005"),
+    ("ich-e6-r2-gcp-2016.pdf", "ICH E6(R2)", "9 November 2016"),
+    ("ich-q3c-r8-residual-solvents-2021.pdf", "ICH Q3C(R8)", "22 April 2021")])
+def test_real_ich_guidelines_read_as_final_with_their_code(name: str, code: str, date: str) -> None:
     path = SHARED_PDF / name
     if not path.exists():
         pytest.fail(f"{path} is missing: the tests need ../shared/corpus/pdf")
@@ -67,13 +72,17 @@ def test_real_ich_guidelines_read_as_final_with_their_code(name: str, code: str)
     assert got.draft == ""
     # E6(R2)'s cover reads "INTEGRATED ADDENDUM TO ICH E6(R1): …" over "E6(R2)": the parent is not the code.
     assert got.reference == code
+    assert got.date == date  # the catalog's "Step 4, …" date
 
 
 def test_describe_completes_only_uncatalogued_documents(tmp_path: Path) -> None:
-    found = FrontMatter(draft="Draft — Not for Implementation", reference="EMA/CAT/1/2024", title="Guideline on X")
-    junk = uncatalogued_document(tmp_path / "gt-draft.pdf", {"title": "Microsoft Word - gt_v3.docx"})
+    found = FrontMatter(draft="Draft — Not for Implementation", reference="EMA/CAT/1/2024", title="Guideline on X",
+                        date="18 March 2024")
+    junk = uncatalogued_document(tmp_path / "gt-draft.pdf", {"title": "Microsoft Word - gt_v3.docx",
+                                                             "creation_date": "2024-03-20"})
     described = describe(junk, found)
     assert described.status is Status.draft and described.reference == "EMA/CAT/1/2024"
+    assert described.version == "18 March 2024"  # the cover's date, not the file's
     assert described.title == "Guideline on X"
     warning = status_warning(described)
     assert warning.startswith("Draft guideline: EMA/CAT/1/2024 was released for consultation")

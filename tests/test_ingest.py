@@ -115,6 +115,7 @@ def test_incremental_add_and_remove(copied_index: Settings, store) -> None:
     docs = open_index(copied_index.index.dir).documents
     assert docs["local-sop-draft"].reference == "EMA/CAT/123456/2024"
     assert docs["hdm-draft"].status is Status.draft
+    assert docs["hdm-draft"].version == "April 2024"  # its title page's date
     assert docs["hdm-draft"].title.startswith("Considerations for the Use of Human- and Animal-Derived Materials")
     (copied_index.corpus.dir / "hdm-draft.pdf").unlink()
 

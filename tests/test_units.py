@@ -477,3 +477,30 @@ def test_an_fda_guidance_box_headings_code_citation_and_landscape_table(tmp_path
     flat = " ".join(table.text.split())
     assert flat.startswith("Table 1. Examples of Potency-Related Attributes")
     assert "≥ 20% CAR+ T cells" in flat and "≤ 5 copies per transduced cell" in flat and "target ratio of 10:1" in flat
+
+
+def test_a_table_under_a_prose_like_caption_keeps_its_rows_of_lower_case_words(tmp_path: Path) -> None:
+    """A caption that reads like a sentence heads a table whose row "Vector copy number ddPCR ≤ 5 copies per
+    transduced cell" has as many lower-case words as prose: the row stays in the table (it was lost between
+    two slices of it), and the paragraph under the table is still running text."""
+    from tests.pdfgen import plain_pdf
+
+    page = ["4.4. Release specification",
+            "The release specification should include at least the tests listed in Table 1.",
+            "Table 1. Release tests and acceptance criteria for the finished CAR-T cell product",
+            "Quality attribute\tAcceptance criterion",
+            "Viability (flow cytometry)\t≥ 80% viable cells",
+            "Vector copy number ddPCR\t≤ 5 copies per transduced cell",
+            "Replication-competent lentivirus\tNot detected",
+            "Endotoxin\t< 0.5 EU/mL",
+            "Where the result of the sterility test is not available before the product must be administered, the",
+            "product may be released on the basis of the other tests."]
+    intro = ["1. Introduction", "This guideline describes the quality documentation of CAR-T cell products.",
+             "It applies to autologous and allogeneic products. The applicant should justify any deviation.",
+             "Release testing should be performed on each batch. Results should be recorded."]
+    units = _built_units(plain_pdf(tmp_path / "t.pdf", [intro, page]), "t")
+    tables = [" ".join(u.text.split()) for u in units if u.kind in (UnitKind.table, UnitKind.row)]
+    assert len(tables) == 1 and tables[0].startswith("Table 1. Release tests")
+    assert "Vector copy number ddPCR ≤ 5 copies per transduced cell" in tables[0]
+    assert tables[0].endswith("Endotoxin < 0.5 EU/mL")
+    assert any(u.text.startswith("Where the result of the sterility test") for u in units)

@@ -1,4 +1,4 @@
-"""What an uncatalogued PDF says about itself: draft status, reference number and title.
+"""What an uncatalogued PDF says about itself: draft status, reference number, title and date.
 
 A PDF dropped into the corpus folder without a catalog row used to be cited from its file metadata
 alone: the status "final", the file name as reference, and whatever title the producer left ("Microsoft
@@ -7,9 +7,9 @@ Word - gtmp_draft.docx"). A draft cited as final is a wrong citation, so the fro
 - the running lines (headers and footers printed on most pages, which cleaning takes off the text):
   "Draft — Not for Implementation", "EMA/CAT/123456/2024 Draft";
 - the top of the first page (all of it when it is a title page): the reference ("EMA/CAT/80183/2014",
-  "Document number GN-0042"), a title line ("Guideline on …", "Draft guidance for industry"), and
-  what marks a draft ("Draft", "distributed for comment purposes only", "currently under public
-  consultation").
+  "Document number GN-0042"), a title line ("Guideline on …", "Draft guidance for industry"), the date
+  printed on a line of its own ("18 March 2024", "Adopted on 17 November 2022"), and what marks a draft
+  ("Draft", "distributed for comment purposes only", "currently under public consultation").
 
 Only the front is read: the body of a guideline cites other documents' references and discusses drafts
 ("Draft agreed by CAT" is a row of every adopted EMA guideline's cover table). What is not found keeps
@@ -76,6 +76,15 @@ _ISSUER = re.compile(r"\b(?:authority|administration|agency|department|ministry|
 _JUNK_TITLE = re.compile(
     r"^\s*(?:microsoft (?:word|powerpoint)\b|untitled\b|document\d*\s*$)|\.(?:docx?|rtf|pdf|odt)\s*$", re.IGNORECASE)
 _MAX_TITLE = 250
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+#: A cover line that is a date and nothing else: "18 March 2024", "December 2023", "(May 2021)",
+#: "Adopted on 17 November 2022", "Effective date: 1 March 2023". "Draft agreed by CAT  March 2019" is a row
+#: of the adoption table, not the document's date.
+_DATE_LINE = re.compile(
+    rf"^\(?(?:(?:step\s+\d[a-z]?,?|endorsed\s+on|adopted\s+on|dated?:?|issued:?|published:?|effective\s+date:?)\s+)?"
+    rf"(?P<date>\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})\)?$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class FrontMatter:
     draft: str = ""  # the line that marks the document a draft, as printed
     reference: str = ""
     title: str = ""
+    date: str = ""  # the cover's date as printed ("18 March 2024")
 
 
 def _front_lines(pages: Sequence[Page], content_top: bool = False) -> list[str]:
@@ -206,7 +216,8 @@ def read_front_matter(pages: Sequence[Page], furniture: Sequence[str]) -> FrontM
     if not draft:
         draft = next((line for line in _front_lines(pages, content_top=True)
                       if (_DRAFT_TITLE_LINE.match(line) and len(line.split()) <= 12) or _CONSULTATION.search(line)), "")
-    return FrontMatter(draft=draft, reference=_reference([*furniture, *front]), title=_title(front))
+    date = next((m.group("date") for line in [*front, *furniture] if (m := _DATE_LINE.match(line))), "")
+    return FrontMatter(draft=draft, reference=_reference([*furniture, *front]), title=_title(front), date=date)
 
 
 def describe(document: Document, front: FrontMatter) -> Document:
@@ -220,6 +231,8 @@ def describe(document: Document, front: FrontMatter) -> Document:
         update["status_note"] = f'(not in the catalog; the PDF reads "{" ".join(front.draft.split())}")'
     if front.reference:
         update["reference"] = front.reference
+    if front.date:
+        update["version"] = front.date  # the cover's date, rather than the file's creation date
     # `corpus.uncatalogued_document` falls back on the file name when the PDF has no title.
     from_file = Path(document.file or "").stem.replace("-", " ").replace("_", " ")
     if front.title and (not document.title.strip() or _JUNK_TITLE.search(document.title)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from atmp_rag.chunking import Section, Segmented
 from atmp_rag.models import Chunk, QuoteUnit, UnitKind
 from atmp_rag.text.content import is_prose_line, strip_lead_noise, unit_problem
+from atmp_rag.text.headings import VERBS
 from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, marker_style, split, strip_range
 
 __all__ = ["UnitBuild", "build_units"]
@@ -93,7 +94,10 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
         if i + 1 < len(texts) and _CAPTION.match(texts[i + 1]) and texts[i].rstrip()[-1:] in ".;:!?" \
                 and not _CAPTION.match(texts[i]):
             i += 1  # the last line of the paragraph above ("acceptable.") is not the table's first
-        captioned = bool(_CAPTION.match(texts[i]))
+        # The caption heads the run, or sits right above it when it reads like prose itself ("Table 1.
+        # Release tests and acceptance criteria for the finished CAR-T cell product").
+        caption_at = i if _CAPTION.match(texts[i]) else i - 1 if i > 0 and _CAPTION.match(texts[i - 1]) else None
+        captioned = caption_at is not None
         j = i
         while j < len(texts):
             line = texts[j]
@@ -101,6 +105,12 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
                     and any(c.isdigit() for c in line) and _wrapped_cell(texts[j + 1]):
                 # Cells read across a row that look like prose ("Release and stability ≥ 20% CAR+ T cells of
                 # viable CD3+"), the wrapped rest of a cell below ("cells"): the table goes on.
+                j += 1
+                continue
+            if caption_at is not None and j >= caption_at + 2 and j > i and _row_of_values(line) \
+                    and (j + 1 == len(texts) or not is_prose_line(texts[j + 1])):
+                # A row of many lower-case words under the header ("Vector copy number ddPCR ≤ 5 copies per
+                # transduced cell"): a comparison and no verb, and the table goes on (or ends) below it.
                 j += 1
                 continue
             if is_prose_line(line) or (LIST_ITEM.match(line) and not _CAPTION.match(line)) \
@@ -117,6 +127,12 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
                 out.append((i, j, "figure"))
         i = max(j, i + 1)
     return out
+
+
+def _row_of_values(line: str) -> bool:
+    """A table row that reads like prose: it holds a comparison or a quantity sign, no verb, no sentence end."""
+    return line.rstrip()[-1:] not in ".;:!?" and any(sign in line for sign in "≤≥<>±×%") \
+        and not any(w.lower() in VERBS for w in line.split())
 
 
 def _wrapped_cell(line: str) -> bool:
