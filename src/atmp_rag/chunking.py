@@ -171,16 +171,13 @@ def _closes_numbering(state: _PathState, heading: Heading) -> bool:
         " ".join(heading.title.upper().split()) in BACK_MATTER or bool(REFERENCE_TITLES.match(heading.title)))
 
 
-_ROMAN_TITLE = re.compile(r"^[IVXL]{1,5}\.\s")
-_LETTER_TITLE = re.compile(r"^[A-Z]\.\s")
-
-
 def _letter_under_roman(state: _PathState) -> int | None:
     """The level of the innermost "A."-style heading on the path when a roman-numbered one is above it."""
-    for k in range(len(state.stack) - 1, -1, -1):
-        level, title, _ = state.stack[k]
-        if _LETTER_TITLE.match(title):
-            return level if any(_ROMAN_TITLE.match(t) for _, t, _ in state.stack[:k]) else None
+    kinds = [(level, h.kind if (h := detect_heading(title)) else "") for level, title, _ in state.stack]
+    for k in range(len(kinds) - 1, -1, -1):
+        level, kind = kinds[k]
+        if kind == "letter":
+            return level if any(above == "roman" for _, above in kinds[:k]) else None
     return None
 
 

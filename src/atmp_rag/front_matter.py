@@ -199,13 +199,14 @@ def _title_block(lines: Sequence[str], start: int, step: int, most: int = 3, wra
     begins the title whatever it looks like ("Guideline on …", checked by the caller).
     """
     block: list[str] = []
-    k = start
-    while 0 <= k < len(lines) and len(block) < most:
+    for k in range(start, len(lines) if step > 0 else -1, step):
         t = lines[k]
-        if not (head and not block) and (not _title_like(t) or (wrapped and block and not _continues(block[-1], t))):
+        if len(block) == most:
+            break
+        checked = bool(block) or not head  # a `head` line begins the title whatever it looks like
+        if checked and (not _title_like(t) or (wrapped and block and not _continues(block[-1], t))):
             break
         block.append(t)
-        k += step
     return block if step > 0 else block[::-1]
 
 

@@ -504,7 +504,13 @@ def _build(settings: Settings, catalog: list[Document], files: list[tuple[Docume
     if not per_doc:
         raise EmptyCorpus(settings.corpus.dir, skipped)
 
-    docs_by_id = {d.doc_id: _described(d, per_doc.get(d.doc_id)) for d, _ in files}
+    # From here on (encoding, the index) an uncatalogued document is as its front matter describes it.
+    described: list[tuple[Document, Path]] = []
+    for doc, path in files:
+        built = per_doc.get(doc.doc_id)
+        described.append((built.document if built and built.document and not doc.catalogued else doc, path))
+    files = described
+    docs_by_id = {d.doc_id: d for d, _ in files}
     new_ids = [d for d, v in per_doc.items() if v.vectors is None]
     t0 = time.perf_counter()
     if new_ids:
@@ -591,18 +597,11 @@ def index_records(settings: Settings, documents: list[Document], chunks: list[Ch
         return final
 
 
-def _described(doc: Document, built: _DocBuild | None) -> Document:
-    """The Document to index: the catalog's row, or an uncatalogued one as its front matter describes it."""
-    if doc.catalogued or built is None or built.document is None:
-        return doc
-    return built.document.model_copy(update={"pages": doc.pages})
-
-
 def _assemble(catalog: list[Document], files: list[tuple[Document, Path]], per_doc: dict[str, _DocBuild],
               doc_sha: dict[str, str], dimension: int) -> IndexContent:
     # Every catalog entry is stored (so the API can list what is missing); `pages` marks what is indexed.
     listed = {d.doc_id: d for d in catalog}
-    listed.update({d.doc_id: _described(d, per_doc.get(d.doc_id)) for d, _ in files})
+    listed.update({d.doc_id: d for d, _ in files})
     documents = [d.model_copy(update={"pages": len(per_doc[d.doc_id].pages) if d.doc_id in per_doc else None})
                  for d in listed.values()]
     docs_by_id = {d.doc_id: d for d in documents}

@@ -97,20 +97,10 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
         # The caption heads the run, or sits right above it when it reads like prose itself ("Table 1.
         # Release tests and acceptance criteria for the finished CAR-T cell product").
         caption_at = i if _CAPTION.match(texts[i]) else i - 1 if i > 0 and _CAPTION.match(texts[i - 1]) else None
-        captioned = caption_at is not None
         j = i
         while j < len(texts):
             line = texts[j]
-            if is_prose_line(line) and captioned and j > i and j + 1 < len(texts) \
-                    and any(c.isdigit() for c in line) and _wrapped_cell(texts[j + 1]):
-                # Cells read across a row that look like prose ("Release and stability ≥ 20% CAR+ T cells of
-                # viable CD3+"), the wrapped rest of a cell below ("cells"): the table goes on.
-                j += 1
-                continue
-            if caption_at is not None and j >= caption_at + 2 and j > i and _row_of_values(line) \
-                    and (j + 1 == len(texts) or not is_prose_line(texts[j + 1])):
-                # A row of many lower-case words under the header ("Vector copy number ddPCR ≤ 5 copies per
-                # transduced cell"): a comparison and no verb, and the table goes on (or ends) below it.
+            if caption_at is not None and j > i and _prose_like_row(texts, j, caption_at):
                 j += 1
                 continue
             if is_prose_line(line) or (LIST_ITEM.match(line) and not _CAPTION.match(line)) \
@@ -129,10 +119,20 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
     return out
 
 
-def _row_of_values(line: str) -> bool:
-    """A table row that reads like prose: it holds a comparison or a quantity sign, no verb, no sentence end."""
-    return line.rstrip()[-1:] not in ".;:!?" and any(sign in line for sign in "≤≥<>±×%") \
-        and not any(w.lower() in VERBS for w in line.split())
+def _prose_like_row(texts: Sequence[str], j: int, caption_at: int) -> bool:
+    """Line `j` of a captioned table is a row even though it reads like prose, and the table goes on:
+
+    - cells read across a row ("Release and stability ≥ 20% CAR+ T cells of viable CD3+") above the wrapped
+      rest of a cell ("cells");
+    - under the header, a row of many lower-case words with a comparison or quantity sign, no verb and no
+      sentence end ("Vector copy number ddPCR ≤ 5 copies per transduced cell"), the table going on (or
+      ending) below it.
+    """
+    line, below = texts[j], texts[j + 1] if j + 1 < len(texts) else None
+    if below is not None and is_prose_line(line) and any(c.isdigit() for c in line) and _wrapped_cell(below):
+        return True
+    return (j >= caption_at + 2 and line.rstrip()[-1:] not in ".;:!?" and any(sign in line for sign in "≤≥<>±×%")
+            and not any(w.lower() in VERBS for w in line.split()) and (below is None or not is_prose_line(below)))
 
 
 def _wrapped_cell(line: str) -> bool:
