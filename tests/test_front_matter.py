@@ -79,10 +79,11 @@ def test_describe_completes_only_uncatalogued_documents(tmp_path: Path) -> None:
     found = FrontMatter(draft="Draft — Not for Implementation", reference="EMA/CAT/1/2024", title="Guideline on X",
                         date="18 March 2024")
     junk = uncatalogued_document(tmp_path / "gt-draft.pdf", {"title": "Microsoft Word - gt_v3.docx",
-                                                             "creation_date": "2024-03-20"})
+                                                             "creation_date": "2024-03-20", "author": "anonymous"})
     described = describe(junk, found)
     assert described.status is Status.draft and described.reference == "EMA/CAT/1/2024"
     assert described.version == "18 March 2024"  # the cover's date, not the file's
+    assert described.issuer == ""  # reportlab's default author is nobody's name
     assert described.title == "Guideline on X"
     warning = status_warning(described)
     assert warning.startswith("Draft guideline: EMA/CAT/1/2024 was released for consultation")

@@ -75,6 +75,8 @@ _ISSUER = re.compile(r"\b(?:authority|administration|agency|department|ministry|
 #: Producer titles that say nothing about the document.
 _JUNK_TITLE = re.compile(
     r"^\s*(?:microsoft (?:word|powerpoint)\b|untitled\b|document\d*\s*$)|\.(?:docx?|rtf|pdf|odt)\s*$", re.IGNORECASE)
+#: Producer defaults in the author field ("anonymous" is what reportlab writes), not an issuer.
+_JUNK_AUTHOR = re.compile(r"^\s*(?:anonymous|unknown|user|admin|administrator|author)\s*$", re.IGNORECASE)
 _MAX_TITLE = 250
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 #: A cover line that is a date and nothing else: "18 March 2024", "December 2023", "(May 2021)",
@@ -232,6 +234,8 @@ def describe(document: Document, front: FrontMatter) -> Document:
         update["status_note"] = f'(not in the catalog; the PDF reads "{" ".join(front.draft.split())}")'
     if front.reference:
         update["reference"] = front.reference
+    if _JUNK_AUTHOR.match(document.issuer):
+        update["issuer"] = ""  # a citation would read "anonymous EMA/CAT/…"
     if front.date:
         update["version"] = front.date  # the cover's date, rather than the file's creation date
     # `corpus.uncatalogued_document` falls back on the file name when the PDF has no title.
