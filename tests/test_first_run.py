@@ -42,8 +42,15 @@ def test_up_reports_a_taken_api_port_before_syncing_or_building(taken_port: int,
     assert seconds < 15
 
 
+def free_port() -> int:
+    """A port nothing listens on now (the API's default 8000 may be taken on a developer's machine)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_up_reports_a_taken_ui_port(taken_port: int) -> None:
-    out, _ = run([ATMP_RAG, "up", "--ui-port", str(taken_port)])
+    out, _ = run([ATMP_RAG, "up", "--port", str(free_port()), "--ui-port", str(taken_port)])
     assert out.returncode == 1 and "--ui-port (make up UI_PORT=8510) or ATMP_RAG_UI__PORT" in out.stderr
 
 
