@@ -88,8 +88,8 @@ def plain_pdf(path: Path, pages: list[list[str]], header: str | None = None, fir
               label: str = "{n}") -> Path:
     """Write simple pages of text lines, with an optional running header and a bottom page label
     (`label` formatted with the printed number `n`, the first page printing `first_number`, and the
-    page count `total`: "{n}", "Page {n} of {total}"). A tab in a line separates two table cells, drawn
-    in columns."""
+    page count `total`: "{n}", "Page {n} of {total}"). Tabs in a line separate up to three table cells,
+    drawn in columns."""
     c = canvas.Canvas(str(path), pagesize=A4)
     width, height = A4
     for number, lines in enumerate(pages, start=1):
@@ -99,7 +99,7 @@ def plain_pdf(path: Path, pages: list[list[str]], header: str | None = None, fir
         c.setFont("Helvetica", 10)
         y = height - 80
         for line in lines:
-            for x, cell in zip((72, 250), line.split("\t"), strict=False):
+            for x, cell in zip((72, 250, 400), line.split("\t"), strict=False):
                 c.drawString(x, y, cell)
             y -= 14
         c.setFont("Helvetica", 9)

@@ -129,3 +129,49 @@ def test_covers_of_other_regulators(tmp_path: Path, cover: list[str], draft: str
 def test_a_body_citing_an_ich_code_gives_no_reference(tmp_path: Path) -> None:
     got = front(pdfgen.bare_numbered_pdf(tmp_path / "hc.pdf"))  # its first footnote cites "ICH S6(R1)"
     assert got.reference == "" and got.draft == ""
+
+
+@pytest.mark.parametrize(("cover", "header", "superseded", "successor"), [
+    # A cover sentence, wrapped over two lines, naming the successor by its reference.
+    (["EMA/CAT/GTWP/671639/2008", "Guideline on the quality of gene therapy medicinal products",
+      "This guideline has been", "superseded by EMA/CAT/80183/2014."],
+     None, "This guideline has been superseded by EMA/CAT/80183/2014.", "EMA/CAT/80183/2014"),
+    # A stamp in the running header of every page, and a successor named by title.
+    (["Guidance document", "Cell therapy products: manufacture and clinical trials"],
+     "SUPERSEDED", "SUPERSEDED", ""),
+    (["Reflection paper on potency assays", "This document was withdrawn; see the Guideline on potency testing."],
+     None, "This document was withdrawn; see the Guideline on potency testing.", "Guideline on potency testing"),
+])
+def test_a_superseded_pdf_says_so_and_is_cited_as_superseded(tmp_path: Path, cover: list[str], header: str | None,
+                                                             superseded: str, successor: str) -> None:
+    body = ["1. Introduction", "This guideline applies to cell-based products and should be read with ICH Q5A."]
+    path = pdfgen.plain_pdf(tmp_path / "old.pdf", [cover, body, body, body], header=header)
+    got = front(path)
+    assert (got.superseded, got.successor) == (superseded, successor)
+    described = describe(uncatalogued_document(path, {}), got)
+    assert described.status is Status.superseded and described.superseded_by == successor
+    assert status_warning(described).startswith("Superseded: ")
+    assert superseded.split()[0] in status_warning(described)  # the note quotes the PDF
+
+
+def test_a_guideline_that_supersedes_another_is_in_force(tmp_path: Path) -> None:
+    cover = ["EMA/CAT/80183/2014", "Guideline on the quality of gene therapy medicinal products",
+             "This guideline replaces the guideline EMA/CAT/GTWP/671639/2008, which is now withdrawn.",
+             "Draft agreed by CAT\tJanuary 2013", "Adopted by CAT\t12 March 2014"]
+    body = ["1. Introduction", "Superseded documents are listed in the annex. Withdrawn subjects are followed up."]
+    got = front(pdfgen.plain_pdf(tmp_path / "new.pdf", [cover, body, body]))
+    assert got.superseded == "" and got.draft == "" and got.reference == "EMA/CAT/80183/2014"
+
+
+def test_numeric_cover_dates_of_other_regulators(tmp_path: Path) -> None:
+    """Health Canada prints "Date adopted: 2025/04/02", Swissmedic "Valid from: 01.02.2023": the cover's date
+    as printed, not the file's creation date."""
+    body = ["1 Introduction", "This guidance applies to cell therapy products. Sponsors should consult it early."]
+    hc = front(pdfgen.plain_pdf(tmp_path / "hc.pdf", [["Guidance Document", "Cell Therapy Products",
+                                                        "Date adopted: 2025/04/02", "Effective date: 2025/10/01"],
+                                                       body, body]))
+    assert hc.date == "2025/04/02"
+    ch = front(pdfgen.plain_pdf(tmp_path / "ch.pdf", [["Guidance document", "Authorisation of cell products",
+                                                        "Identification number: ZL101_00_008e_WL",
+                                                        "Valid from: 01.02.2023"], body, body]))
+    assert ch.date == "01.02.2023"

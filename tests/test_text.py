@@ -205,6 +205,12 @@ def test_lead_noise_is_stripped_from_quotes() -> None:
     assert strip_lead_noise(cfr, 0, len(cfr)) == 0  # "21 CFR" is not a footnote marker
     raised = "¹See the glossary for the terms used."  # a raised marker needs no space after it
     assert raised[strip_lead_noise(raised, 0, len(raised)):].startswith("See the glossary")
+    # A figure's caption over the paragraph below it is no part of its first sentence; a sentence that
+    # begins by naming a figure is left whole.
+    caption = "Figure 1: Typical process flow for an autologous CAR-T cell product\nThe total time from apheresis."
+    assert caption[strip_lead_noise(caption, 0, len(caption)):].startswith("The total time")
+    mention = "Figure 1 shows the typical steps for a CAR-T\nCell product. Each step is documented."
+    assert strip_lead_noise(mention, 0, len(mention)) == 0
 
 
 def test_classify_pages_title_history_contact() -> None:

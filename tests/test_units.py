@@ -504,3 +504,38 @@ def test_a_table_under_a_prose_like_caption_keeps_its_rows_of_lower_case_words(t
     assert "Vector copy number ddPCR ≤ 5 copies per transduced cell" in tables[0]
     assert tables[0].endswith("Endotoxin < 0.5 EU/mL")
     assert any(u.text.startswith("Where the result of the sterility test") for u in units)
+
+
+def test_a_numbered_caption_heads_a_table_whose_values_are_words(tmp_path: Path) -> None:
+    """Under "Table 1. Release tests …" the header "Test Method Acceptance criterion" is the table's header
+    row, not a subheading, and rows whose values are words ("Sterility Ph. Eur. 2.6.27 No growth") are a
+    table with that caption and header, not one long "sentence" running from row to row (seen on a
+    generated EMA/CAT guideline that no test had covered)."""
+    from tests.pdfgen import plain_pdf
+
+    page = ["4.3. Characterisation and release testing",
+            "Characterisation should include identity, purity and potency. Table 1 lists the release tests.",
+            "Table 1. Release tests for genetically modified autologous T-cell products (indicative)",
+            "Test\tMethod\tAcceptance criterion",
+            "Identity\tFlow cytometry (CAR expression)\tCAR-positive T cells detected",
+            "Viability\tFlow cytometry (7-AAD exclusion)\tAt least 70% viable cells",
+            "Vector copy number\tqPCR or ddPCR\tNot more than 5 copies per transduced",
+            "\t\tcell",
+            "Sterility\tPh. Eur. 2.6.27\tNo growth",
+            "Mycoplasma\tPh. Eur. 2.6.7 (NAT)\tNot detected",
+            "Replication-competent\tCell-based assay or qPCR\tNot detected",
+            "Where the shelf-life of the product is shorter than the time required to obtain the result of the",
+            "compendial sterility test, the product may be released on the basis of a rapid method."]
+    intro = ["1. Introduction", "This guideline describes the quality documentation of CAR-T cell products.",
+             "It applies to autologous and allogeneic products. The applicant should justify any deviation.",
+             "Release testing should be performed on each batch. Results should be recorded."]
+    units = _built_units(plain_pdf(tmp_path / "t.pdf", [intro, page]), "t")
+    assert not any("Test Method" in " ".join(u.section_path) for u in units)
+    tables = [u for u in units if u.kind in (UnitKind.table, UnitKind.row)]
+    assert tables, [(u.kind, u.text) for u in units]
+    quoted = " ".join(" ".join(f"{u.context} {u.text}".split()) for u in tables)
+    assert quoted.startswith("Table 1. Release tests") and "Test Method Acceptance criterion" in quoted
+    assert "Sterility Ph. Eur. 2.6.27 No growth" in quoted
+    assert "Replication-competent Cell-based assay or qPCR" in quoted
+    assert not any(u.kind is UnitKind.sentence and "No growth" in u.text for u in units)
+    assert any(u.kind is UnitKind.sentence and u.text.startswith("Where the shelf-life") for u in units)

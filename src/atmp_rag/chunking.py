@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from atmp_rag.models import Chunk, Page, PageSpan
-from atmp_rag.text.content import footnote_anchor, footnote_start, is_prose_line
+from atmp_rag.text.content import TABLE_CAPTION, footnote_anchor, footnote_start, is_prose_line
 from atmp_rag.text.headings import (
     BACK_MATTER,
     CROSS_REFERENCE_WORDS,
@@ -305,7 +305,8 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
         # Right under a plain-words or numbered title ("Scope", "3. Personnel") a subheading may follow at once.
         stacked = follows_heading and heading_kind in ("name", "label", "numbered")
         if heading is None and nxt and ((prev_closed and not follows_heading) or stacked) \
-                and state.glossary_level is None and state.references_level is None and lines[i + 1][1].strip():
+                and state.glossary_level is None and state.references_level is None and lines[i + 1][1].strip() \
+                and not TABLE_CAPTION.match(_line_before(lines, i).lstrip()):
             # After body text only: right under another heading, such a line is the heading's own furniture
             # ("PDE FOR CUMENE" + "ICH Harmonised Tripartite Guideline" + "Having reached Step 4 …").
             heading = unnumbered_subheading(line, nxt, following[1] if len(following) > 1 else "")

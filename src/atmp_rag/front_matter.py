@@ -12,8 +12,11 @@ Word - gtmp_draft.docx"). A draft cited as final is a wrong citation, so the fro
   ("Draft", "distributed for comment purposes only", "currently under public consultation").
 
 Only the front is read: the body of a guideline cites other documents' references and discusses drafts
-("Draft agreed by CAT" is a row of every adopted EMA guideline's cover table). What is not found keeps
-the metadata value; nothing here marks a document final or superseded.
+("Draft agreed by CAT" is a row of every adopted EMA guideline's cover table). A front or running line
+that says the document itself is no longer in force ("This guideline has been superseded by …", a
+"SUPERSEDED" or "Withdrawn" stamp) marks it superseded, with its successor when the line names one; a
+document that *replaces* another ("This guideline supersedes …") is the one in force. What is not found
+keeps the metadata value; nothing here marks a document final.
 """
 
 from __future__ import annotations
@@ -60,6 +63,22 @@ _CONSULTATION = re.compile(
     r"\bpublic consultation draft\b|\bconsultation version\b|\bdraft\b[^.\n]{0,40}\bfor (?:public )?consultation\b",
     re.IGNORECASE,
 )
+#: A line saying that this document is no longer in force: "This guideline has been superseded by …",
+#: "The present document was withdrawn on …", "This guidance is no longer in effect"; or a stamp printed
+#: on its own ("SUPERSEDED", "Withdrawn – see …", "Superseded by EMA/CAT/…"). The active voice ("This
+#: guideline supersedes / replaces …") is a successor speaking, and does not match.
+_SUPERSEDED = re.compile(
+    r"\b(?:this|the\s+present)\s+(?:\w+\s+){0,3}?(?:guideline|guidance|document|paper|version|publication|"
+    r"note|notice|annex)\s+(?:has\s+been|had\s+been|was|is|is\s+now)\s+(?:(?:hereby|formally|now)\s+)?"
+    r"(?:superseded|replaced|withdrawn|archived|revoked|rescinded|obsolete|no\s+longer\s+(?:in\s+(?:effect|force|use)|"
+    r"valid|applicable|current))\b"
+    r"|^\s*(?:superseded|withdrawn|archived|obsolete|rescinded|revoked|no\s+longer\s+in\s+(?:effect|force))"
+    r"(?:\s*$|\s*[-–—:(]|\s+(?:by|on|in|see)\b)",
+    re.IGNORECASE,
+)
+#: What a superseding line names as the successor: a reference, else the words after "by"/"see" up to the
+#: end of the clause ("… replaced by the Guideline on potency testing of cell-based products.").
+_SUCCESSOR = re.compile(r"\b(?:by|see)\s+(?P<by>[^.;]{3,120}?)\s*(?:[.;]|$)", re.IGNORECASE)
 #: Words a guideline title starts with (after an optional "Draft").
 _TITLE_START = re.compile(
     r"^\s*(?:draft\s+)?(?:guidelines?|guidance|reflection paper|questions and answers|concept paper|"
@@ -80,11 +99,16 @@ _JUNK_AUTHOR = re.compile(r"^\s*(?:anonymous|unknown|user|admin|administrator|au
 _MAX_TITLE = 250
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 #: A cover line that is a date and nothing else: "18 March 2024", "December 2023", "(May 2021)",
-#: "Adopted on 17 November 2022", "Effective date: 1 March 2023". "Draft agreed by CAT  March 2019" is a row
+#: "Adopted on 17 November 2022", "Effective date: 1 March 2023", "Date adopted: 2025/04/02", "Valid from:
+#: 01.02.2023". "Draft agreed by CAT  March 2019" is a row
 #: of the adoption table, not the document's date.
 _DATE_LINE = re.compile(
-    rf"^\(?(?:(?:step\s+\d[a-z]?,?|endorsed\s+on|adopted\s+on|dated?:?|issued:?|published:?|effective\s+date:?)\s+)?"
-    rf"(?P<date>\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})\)?$",
+    rf"^\(?(?:(?:step\s+\d[a-z]?,?|endorsed\s+on|adopted\s+on|dated?:?|issued:?|published:?|effective\s+date:?|"
+    rf"date\s+(?:adopted|of\s+adoption|issued|of\s+issue|of\s+publication):?|adoption\s+date:?|issue\s+date:?|"
+    rf"valid\s+from:?|in\s+force\s+from:?)\s+)?"
+    rf"(?P<date>\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|"
+    # Health Canada prints "Date adopted: 2025/04/02", Swissmedic "Valid from: 01.02.2023".
+    rf"\d{{4}}/\d{{2}}/\d{{2}}|\d{{2}}\.\d{{2}}\.\d{{4}})\)?$",
     re.IGNORECASE,
 )
 
@@ -94,6 +118,8 @@ class FrontMatter:
     """What the front of a PDF states; empty strings where it states nothing."""
 
     draft: str = ""  # the line that marks the document a draft, as printed
+    superseded: str = ""  # the line that says the document is no longer in force, as printed
+    successor: str = ""  # what that line names as replacing it ("EMA/CAT/80183/2014"), if anything
     reference: str = ""
     title: str = ""
     date: str = ""  # the cover's date as printed ("18 March 2024")
@@ -220,7 +246,25 @@ def read_front_matter(pages: Sequence[Page], furniture: Sequence[str]) -> FrontM
         draft = next((line for line in _front_lines(pages, content_top=True)
                       if (_DRAFT_TITLE_LINE.match(line) and len(line.split()) <= 12) or _CONSULTATION.search(line)), "")
     date = next((m.group("date") for line in [*front, *furniture] if (m := _DATE_LINE.match(line))), "")
-    return FrontMatter(draft=draft, reference=_reference([*furniture, *front]), title=_title(front), date=date)
+    lines = [*furniture, *_front_lines(pages, content_top=True)]
+    # A sentence wraps: a line going on in lower case ("superseded by …" under "This guideline has been") is
+    # read with the line before it; a stamp is printed capitalised ("SUPERSEDED", "Superseded by …").
+    superseded = next((text for a, b in zip(["", *lines], lines, strict=False)
+                       if _SUPERSEDED.search(text := f"{a} {b}" if a and b[:1].islower() else b)), "")
+    return FrontMatter(draft=draft, superseded=superseded, successor=_successor(superseded),
+                       reference=_reference([*furniture, *front]), title=_title(front), date=date)
+
+
+def _successor(line: str) -> str:
+    """The reference or name a superseding line gives for the document in force ("" when none)."""
+    for pattern in (_AGENCY_REFERENCE, _NOTIFICATION):
+        if m := pattern.search(line):
+            return " ".join(m.group(0).split())
+    if (m := _ICH_REFERENCE.search(line)) and m.group("code"):
+        return f"ICH {m.group('code')}"
+    if m := _SUCCESSOR.search(line):
+        return re.sub(r"^(?:the|a|an)\s+", "", " ".join(m.group("by").split()), flags=re.IGNORECASE)
+    return ""
 
 
 def describe(document: Document, front: FrontMatter) -> Document:
@@ -229,7 +273,12 @@ def describe(document: Document, front: FrontMatter) -> Document:
     if document.catalogued:
         return document
     update: dict[str, object] = {}
-    if front.draft:
+    # A withdrawn draft is not in force either: superseded says more than draft.
+    if front.superseded:
+        update["status"] = Status.superseded
+        update["status_note"] = f'(not in the catalog; the PDF reads "{" ".join(front.superseded.split())}")'
+        update["superseded_by"] = front.successor
+    elif front.draft:
         update["status"] = Status.draft
         update["status_note"] = f'(not in the catalog; the PDF reads "{" ".join(front.draft.split())}")'
     if front.reference:

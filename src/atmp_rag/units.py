@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from atmp_rag.chunking import Section, Segmented
 from atmp_rag.models import Chunk, QuoteUnit, UnitKind
-from atmp_rag.text.content import is_prose_line, strip_lead_noise, unit_problem
+from atmp_rag.text.content import TABLE_CAPTION, is_prose_line, strip_lead_noise, unit_problem
 from atmp_rag.text.headings import VERBS
 from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, marker_style, split, strip_range
 
@@ -110,8 +110,11 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
         if j - i >= 3:
             run = texts[i:j]
             rows = sum(1 for ln in run if _row_like(ln))
-            # A caption above the table, or below it (several regulators print "Table 1 …" under the table).
-            if _CAPTION.match(run[0]) or _CAPTION.match(run[-1]) or (rows >= 1 and rows >= len(run) / 3):
+            # A caption above the table, or below it (several regulators print "Table 1 …" under the table);
+            # a numbered caption right above a run of rows whose values are words ("Sterility Ph. Eur. 2.6.27
+            # No growth", "Identity Flow cytometry CAR-positive T cells detected") heads a table too.
+            captioned = caption_at == i - 1 and TABLE_CAPTION.match(texts[i - 1]) is not None
+            if _CAPTION.match(run[0]) or _CAPTION.match(run[-1]) or captioned or (rows >= 1 and rows >= len(run) / 3):
                 out.append((i, j, "table"))
             elif _FIGURE.match(run[0]) or sum(len(ln.split()) for ln in run) / len(run) <= 4.5:
                 out.append((i, j, "figure"))
@@ -170,6 +173,14 @@ def _table_units(text: str, lines: list[tuple[int, int]], section: Section, capt
     header_end = first_value
     if header_end >= 2 and len(text[lines[header_end - 1][0]:lines[header_end - 1][1]].split()) <= 3:
         header_end -= 1
+    # The header goes on over lines that continue it in lower case ("Study Storage condition Minimum time
+    # period covered by" / "data at submission"); a capitalised line under it is a row whose values are
+    # words ("Identity Flow cytometry CAR-positive T cells detected").
+    first_header = 1 if caption is not None and lines[0] == caption else 0
+    for k in range(first_header + 1, header_end):
+        if text[lines[k][0]:lines[k][0] + 1].isupper():
+            header_end = k
+            break
     context = (start, lines[header_end - 1][1]) if header_end > 0 else caption
     body = lines[header_end:]
     if len(body) > 1 and _CAPTION.match(text[body[-1][0]:body[-1][1]]):

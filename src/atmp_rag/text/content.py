@@ -81,6 +81,9 @@ _OPENERS = frozenset({
 _BLANK = re.compile(r"_{3,}|\.{8,}\s*$")
 _URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
 _CAPTION = re.compile(r"^(?:figure|fig\.|table|diagram|chart|scheme)\s+[\dA-Z]{1,4}[a-z]?\s*[:.–-]", re.IGNORECASE)
+#: A caption that numbers a table and then titles it ("Table 1. Release tests …", "Table 2: …"): the line under
+#: it is the table's header row, whatever it looks like ("Test Method Acceptance criterion").
+TABLE_CAPTION = re.compile(r"^(?:table|tab\.)\s+[\dA-Z]{1,4}[a-z]?\s*[.:–—]\s+\S", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 # A line of a typeset equation's text layer: an "=" or a product of numbers ("5 x 10 x 1"), with at most
 # two words around it ("71.65 x 50 PDE", "= =").
@@ -166,7 +169,8 @@ def strip_lead_noise(text: str, start: int, end: int, title_words: int = 6) -> i
     "Drug Substances\\nIf an isolated intermediate…" loses
     "Drug Substances" (a Title Case line of at most `title_words` words without a verb or an end, followed by
     a capital; before a document's first heading its title lines are longer),
-    "https://www.gov.uk/…\nKey points\nThe non-clinical programme…" both its lines.
+    "https://www.gov.uk/…\nKey points\nThe non-clinical programme…" both its lines, and a caption line
+    ("Figure 1: Typical process flow …\nThe total time …") its caption.
     """
     while True:
         marker = _FOOTNOTE_MARK.match(text, start, end)
@@ -196,6 +200,10 @@ def strip_lead_noise(text: str, start: int, end: int, title_words: int = 6) -> i
             0 < len(words) <= title_words and first[-1:] not in ".;:,!?" and significant and cased
             and not any(w in VERBS for w in words)
             and rest[:1].isupper() and not is_caps(first) and detect_heading(first) is None
+        ) or (
+            # A figure's or table's caption over the paragraph below it ("Figure 1: Typical process flow for
+            # an autologous CAR-T cell product" / "The total time from apheresis …"): no sentence ends in it.
+            _CAPTION.match(first) is not None and first[-1:] not in ".;!?" and rest[:1].isupper()
         )
         if not tail:
             return start
