@@ -479,6 +479,12 @@ def test_an_fda_guidance_box_headings_code_citation_and_landscape_table(tmp_path
     assert "≥ 20% CAR+ T cells" in flat and "≤ 5 copies per transduced cell" in flat and "target ratio of 10:1" in flat
 
 
+#: A first page of running text before the page with a table (so the table is not on a title page).
+_CAR_T_INTRO = ["1. Introduction", "This guideline describes the quality documentation of CAR-T cell products.",
+                "It applies to autologous and allogeneic products. The applicant should justify any deviation.",
+                "Release testing should be performed on each batch. Results should be recorded."]
+
+
 def test_a_table_under_a_prose_like_caption_keeps_its_rows_of_lower_case_words(tmp_path: Path) -> None:
     """A caption that reads like a sentence heads a table whose row "Vector copy number ddPCR ≤ 5 copies per
     transduced cell" has as many lower-case words as prose: the row stays in the table (it was lost between
@@ -495,10 +501,7 @@ def test_a_table_under_a_prose_like_caption_keeps_its_rows_of_lower_case_words(t
             "Endotoxin\t< 0.5 EU/mL",
             "Where the result of the sterility test is not available before the product must be administered, the",
             "product may be released on the basis of the other tests."]
-    intro = ["1. Introduction", "This guideline describes the quality documentation of CAR-T cell products.",
-             "It applies to autologous and allogeneic products. The applicant should justify any deviation.",
-             "Release testing should be performed on each batch. Results should be recorded."]
-    units = _built_units(plain_pdf(tmp_path / "t.pdf", [intro, page]), "t")
+    units = _built_units(plain_pdf(tmp_path / "t.pdf", [_CAR_T_INTRO, page]), "t")
     tables = [" ".join(u.text.split()) for u in units if u.kind in (UnitKind.table, UnitKind.row)]
     assert len(tables) == 1 and tables[0].startswith("Table 1. Release tests")
     assert "Vector copy number ddPCR ≤ 5 copies per transduced cell" in tables[0]
@@ -526,10 +529,7 @@ def test_a_numbered_caption_heads_a_table_whose_values_are_words(tmp_path: Path)
             "Replication-competent\tCell-based assay or qPCR\tNot detected",
             "Where the shelf-life of the product is shorter than the time required to obtain the result of the",
             "compendial sterility test, the product may be released on the basis of a rapid method."]
-    intro = ["1. Introduction", "This guideline describes the quality documentation of CAR-T cell products.",
-             "It applies to autologous and allogeneic products. The applicant should justify any deviation.",
-             "Release testing should be performed on each batch. Results should be recorded."]
-    units = _built_units(plain_pdf(tmp_path / "t.pdf", [intro, page]), "t")
+    units = _built_units(plain_pdf(tmp_path / "t.pdf", [_CAR_T_INTRO, page]), "t")
     assert not any("Test Method" in " ".join(u.section_path) for u in units)
     tables = [u for u in units if u.kind in (UnitKind.table, UnitKind.row)]
     assert tables, [(u.kind, u.text) for u in units]
