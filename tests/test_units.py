@@ -539,3 +539,77 @@ def test_a_numbered_caption_heads_a_table_whose_values_are_words(tmp_path: Path)
     assert "Replication-competent Cell-based assay or qPCR" in quoted
     assert not any(u.kind is UnitKind.sentence and "No growth" in u.text for u in units)
     assert any(u.kind is UnitKind.sentence and u.text.startswith("Where the shelf-life") for u in units)
+
+
+def test_a_japanese_notice_in_translation(tmp_path: Path) -> None:
+    """A notice's sender block ("Director, …, Bureau," / "Ministry of Health, Labour and Welfare") and title
+    are not the start of its first quotable sentence; "Article 1 (Purpose)" right under "Chapter 1 General
+    Provisions" is a heading, not a cross-reference; '(3) "Residual undifferentiated cells" means …' is the
+    definition of that term; an unnumbered "Table." caption heads its table."""
+    from tests.pdfgen import plain_pdf
+
+    cover = ["PSEHB/MDED Notification No. 0331-7", "March 31, 2023",
+             "To: Commissioner of Prefectural Health Department",
+             "Director, Medical Device Evaluation Division, Pharmaceutical Safety and Environmental Health Bureau,",
+             "Ministry of Health, Labour and Welfare",
+             "Guideline on the Quality and Safety of Cellular and Tissue-based",
+             "Products Derived from Human Induced Pluripotent Stem Cells",
+             "Regarding the quality and safety of cellular and tissue-based products derived from human iPS",
+             "cells, the basic technical requirements were presented in separate notifications issued in 2012.",
+             "Chapter 1 General Provisions", "Article 1 (Purpose)",
+             "This guideline sets out the basic technical requirements for ensuring the quality and safety of",
+             "products manufactured from human iPS cells. Alternative approaches may be accepted.",
+             "Article 2 (Definitions)",
+             "For the purposes of this guideline, the terms listed below shall have the following meanings:",
+             '(1) "Human iPS cells" means cells that have been artificially induced to acquire pluripotency.',
+             '(2) "Residual undifferentiated cells" means iPS cells that remain in the final product after',
+             "differentiation has been completed."]
+    tests = ["Article 3 (Specifications)",
+             "Specifications for the final product shall be established on the basis of characterization data.",
+             "Table. Examples of test items for the final product",
+             "Test item\tTest method\tSpecification (example)",
+             "Viability\tTrypan blue exclusion\tNot less than 70%",
+             "Sterility\tSterility test of the Japanese\tNo growth",
+             "\tPharmacopoeia",
+             "Endotoxin\tKinetic chromogenic method\tLess than 5 EU/mL",
+             "For the detection of residual undifferentiated cells, a sensitive method is recommended."]
+    units = _built_units(plain_pdf(tmp_path / "jp.pdf", [cover, tests], label="- {n} -"), "jp")
+    assert units[0].text.startswith("Regarding the quality"), units[0].text
+    purpose = next(u for u in units if u.text.startswith("This guideline sets out"))
+    assert purpose.section_path == ["Chapter 1 General Provisions", "Article 1 (Purpose)"]
+    residual = next(u for u in units
+                    if u.kind is UnitKind.definition and u.context == "Residual undifferentiated cells")
+    assert residual.text.startswith('"Residual undifferentiated cells" means iPS cells')
+    table = next(u for u in units if u.kind in (UnitKind.table, UnitKind.row))
+    assert "Table. Examples of test items" in f"{table.context} {table.text}"
+    assert not any(u.kind is UnitKind.sentence and "Trypan blue" in u.text for u in units)
+
+
+def test_web_guidance_printed_to_pdf_keeps_its_first_page_and_listed_headings(tmp_path: Path) -> None:
+    """GOV.UK-style guidance: title, lede, "From: …", "Published …" and a "Contents" list of the sections,
+    then the first section on the same page. The page is content (it used to be classed a title page and
+    its section lost), a line the contents list names is a heading (sentence case, or after a web address),
+    and the title block is no table."""
+    from tests.pdfgen import plain_pdf
+
+    first = ["Guidance", "Point of care manufacturing: designation, control sites and", "master files",
+             "How to apply for designation of a medicine as a point of care product.",
+             "From: Medicines and Healthcare products Regulatory Agency", "Published 12 June 2025", "Contents",
+             "– Who this guidance is for", "– What point of care manufacturing means", "– Master files",
+             "Who this guidance is for",
+             "This guidance is for organisations that intend to manufacture medicines at or near the place where",
+             "a patient is treated, and for the hospitals and clinics where that manufacture takes place."]
+    second = ["What point of care manufacturing means",
+              "Point of care manufacturing is manufacture that can only be carried out at or near the place where",
+              "the patient is treated. A template is available:",
+              "https://www.gov.uk/government/publications/point-of-care-master-file-template",
+              "Master files",
+              "The point of care master file is the central document that describes how the product is made at",
+              "every site. It must be kept up to date throughout the life of the product."]
+    pdf = plain_pdf(tmp_path / "gov.pdf", [first, second], label="Page {n} of {total}")
+    units = _built_units(pdf, "gov")
+    paths = {u.text.split()[0] + " " + u.text.split()[1]: u.section_path for u in units}
+    assert paths["This guidance"] == ["Who this guidance is for"]
+    assert paths["Point of"] == ["What point of care manufacturing means"]
+    assert paths["The point"] == ["Master files"]
+    assert not any(u.text.startswith(("From:", "Published")) or "Contents" in u.text for u in units)

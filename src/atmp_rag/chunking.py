@@ -52,11 +52,13 @@ from atmp_rag.text.headings import (
     SMALL_WORDS,
     Heading,
     bare_numbered_heading,
+    contents_titles,
     continues_heading,
     detect_heading,
     glossary_term,
     inline_glossary_entry,
     is_caps,
+    listed_title,
     long_title,
     number_key,
     plausible_next,
@@ -272,8 +274,9 @@ def _bare_sequence(lines: Sequence[tuple[int, str]]) -> dict[int, Heading]:
     return found if len(found) >= BARE_SEQUENCE_MIN else {}
 
 
-def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section]:
-    """The sections of a document's joined content text; `page_starts`: offsets where its pages begin."""
+def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozenset[str] = frozenset()) -> list[Section]:
+    """The sections of a document's joined content text; `page_starts`: offsets where its pages begin;
+    `listed`: the section titles its contents list names (`text.headings.contents_titles`)."""
     lines = lines_with_offsets(g)
     questions = _answered_questions(lines)
     bare = _bare_sequence(lines)
@@ -298,6 +301,8 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
         nxt = following[0] if following else ""
         if heading is None and i in bare:
             heading = bare[i]
+        if heading is None:
+            heading = listed_title(line, listed)  # "Master files": the contents list names it
         if heading is None and nxt:
             # At the top of a page a section may start whatever the previous page ended with (a footnote).
             running = offset not in page_starts and _runs_on(_line_before(lines, i))
@@ -363,7 +368,9 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset()) -> list[Section
                 paragraphs.add(heading.number)
             i += 1  # a wrapped paragraph that merely starts with a number
             continue
-        if heading.kind in ("annex", "part") and heading.number.split()[0].lower() in CROSS_REFERENCE_WORDS:
+        if heading.kind in ("annex", "part") and heading.number.split()[0].lower() in CROSS_REFERENCE_WORDS \
+                and not follows_heading:
+            # (Right under a heading, "Chapter 1 General Provisions" + "Article 1 (Purpose)" is the next heading.)
             before = _line_before(lines, i)
             if before and (before[-1].islower() or before[-1] in ",("):
                 i += 1  # "… as required by" + "Article 14 Regulation …": a cross-reference, not a heading
@@ -723,7 +730,8 @@ def segment(doc_id: str, pages: Sequence[Page]) -> Segmented:
         parts.append(body)
         pos += len(body) + 1
     g = "\n".join(parts)
-    sections = _sections(g, frozenset(b[1] for b in bounds)) if g.strip() else []
+    listed = contents_titles([p.text for p in included])
+    sections = _sections(g, frozenset(b[1] for b in bounds), listed) if g.strip() else []
     if notes and sections:
         sections[-1].end = len(g)
         body_sections = list(sections)

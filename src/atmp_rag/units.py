@@ -35,7 +35,8 @@ from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, marker_style,
 
 __all__ = ["UnitBuild", "build_units"]
 
-_CAPTION = re.compile(r"^(?:table|tab\.)\s+[\dA-Z]{1,4}[a-z]?\b", re.IGNORECASE)
+#: "Table 1", "Table A.2"; or an unnumbered "Table. Examples of test items" (Japanese notices in translation).
+_CAPTION = re.compile(r"^(?:(?i:table|tab\.)\s+[\dA-Z]{1,4}[a-z]?\b|Table[.:]\s+\S)")
 _FIGURE = re.compile(r"^(?:figure|fig\.|diagram|chart|scheme)\s+[\dA-Z]{1,4}\b", re.IGNORECASE)
 _ROW_START = re.compile(r"^\S*[^\W\d_]")  # the first token holds a letter ("Benzene", "1,2-Dichloroethane")
 
@@ -295,15 +296,31 @@ def _prose_units(text: str, section: Section, start: int, end: int, max_list_cha
             drafts.append(_Draft(UnitKind.list, a, kept[-1][1], section, rest=rest))
             for s, e in items:
                 s = _after_marker(text, s, e)
-                if text[s:s + 1].isupper() and len(text[s:e].split()) >= 6:
+                if (term := _defined_term(text, s, e)) is not None:
+                    drafts.append(_Draft(UnitKind.definition, s, e, section, context=term))
+                elif text[s:s + 1].isupper() and len(text[s:e].split()) >= 6:
                     drafts.append(_Draft(UnitKind.item, s, e, section, context=(a, b)))
             i = j
             continue
         if _is_item(text, a):
             a = _after_marker(text, a, b)
-        drafts.append(_Draft(UnitKind.sentence, a, b, section))
+        term = _defined_term(text, a, b)
+        drafts.append(_Draft(UnitKind.definition, a, b, section, context=term) if term is not None
+                      else _Draft(UnitKind.sentence, a, b, section))
         i += 1
     return drafts
+
+
+#: A definition in the style of a law: '"Residual undifferentiated cells" means iPS cells …', "'Advanced therapy
+#: medicinal product' means any of the following …".
+_DEFINED_TERM = re.compile(r"[\"“'‘](?P<term>[^\"”'’\n]{2,80})[\"”'’]\s*(?:\([^)\n]{1,40}\)\s*)?"
+                           r"(?:means|shall\s+mean|refers\s+to|is\s+defined\s+as|denotes)\b")
+
+
+def _defined_term(text: str, a: int, b: int) -> tuple[int, int] | None:
+    """The range of the term a unit starting at `a` defines in the style of a law, if it does."""
+    m = _DEFINED_TERM.match(text, a, b)
+    return (m.start("term"), m.end("term")) if m else None
 
 
 def _continues_item(text: str, item_end: int, start: int) -> bool:
@@ -368,6 +385,11 @@ def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 9
                 # Before the first heading, a line that ends no sentence is the document's title or a
                 # running head ("Questions and answers on the classification of …", "COVER NOTE FOR …").
                 problem = "title before the first heading"
+            if problem is None and not section.path and d.kind is UnitKind.table and len(seg.sections) > 1:
+                # Lines without sentences before the first heading of a document that has headings are its
+                # title block read as a table ("From: Medicines and Healthcare products Regulatory Agency" /
+                # "Published 12 June 2025" / "Contents"), not a table of the guidance.
+                problem = "title block before the first heading"
             if problem is not None:
                 dropped[problem] += 1
                 continue

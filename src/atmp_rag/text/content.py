@@ -23,7 +23,15 @@ import re
 from collections.abc import Sequence
 
 from atmp_rag.models import PageKind
-from atmp_rag.text.headings import SMALL_WORDS, VERBS, bare_numbered_heading, detect_heading, is_caps
+from atmp_rag.text.headings import (
+    SMALL_WORDS,
+    VERBS,
+    bare_numbered_heading,
+    contents_titles,
+    detect_heading,
+    is_caps,
+    listed_title,
+)
 from atmp_rag.text.sentences import FROM_SUPERSCRIPT, RAISED, TO_SUPERSCRIPT, lines_with_offsets
 
 __all__ = ["classify_pages", "footnote_anchor", "footnote_start", "is_prose_line", "strip_lead_noise", "unit_problem"]
@@ -130,6 +138,14 @@ def _has_body_heading(lines: Sequence[str]) -> bool:
     return False
 
 
+def _starts_a_listed_section(lines: Sequence[str]) -> bool:
+    """The page prints a contents list and then the first section it names ("Contents" / "– Who this
+    guidance is for" / … / "Who this guidance is for" / "This guidance is for …"): web guidance printed to
+    PDF begins its body on the page of its title."""
+    listed = contents_titles(["\n".join(lines)])
+    return any(listed_title(ln, listed) is not None for ln in lines)
+
+
 def _contact_share(lines: Sequence[str]) -> float:
     return sum(1 for ln in lines if _CONTACT.search(ln)) / max(1, len(lines))
 
@@ -156,7 +172,7 @@ def classify_pages(texts: Sequence[str], toc: Sequence[bool]) -> list[PageKind]:
               and (_date_share(lines) >= 0.15 or sum(1 for ln in lines[:12] if _DATE.search(ln)) >= 2)):
             kinds[i] = PageKind.history  # a history table continued over several pages
         elif (i == first_text and i <= 1 and not _has_body_heading(lines) and _sentences_count(lines) <= 4
-              and len(lines) <= 60):
+              and len(lines) <= 60 and not _starts_a_listed_section(lines)):
             kinds[i] = PageKind.title
     return kinds
 
@@ -196,8 +212,11 @@ def strip_lead_noise(text: str, start: int, end: int, title_words: int = 6) -> i
         cased = all(w[0].isupper() for w in significant) or (
             len(words) <= 3 and len(significant) == len(words) and words[0][0].isupper()
             and words[0].lower() not in _OPENERS and not re.search(r"[\d/]", first))
+        # Before a document's first heading (`title_words` > 6) an address block's line may end in a comma
+        # ("Director, Medical Device Evaluation Division, …, Bureau," over "Ministry of Health, …").
+        ends = ".;:!?" if title_words > 6 else ".;:,!?"
         tail = (
-            0 < len(words) <= title_words and first[-1:] not in ".;:,!?" and significant and cased
+            0 < len(words) <= title_words and first[-1:] not in ends and significant and cased
             and not any(w in VERBS for w in words)
             and rest[:1].isupper() and not is_caps(first) and detect_heading(first) is None
         ) or (

@@ -12,6 +12,7 @@ the wrapped rest of a heading ("5.2.2 Justification of Starting Material Selecti
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -540,3 +541,44 @@ def question_line(line: str) -> Heading | None:
     if not _QUESTION_TITLE.match(title) or not title_ok(title):
         return None
     return Heading(number=m.group("num") or "", title=title, level=2, kind="question", text=text)
+
+
+#: A contents list's own heading ("Contents", "Table of contents").
+_CONTENTS_HEAD = re.compile(r"^\s*(?:table\s+of\s+)?contents\s*$", re.IGNORECASE)
+#: A contents entry's marker ("– Master files").
+_ENTRY_MARKER = re.compile(r"^\s*[•●▪■◦\-–—]\s+")
+
+
+def _entry(line: str) -> str:
+    """A contents line as a comparable title: no marker; lower case."""
+    return " ".join(_ENTRY_MARKER.sub("", line).split()).lower()
+
+
+def contents_titles(content_texts: Sequence[str]) -> frozenset[str]:
+    """The section titles that a contents list printed on a content page names (compared with
+    `listed_title`): web guidance printed to PDF puts "Contents" over "– Who this guidance is for",
+    "– Master files", …, with neither numbers nor pages, and its headings are short lines that the other
+    rules take for running text. (Table-of-contents pages are not read: their numbered titles are found by
+    `detect_heading` anyway, and their other lines name furniture such as a cover's running title.)
+    """
+    titles: set[str] = set()
+    for text in content_texts:
+        lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+        for i, line in enumerate(lines):
+            if not _CONTENTS_HEAD.match(line):
+                continue
+            for entry in lines[i + 1:]:
+                if not _ENTRY_MARKER.match(entry) or len(entry.split()) > 13 or entry.rstrip()[-1:] in ".;:":
+                    break
+                titles.add(_entry(entry))
+    return frozenset(t for t in titles if t and 1 <= len(t.split()) <= 12)
+
+
+def listed_title(line: str, listed: frozenset[str]) -> Heading | None:
+    """A line that a contents list names as a section ("Master files", "What point of care manufacturing
+    means"): a heading however it reads, when it starts with a capital (not the contents entry itself, with
+    its marker, nor the wrapped end of a title "… control sites and" / "master files") and ends no sentence."""
+    text = " ".join(line.split())
+    if not listed or not text[:1].isupper() or text[-1:] in ".;:," or text.lower() not in listed:
+        return None
+    return Heading(number="", title=text, level=1, kind="label", text=text)
