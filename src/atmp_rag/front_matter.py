@@ -275,12 +275,11 @@ def describe(document: Document, front: FrontMatter) -> Document:
     update: dict[str, object] = {}
     # A withdrawn draft is not in force either: superseded says more than draft.
     if front.superseded:
-        update["status"] = Status.superseded
-        update["status_note"] = f'(not in the catalog; the PDF reads "{" ".join(front.superseded.split())}")'
-        update["superseded_by"] = front.successor
+        update["status"], update["superseded_by"] = Status.superseded, front.successor
     elif front.draft:
         update["status"] = Status.draft
-        update["status_note"] = f'(not in the catalog; the PDF reads "{" ".join(front.draft.split())}")'
+    if said := front.superseded or front.draft:
+        update["status_note"] = f'(not in the catalog; the PDF reads "{" ".join(said.split())}")'
     if front.reference:
         update["reference"] = front.reference
     if _JUNK_AUTHOR.match(document.issuer):

@@ -29,14 +29,12 @@ from dataclasses import dataclass
 
 from atmp_rag.chunking import Section, Segmented
 from atmp_rag.models import Chunk, QuoteUnit, UnitKind
-from atmp_rag.text.content import TABLE_CAPTION, is_prose_line, strip_lead_noise, unit_problem
+from atmp_rag.text.content import TABLE_CAPTION, TABLE_LABEL, is_prose_line, strip_lead_noise, unit_problem
 from atmp_rag.text.headings import VERBS
 from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, marker_style, split, strip_range
 
 __all__ = ["UnitBuild", "build_units"]
 
-#: "Table 1", "Table A.2"; or an unnumbered "Table. Examples of test items" (Japanese notices in translation).
-_CAPTION = re.compile(r"^(?:(?i:table|tab\.)\s+[\dA-Z]{1,4}[a-z]?\b|Table[.:]\s+\S)")
 _FIGURE = re.compile(r"^(?:figure|fig\.|diagram|chart|scheme)\s+[\dA-Z]{1,4}\b", re.IGNORECASE)
 _ROW_START = re.compile(r"^\S*[^\W\d_]")  # the first token holds a letter ("Benzene", "1,2-Dichloroethane")
 
@@ -92,19 +90,19 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
     out = []
     i = 0
     while i < len(texts):
-        if i + 1 < len(texts) and _CAPTION.match(texts[i + 1]) and texts[i].rstrip()[-1:] in ".;:!?" \
-                and not _CAPTION.match(texts[i]):
+        if i + 1 < len(texts) and TABLE_LABEL.match(texts[i + 1]) and texts[i].rstrip()[-1:] in ".;:!?" \
+                and not TABLE_LABEL.match(texts[i]):
             i += 1  # the last line of the paragraph above ("acceptable.") is not the table's first
         # The caption heads the run, or sits right above it when it reads like prose itself ("Table 1.
         # Release tests and acceptance criteria for the finished CAR-T cell product").
-        caption_at = i if _CAPTION.match(texts[i]) else i - 1 if i > 0 and _CAPTION.match(texts[i - 1]) else None
+        caption_at = i if TABLE_LABEL.match(texts[i]) else i - 1 if i > 0 and TABLE_LABEL.match(texts[i - 1]) else None
         j = i
         while j < len(texts):
             line = texts[j]
             if caption_at is not None and j > i and _prose_like_row(texts, j, caption_at):
                 j += 1
                 continue
-            if is_prose_line(line) or (LIST_ITEM.match(line) and not _CAPTION.match(line)) \
+            if is_prose_line(line) or (LIST_ITEM.match(line) and not TABLE_LABEL.match(line)) \
                     or (j > 0 and _ends_a_sentence_before(texts[j - 1], line)):
                 break
             j += 1
@@ -115,7 +113,8 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
             # a numbered caption right above a run of rows whose values are words ("Sterility Ph. Eur. 2.6.27
             # No growth", "Identity Flow cytometry CAR-positive T cells detected") heads a table too.
             captioned = caption_at == i - 1 and TABLE_CAPTION.match(texts[i - 1]) is not None
-            if _CAPTION.match(run[0]) or _CAPTION.match(run[-1]) or captioned or (rows >= 1 and rows >= len(run) / 3):
+            if TABLE_LABEL.match(run[0]) or TABLE_LABEL.match(run[-1]) or captioned \
+                    or (rows >= 1 and rows >= len(run) / 3):
                 out.append((i, j, "table"))
             elif _FIGURE.match(run[0]) or sum(len(ln.split()) for ln in run) / len(run) <= 4.5:
                 out.append((i, j, "figure"))
@@ -148,7 +147,7 @@ def _ends_a_sentence_before(previous: str, line: str) -> bool:
     """`line` is the end of a sentence wrapped from `previous` that refers to a table or figure ("… the tests
     listed in" / "Table 1."), not a caption: `previous` runs on in lower case, `line` is short and ends it."""
     last = previous.split()[-1] if previous.split() else ""
-    return (bool(_CAPTION.match(line) or _FIGURE.match(line)) and len(line.split()) <= 6
+    return (bool(TABLE_LABEL.match(line) or _FIGURE.match(line)) and len(line.split()) <= 6
             and line.rstrip()[-1:] in ".;" and last.isalpha() and last.islower())
 
 
@@ -160,7 +159,7 @@ def _table_units(text: str, lines: list[tuple[int, int]], section: Section, capt
     end = lines[-1][1]
     if carried is not None:
         return [_Draft(UnitKind.table, a, b, section, carried) for a, b in _slices(lines, max_chars)]
-    body = [text[a:b] for a, b in lines if not _CAPTION.match(text[a:b])]
+    body = [text[a:b] for a, b in lines if not TABLE_LABEL.match(text[a:b])]
     if sum(len(ln.split()) for ln in body) < 8 and not any(c.isdigit() for ln in body for c in ln):
         return []  # a caption over a few header words, its cells read elsewhere: nothing to quote
     if end - start <= max_chars:
@@ -177,14 +176,13 @@ def _table_units(text: str, lines: list[tuple[int, int]], section: Section, capt
     # The header goes on over lines that continue it in lower case ("Study Storage condition Minimum time
     # period covered by" / "data at submission"); a capitalised line under it is a row whose values are
     # words ("Identity Flow cytometry CAR-positive T cells detected").
-    first_header = 1 if caption is not None and lines[0] == caption else 0
-    for k in range(first_header + 1, header_end):
+    for k in range(1, header_end):
         if text[lines[k][0]:lines[k][0] + 1].isupper():
             header_end = k
             break
     context = (start, lines[header_end - 1][1]) if header_end > 0 else caption
     body = lines[header_end:]
-    if len(body) > 1 and _CAPTION.match(text[body[-1][0]:body[-1][1]]):
+    if len(body) > 1 and TABLE_LABEL.match(text[body[-1][0]:body[-1][1]]):
         body = body[:-1]  # a caption under the table is not a row of it
     # "Acetonitrile 4.1 410": a label, then its values at the end of the same line.
     one_line_rows = sum(1 for a, b in body if _ROW_START.match(text[a:b])
@@ -228,7 +226,7 @@ def _body_units(text: str, section: Section, start: int, end: int, max_list_char
     for i, j, kind in _ragged_runs(text, lines):
         caption = None
         above = text[lines[i - 1][0]:lines[i - 1][1]] if i > 0 else ""
-        if _CAPTION.match(above) and not (
+        if TABLE_LABEL.match(above) and not (
                 i > 1 and _ends_a_sentence_before(text[lines[i - 2][0]:lines[i - 2][1]], above)):
             caption = lines[i - 1]
         if kind == "table":
@@ -375,7 +373,7 @@ def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 9
     for section in seg.sections:
         for d in _section_drafts(text, section, max_list_chars, max_table_chars, dropped, page_tops):
             start = d.start if d.kind in (UnitKind.table, UnitKind.row) else \
-                strip_lead_noise(text, d.start, d.end, title_words=6 if section.path else 20)
+                strip_lead_noise(text, d.start, d.end, preamble=not section.path)
             if d.kind is UnitKind.list and start != d.start:
                 dropped["list lead-in is a fragment"] += 1
                 continue

@@ -89,6 +89,10 @@ _OPENERS = frozenset({
 _BLANK = re.compile(r"_{3,}|\.{8,}\s*$")
 _URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
 _CAPTION = re.compile(r"^(?:figure|fig\.|table|diagram|chart|scheme)\s+[\dA-Z]{1,4}[a-z]?\s*[:.–-]", re.IGNORECASE)
+#: A table's label at the start of a line: "Table 1", "TABLE 4.", "Tab. A2"; or an unnumbered "Table. Examples
+#: of test items" (Japanese notices in translation). The number is a digit or a capital ("Table of …" is no label).
+_TABLE_NUMBER = r"(?i:table|tab\.)\s+[\dA-Z]{1,4}[a-z]?"
+TABLE_LABEL = re.compile(rf"^(?:{_TABLE_NUMBER}\b|Table[.:]\s+\S)")
 #: A caption that numbers a table and then titles it ("Table 1. Release tests …", "Table 2: …"): the line under
 #: it is the table's header row, whatever it looks like ("Test Method Acceptance criterion").
 TABLE_CAPTION = re.compile(r"^(?:table|tab\.)\s+[\dA-Z]{1,4}[a-z]?\s*[.:–—]\s+\S", re.IGNORECASE)
@@ -177,14 +181,15 @@ def classify_pages(texts: Sequence[str], toc: Sequence[bool]) -> list[PageKind]:
     return kinds
 
 
-def strip_lead_noise(text: str, start: int, end: int, title_words: int = 6) -> int:
+def strip_lead_noise(text: str, start: int, end: int, preamble: bool = False) -> int:
     """A new start for text[start:end] past a footnote-marker line, a web address on a line of its own, or
     the tail of a wrapped heading or a box's label.
 
     "1\\nweight variation…" loses its "1" line, "1 Samples should…" its "1 ";
     "Drug Substances\\nIf an isolated intermediate…" loses
-    "Drug Substances" (a Title Case line of at most `title_words` words without a verb or an end, followed by
-    a capital; before a document's first heading its title lines are longer),
+    "Drug Substances" (a Title Case line of at most six words without a verb or an end, followed by a capital;
+    in the `preamble` before a document's first heading, title and address lines of up to 20 words, which may
+    end in a comma: "Director, …, Bureau," over "Ministry of Health, …"),
     "https://www.gov.uk/…\nKey points\nThe non-clinical programme…" both its lines, and a caption line
     ("Figure 1: Typical process flow …\nThe total time …") its caption.
     """
@@ -212,9 +217,7 @@ def strip_lead_noise(text: str, start: int, end: int, title_words: int = 6) -> i
         cased = all(w[0].isupper() for w in significant) or (
             len(words) <= 3 and len(significant) == len(words) and words[0][0].isupper()
             and words[0].lower() not in _OPENERS and not re.search(r"[\d/]", first))
-        # Before a document's first heading (`title_words` > 6) an address block's line may end in a comma
-        # ("Director, Medical Device Evaluation Division, …, Bureau," over "Ministry of Health, …").
-        ends = ".;:!?" if title_words > 6 else ".;:,!?"
+        title_words, ends = (20, ".;:!?") if preamble else (6, ".;:,!?")
         tail = (
             0 < len(words) <= title_words and first[-1:] not in ends and significant and cased
             and not any(w in VERBS for w in words)
