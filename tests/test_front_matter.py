@@ -163,7 +163,7 @@ def test_a_guideline_that_supersedes_another_is_in_force(tmp_path: Path) -> None
     assert got.superseded == "" and got.draft == "" and got.reference == "EMA/CAT/80183/2014"
 
 
-def test_numeric_cover_dates_of_other_regulators(tmp_path: Path) -> None:
+def test_cover_dates_of_other_regulators(tmp_path: Path) -> None:
     """Health Canada prints "Date adopted: 2025/04/02", Swissmedic "Valid from: 01.02.2023": the cover's date
     as printed, not the file's creation date."""
     body = ["1 Introduction", "This guidance applies to cell therapy products. Sponsors should consult it early."]
@@ -175,3 +175,10 @@ def test_numeric_cover_dates_of_other_regulators(tmp_path: Path) -> None:
                                                         "Identification number: ZL101_00_008e_WL",
                                                         "Valid from: 01.02.2023"], body, body]))
     assert ch.date == "01.02.2023"
+    # GOV.UK prints "Updated 6 May 2021" under the title; an old EMEA cover "London, 30 May 2008".
+    uk = front(pdfgen.plain_pdf(tmp_path / "uk.pdf", [["Guidance", "Guidance on the licensing of biosimilar products",
+                                                        "Updated 6 May 2021"], body, body]))
+    assert uk.date == "6 May 2021"
+    emea = front(pdfgen.plain_pdf(tmp_path / "emea.pdf", [["European Medicines Agency", "London, 30 May 2008",
+                                                            "Doc. Ref. EMEA/CHMP/GTWP/125491/2006"], body, body]))
+    assert emea.date == "30 May 2008" and emea.reference == "EMEA/CHMP/GTWP/125491/2006"

@@ -613,3 +613,27 @@ def test_web_guidance_printed_to_pdf_keeps_its_first_page_and_listed_headings(tm
     assert paths["Point of"] == ["What point of care manufacturing means"]
     assert paths["The point"] == ["Master files"]
     assert not any(u.text.startswith(("From:", "Published")) or "Contents" in u.text for u in units)
+
+
+def test_a_who_annex_title_under_its_label_is_no_unit_and_names_the_document(tmp_path: Path) -> None:
+    """WHO TRS annex: "Annex 3" over a wrapped title, then the background in prose, one of whose wrapped lines
+    starts "guidance on the evaluation of …". The title is read from the block under the label (not from the
+    prose line), the year from the report series in the running header, and the title is never quoted."""
+    from atmp_rag.extract import extract_document
+    from atmp_rag.front_matter import read_front_matter
+    from tests.pdfgen import plain_pdf
+
+    first = ["Annex 3", "WHO considerations on regulatory convergence for cell and gene", "therapy products",
+             "Background",
+             "At its meeting in October 2022 the Expert Committee noted the increasing number of requests for",
+             "guidance on the evaluation of these products and recommended that WHO develop a document.",
+             "The document was adopted by the Committee at its meeting in 2024."]
+    second = ["1. Scope", "These considerations apply to cell and gene therapy products regulated as medicines."]
+    pdf = plain_pdf(tmp_path / "who.pdf", [first, second, second],
+                    header="WHO Technical Report Series, No. 1048, 2024", first_number=93)
+    front = read_front_matter(*extract_document(pdf, "who"))
+    assert front.title == "WHO considerations on regulatory convergence for cell and gene therapy products"
+    assert front.date == "2024"
+    units = _built_units(pdf, "who")
+    assert units[0].text.startswith("At its meeting in October 2022")
+    assert not any("regulatory convergence" in u.text for u in units)

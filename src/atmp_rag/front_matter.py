@@ -9,7 +9,10 @@ Word - gtmp_draft.docx"). A draft cited as final is a wrong citation, so the fro
 - the top of the first page (all of it when it is a title page): the reference ("EMA/CAT/80183/2014",
   "Document number GN-0042"), a title line ("Guideline on …", "Draft guidance for industry"), the date
   printed on a line of its own ("18 March 2024", "Adopted on 17 November 2022"), and what marks a draft
-  ("Draft", "distributed for comment purposes only", "currently under public consultation").
+  ("Draft", "distributed for comment purposes only", "currently under public consultation");
+- a cover with no title line of that kind ("Annex 3" over "WHO considerations on …") is titled by the
+  title-like block it begins with, and an annex with no date by the year of the report series its
+  running line cites ("WHO Technical Report Series, No. 1048, 2024").
 
 Only the front is read: the body of a guideline cites other documents' references and discusses drafts
 ("Draft agreed by CAT" is a row of every adopted EMA guideline's cover table). A front or running line
@@ -100,10 +103,11 @@ _MAX_TITLE = 250
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 #: A cover line that is a date and nothing else: "18 March 2024", "December 2023", "(May 2021)",
 #: "Adopted on 17 November 2022", "Effective date: 1 March 2023", "Date adopted: 2025/04/02", "Valid from:
-#: 01.02.2023". "Draft agreed by CAT  March 2019" is a row
-#: of the adoption table, not the document's date.
+#: 01.02.2023", "Updated 6 May 2021" (GOV.UK), "London, 30 May 2008" (an old EMEA cover's place and date).
+#: "Draft agreed by CAT  March 2019" is a row of the adoption table, not the document's date.
 _DATE_LINE = re.compile(
-    rf"^\(?(?:(?:step\s+\d[a-z]?,?|endorsed\s+on|adopted\s+on|dated?:?|issued:?|published:?|effective\s+date:?|"
+    rf"^\(?(?:[A-Z][a-z]+,\s+)?(?:(?:step\s+\d[a-z]?,?|endorsed\s+on|adopted\s+on|dated?:?|issued:?|published:?|"
+    rf"first\s+published:?|(?:last\s+)?updated:?|revised:?|effective\s+date:?|"
     rf"date\s+(?:adopted|of\s+adoption|issued|of\s+issue|of\s+publication):?|adoption\s+date:?|issue\s+date:?|"
     rf"valid\s+from:?|in\s+force\s+from:?)\s+)?"
     rf"(?P<date>\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|"
@@ -111,6 +115,14 @@ _DATE_LINE = re.compile(
     rf"\d{{4}}/\d{{2}}/\d{{2}}|\d{{2}}\.\d{{2}}\.\d{{4}})\)?$",
     re.IGNORECASE,
 )
+
+#: The issue of a series a running line cites: "WHO Technical Report Series, No. 1048, 2024" (a WHO annex
+#: prints no date of its own; the year of the report it is published in is its date).
+_SERIES_ISSUE = re.compile(r"\bSeries,?\s+No\.\s*\d+,\s*(?P<year>(?:19|20)\d{2})\b")
+#: A label line over an annex's title ("Annex 3", "Appendix B"): not the title itself.
+_LABEL_LINE = re.compile(r"^\s*(?:annex|appendix|attachment|part|chapter)\s+[\dIVXA-Z]{1,4}\.?\s*$", re.IGNORECASE)
+#: A numbered heading or contents entry ("1. Introduction", "2 Scope 196", "IV. GLOSSARY").
+_NUMBERED_LINE = re.compile(r"^\s*(?:\d+(?:\.\d+)*|[IVX]+)[.)]?\s+\S")
 
 
 @dataclass(frozen=True)
@@ -169,7 +181,8 @@ def _title(lines: Sequence[str]) -> str:
             # "ICH HARMONISED GUIDELINE" over the title in capitals, then the code ("E6(R3)").
             return " ".join(_title_block(lines, i + 1, 1))
     for i, line in enumerate(lines):
-        if not _TITLE_START.match(line) or _AUDIENCE_LINE.match(line):
+        # A title begins with a capital: "guidance on the evaluation of …" is a wrapped line of prose.
+        if not _TITLE_START.match(line) or _AUDIENCE_LINE.match(line) or not line.lstrip()[:1].isupper():
             continue
         if len(line.split()) <= 3:
             # "Questions and answers" / "Guidance document" over the subject.
@@ -186,6 +199,24 @@ def _title(lines: Sequence[str]) -> str:
             # or below when the audience heads the page or an issuer's name is above it.
             above = _title_block(lines, i - 1, -1)
             return " ".join(above) if len(" ".join(above).split()) >= 3 else " ".join(_title_block(lines, i + 1, 1))
+    return _leading_title(lines)
+
+
+def _leading_title(lines: Sequence[str]) -> str:
+    """The title-like block the front begins with, under an "Annex 3" label ("WHO considerations on regulatory
+    convergence for cell and gene" / "therapy products"), when no line starts like a guideline's title.
+
+    Only lines before the first prose line are read. A block of one or two words is a heading ("Background",
+    "Contents"); a block without a joining word ("of", "for", "on" …) is a name ("Health Canada Santé Canada").
+    """
+    for i, line in enumerate(lines):
+        if line.rstrip().endswith(".") or len(line.split()) > 15:
+            break  # prose: the front has no title block
+        if _LABEL_LINE.match(line) or _NUMBERED_LINE.match(line) or not line[:1].isupper():
+            continue
+        words = " ".join(_title_block(lines, i, 1, wrapped=True)).split()
+        if len(words) >= 3 and any(w.lower() in _OPEN_END for w in words):
+            return _clean_title(" ".join(words))
     return ""
 
 
@@ -245,7 +276,8 @@ def read_front_matter(pages: Sequence[Page], furniture: Sequence[str]) -> FrontM
     if not draft:
         draft = next((line for line in _front_lines(pages, content_top=True)
                       if (_DRAFT_TITLE_LINE.match(line) and len(line.split()) <= 12) or _CONSULTATION.search(line)), "")
-    date = next((m.group("date") for line in [*front, *furniture] if (m := _DATE_LINE.match(line))), "")
+    date = next((m.group("date") for line in [*front, *furniture] if (m := _DATE_LINE.match(line))), "") or \
+        next((m.group("year") for line in [*furniture, *front] if (m := _SERIES_ISSUE.search(line))), "")
     lines = [*furniture, *_front_lines(pages, content_top=True)]
     # A sentence wraps: a line going on in lower case ("superseded by …" under "This guideline has been") is
     # read with the line before it; a stamp is printed capitalised ("SUPERSEDED", "Superseded by …").

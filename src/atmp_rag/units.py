@@ -359,6 +359,13 @@ def _section_drafts(text: str, section: Section, max_list_chars: int, max_table_
     return _body_units(text, section, start, end, max_list_chars, max_table_chars, dropped, page_tops)
 
 
+def _title_like_lines(text: str) -> bool:
+    """Lines that end no sentence and hold none: a title block, not a sentence with a footer glued on."""
+    # A footnote marker may follow the full stop ("… to humans.1", "… (42 U.S.C. 262).¹").
+    return not re.search(r"[.!?;:][)\"”’]?[\d¹²³⁴⁵⁶⁷⁸⁹⁰*†]*$", text.rstrip()) \
+        and not re.search(r"[.!?][)\"”’]?\s+[^\s\d]", text)
+
+
 def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 900,
                 max_table_chars: int = 700) -> UnitBuild:
     """The quotable units of one segmented document (see the module docstring)."""
@@ -378,10 +385,11 @@ def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 9
                 dropped["list lead-in is a fragment"] += 1
                 continue
             problem = unit_problem(text[start:d.end], d.kind.value)
-            if problem is None and not section.path and d.kind is UnitKind.sentence \
-                    and not re.search(r"[.!?;:][)\"”’]?$", text[start:d.end].rstrip()):
-                # Before the first heading, a line that ends no sentence is the document's title or a
-                # running head ("Questions and answers on the classification of …", "COVER NOTE FOR …").
+            if problem is None and d.kind is UnitKind.sentence and _title_like_lines(text[start:d.end]) \
+                    and (not section.path or not units):
+                # Before the first heading a line that ends no sentence is the document's title or a running
+                # head ("Questions and answers on the classification of …", "COVER NOTE FOR …"); so it is
+                # before the document's first unit, under an "Annex 3" label read as a heading.
                 problem = "title before the first heading"
             if problem is None and not section.path and d.kind is UnitKind.table and len(seg.sections) > 1:
                 # Lines without sentences before the first heading of a document that has headings are its
