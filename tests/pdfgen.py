@@ -628,9 +628,10 @@ OJ_RIGHT = [
 ]
 
 
-def two_column_pdf(path: Path, pages: int = 2) -> Path:
+def two_column_pdf(path: Path, pages: int = 2, footer: str | None = None) -> Path:
     """An OJ-style page written line by line across both columns (as some producers do), under a
-    full-width running header; a text extractor that follows the content stream interleaves them."""
+    full-width running header (and over `footer`, drawn across the middle); a text extractor that follows
+    the content stream interleaves them."""
     c = canvas.Canvas(str(path), pagesize=A4)
     width, height = A4
     for number in range(1, pages + 1):
@@ -643,6 +644,8 @@ def two_column_pdf(path: Path, pages: int = 2) -> Path:
                 c.drawString(45, y, OJ_LEFT[i])
             if i < len(OJ_RIGHT):
                 c.drawString(width / 2 + 15, y, OJ_RIGHT[i])
+        if footer:
+            c.drawString(45, 30, f"{footer} {number}")
         c.showPage()
     c.save()
     return path

@@ -412,6 +412,19 @@ def test_two_column_page_written_across_columns_is_read_column_by_column(tmp_pat
     assert "Official Journal of the European Union" in flat  # the full-width header line stays whole
 
 
+def test_a_running_footer_across_both_columns_stays_whole_and_is_furniture(tmp_path: Path) -> None:
+    """A TGA-style footer drawn across the middle of a two-column page: cut at the middle, its halves were
+    glued to the last line of each column ("… concerning the TGA consultation: Regulation of bio")."""
+    from tests.pdfgen import two_column_pdf
+
+    footer = "TGA consultation: Regulation of biologicals and first-in-human trials | V0.3 March 2024"
+    pages = extract_pages(two_column_pdf(tmp_path / "tga.pdf", pages=3, footer=footer), "tga")
+    for page in pages:
+        assert "TGA consultation" not in page.text and "V0.3" not in page.text  # whole, so taken off as furniture
+        flat = " ".join(page.text.split())
+        assert "Where an advanced therapy medicinal product contains human cells or tissues" in flat
+
+
 def test_a_table_with_an_empty_middle_is_not_split_into_columns(tmp_path: Path) -> None:
     """Short cells either side of an empty middle: a table, not two columns of running text."""
     from tests.pdfgen import plain_pdf

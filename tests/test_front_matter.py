@@ -182,3 +182,33 @@ def test_cover_dates_of_other_regulators(tmp_path: Path) -> None:
     emea = front(pdfgen.plain_pdf(tmp_path / "emea.pdf", [["European Medicines Agency", "London, 30 May 2008",
                                                             "Doc. Ref. EMEA/CHMP/GTWP/125491/2006"], body, body]))
     assert emea.date == "30 May 2008" and emea.reference == "EMEA/CHMP/GTWP/125491/2006"
+
+
+def test_a_consultation_paper_with_notices_and_a_version_history_page(tmp_path: Path) -> None:
+    """TGA: "Consultation paper" over the title and "Version 0.3, March 2024" on the cover (a draft, dated by
+    its version line); page 2 holds the copyright and confidentiality notices over a "Version history" table,
+    and is front matter, never quoted."""
+    cover = ["Consultation paper", "Proposed refinements to the regulation of biologicals",
+             "Version 0.3, March 2024"]
+    notices = ["Copyright", "This work is copyright. You may reproduce the whole or part of this work in unaltered",
+               "form for your own personal use. All other rights are reserved.", "Confidentiality",
+               "All submissions received will be placed on the Internet site, unless marked confidential.",
+               "Version history", "Version\tDescription of change\tEffective date",
+               "V0.1\tInternal draft for discussion\tNovember 2023", "V0.3\tReleased for consultation\tMarch 2024"]
+    body = ["About this consultation", "We propose that sentinel dosing be required for all first-in-human trials.",
+            "Sponsors should justify the starting dose on the basis of all available nonclinical data."]
+    path = pdfgen.plain_pdf(tmp_path / "tga.pdf", [cover, notices, body, body])
+    pages, furniture = extract_document(path, "tga")
+    got = read_front_matter(pages, furniture)
+    assert (got.draft, got.date) == ("Consultation paper", "March 2024")
+    assert got.title == "Proposed refinements to the regulation of biologicals"
+    assert [p.kind.value for p in pages[:3]] == ["title", "history", "content"]
+
+
+def test_a_commission_document_is_cited_by_its_commission_reference(tmp_path: Path) -> None:
+    cover = ["EUROPEAN COMMISSION", "Brussels, 22.11.2017", "C(2017) 7694 final",
+             "Guidelines on Good Manufacturing Practice specific to Advanced Therapy Medicinal Products"]
+    body = ["1. Introduction", "These guidelines apply to the manufacture of advanced therapy medicinal products."]
+    got = front(pdfgen.plain_pdf(tmp_path / "ec.pdf", [cover, body, body]))
+    assert got.reference == "C(2017) 7694 final" and got.draft == ""
+    assert got.title == "Guidelines on Good Manufacturing Practice specific to Advanced Therapy Medicinal Products"

@@ -616,19 +616,22 @@ def test_web_guidance_printed_to_pdf_keeps_its_first_page_and_listed_headings(tm
 
 
 def test_a_who_annex_title_under_its_label_is_no_unit_and_names_the_document(tmp_path: Path) -> None:
-    """WHO TRS annex: "Annex 3" over a wrapped title, then the background in prose, one of whose wrapped lines
-    starts "guidance on the evaluation of …". The title is read from the block under the label (not from the
-    prose line), the year from the report series in the running header, and the title is never quoted."""
+    """WHO TRS annex: "Annex 3" over a wrapped title and a contents list ("1. Scope 94" …, no leader dots), then
+    the background in prose, one of whose wrapped lines starts "guidance on the evaluation of …". The title is
+    read from the block under the label (not from the prose line), the year from the report series in the
+    running header; the title is never quoted, and the contents entries are neither headings nor text."""
     from atmp_rag.extract import extract_document
     from atmp_rag.front_matter import read_front_matter
     from tests.pdfgen import plain_pdf
 
     first = ["Annex 3", "WHO considerations on regulatory convergence for cell and gene", "therapy products",
+             "1. Scope 94", "2. Terminology 95", "3. Reliance pathways 95", "Authors and acknowledgements 97",
              "Background",
              "At its meeting in October 2022 the Expert Committee noted the increasing number of requests for",
              "guidance on the evaluation of these products and recommended that WHO develop a document.",
              "The document was adopted by the Committee at its meeting in 2024."]
-    second = ["1. Scope", "These considerations apply to cell and gene therapy products regulated as medicines."]
+    second = ["1. Scope", "These considerations apply to cell and gene therapy products regulated as medicines.",
+              "2. Terminology", "The definitions below apply to the terms as used in this annex."]
     pdf = plain_pdf(tmp_path / "who.pdf", [first, second, second],
                     header="WHO Technical Report Series, No. 1048, 2024", first_number=93)
     front = read_front_matter(*extract_document(pdf, "who"))
@@ -636,4 +639,29 @@ def test_a_who_annex_title_under_its_label_is_no_unit_and_names_the_document(tmp
     assert front.date == "2024"
     units = _built_units(pdf, "who")
     assert units[0].text.startswith("At its meeting in October 2022")
-    assert not any("regulatory convergence" in u.text for u in units)
+    assert not any("regulatory convergence" in u.text or "Authors" in u.text for u in units)
+    scope = next(u for u in units if u.text.startswith("These considerations apply"))
+    assert scope.section_path == ["1. Scope"] and scope.pages == [2]
+
+
+def test_a_long_header_under_a_caption_heads_a_table_of_wrapped_cells(tmp_path: Path) -> None:
+    """FDA Table 1: the caption, a header line as long as prose ("Product type Examples of potency-related
+    attributes Examples of assay formats") and cells wrapped over short lines. The header used to break
+    the table off: caption and header became a "sentence", the cells figure text."""
+    from tests.pdfgen import plain_pdf
+
+    table = ["3. Potency-related attributes",
+             "Table 1 lists examples of potency-related attributes that sponsors have used for CAR T cells.",
+             "Table 1. Examples of potency-related attributes by product type",
+             "Product type Examples of potency-related attributes Examples of assay formats",
+             "Autologous", "CD19-directed CAR T", "cells", "Antigen-specific cytotoxicity;",
+             "antigen-induced interferon gamma", "release", "Flow cytometry-based killing", "assay",
+             "AAV vector encoding", "an enzyme", "Transgene expression;", "enzymatic activity",
+             "Cell-based transduction", "assay with enzyme readout",
+             "You should not rely on vector genome titer alone as a measure of potency for these products."]
+    units = _built_units(plain_pdf(tmp_path / "fda.pdf", [_CAR_T_INTRO, table]), "fda")
+    tables = [u for u in units if u.kind is UnitKind.table]
+    assert tables and " ".join(tables[0].text.split()).startswith("Table 1. Examples of potency-related attributes")
+    assert "Examples of assay formats" in tables[0].text
+    assert not any(u.kind is UnitKind.sentence and "Examples of assay formats" in u.text for u in units)
+    assert any(u.text.startswith("You should not rely on vector genome titer") for u in units)

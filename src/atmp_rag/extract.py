@@ -169,24 +169,33 @@ class PdfiumBackend(PdfBackend):
             doc.close()
 
 
-def two_columns(textpage: pdfium.PdfTextPage, width: float, height: float) -> tuple[str, str] | None:
-    """The left and right column texts of a two-column page (the Official Journal of the EU prints
-    regulations and directives so), or None for any other page.
+def two_columns(textpage: pdfium.PdfTextPage, width: float, height: float) -> tuple[str, ...] | None:
+    """The texts of a two-column page in reading order (the Official Journal of the EU prints
+    regulations and directives so): a running header that crosses the middle, the left column, the right
+    column, a running footer that crosses the middle; None for any other page.
 
     PDFium returns text in content-stream order, and some producers write a two-column page line by
     line across both columns, which interleaves half-sentences. A page is two-column when a vertical
     strip near the middle holds no character between the header and footer bands, and each side reads
     as running text (at least 8 lines, median line at least 30 characters): a table whose cells leave
     the middle empty has short lines and keeps the usual extraction; so does any page with a line
-    across the middle (a full-width title or paragraph).
+    across the middle (a full-width title or paragraph). A header or footer line across the middle is
+    kept whole (cut at the middle, its halves were glued to the first and last sentences of the columns).
     """
+    low, high = height * 0.07, height * 0.93
     for share in (0.5, 0.475, 0.525, 0.45, 0.55, 0.425, 0.575):
         x = width * share
-        if textpage.get_text_bounded(left=x - 2, bottom=height * 0.07, right=x + 2, top=height * 0.93).strip():
+        if textpage.get_text_bounded(left=x - 2, bottom=low, right=x + 2, top=high).strip():
             continue
-        left = textpage.get_text_bounded(left=0, bottom=0, right=x, top=height)
-        right = textpage.get_text_bounded(left=x, bottom=0, right=width, top=height)
-        return (left, right) if _running_text(left) and _running_text(right) else None
+        top = high if textpage.get_text_bounded(left=x - 2, bottom=high, right=x + 2, top=height).strip() else height
+        bottom = low if textpage.get_text_bounded(left=x - 2, bottom=0, right=x + 2, top=low).strip() else 0.0
+        left = textpage.get_text_bounded(left=0, bottom=bottom, right=x, top=top)
+        right = textpage.get_text_bounded(left=x, bottom=bottom, right=width, top=top)
+        if not (_running_text(left) and _running_text(right)):
+            return None
+        header = textpage.get_text_bounded(left=0, bottom=top, right=width, top=height) if top < height else ""
+        footer = textpage.get_text_bounded(left=0, bottom=0, right=width, top=bottom) if bottom > 0 else ""
+        return tuple(t for t in (header, left, right, footer) if t.strip())
     return None
 
 
@@ -796,6 +805,34 @@ def _entries_without_leaders(lines: Sequence[str]) -> bool:
     return forward >= 0.9 * (len(numbers) - 1)
 
 
+_NUMBERED_ENTRY = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[IVX]{1,5}\.|[A-Z]\.)\s+[A-Z]")
+
+
+def strip_contents_block(text: str, min_entries: int = 4) -> str:
+    """`text` without a contents list printed on a content page: a WHO annex opens with "1. Introduction 195",
+    "2. Scope 196", … "References 242" under its title. Read as text, its entries became headings (so the
+    real "1. Introduction" further on opened nothing) and its last entries were glued to the first sentence.
+
+    A block is `min_entries` or more consecutive "title page-number" lines whose numbers never go back,
+    at least three of them numbered like sections ("4. General considerations 198"), which rows of a table
+    of values are not.
+    """
+    lines = text.split("\n")
+    keep = [True] * len(lines)
+    i = 0
+    while i < len(lines):
+        j, pages = i, []
+        while j < len(lines) and (m := _TOC_ENTRY.match(lines[j].strip())) and \
+                (not pages or int(m.group("page")) >= pages[-1]):
+            pages.append(int(m.group("page")))
+            j += 1
+        numbered = sum(1 for k in range(i, j) if _NUMBERED_ENTRY.match(lines[k].strip()))
+        if j - i >= min_entries and numbered >= 3:
+            keep[i:j] = [False] * (j - i)
+        i = max(j, i + 1)
+    return "\n".join(line for line, k in zip(lines, keep, strict=True) if k) if not all(keep) else text
+
+
 class Cleaned(NamedTuple):
     """A cleaned document: page texts, printed page labels, and the running lines taken off its pages."""
 
@@ -871,6 +908,7 @@ def extract_document(
     toc: list[bool] = []
     for text in texts:
         toc.append(is_toc_page(text, previous_is_toc=bool(toc) and toc[-1]))
+    texts = [t if is_toc else strip_contents_block(t) for t, is_toc in zip(texts, toc, strict=True)]
     kinds = classify_pages(texts, toc)
     pages: list[Page] = []
     for i, text in enumerate(texts):

@@ -48,6 +48,9 @@ _LABELLED_REFERENCE = re.compile(
     r"(?P<ref>(?-i:[A-Z][A-Za-z0-9_]*(?:[-/._][A-Za-z0-9]+)+))\b",
     re.IGNORECASE,
 )
+#: A European Commission document: "C(2017) 7694 final" (the Commission decision adopting EudraLex Part IV),
+#: "SWD(2020) 123 final", "COM(2022) 338 final".
+_COMMISSION_REFERENCE = re.compile(r"\b(?:C|COM|SWD|SEC)\(\d{4}\)\s?\d{1,5}(?:\s+final)?\b")
 #: "PFSB Notification No. 0907-2", "PSEHB/PED Notification No. 0612-1" (Japanese notices).
 _NOTIFICATION = re.compile(r"\b(?:[A-Z]{2,}(?:/[A-Z]{2,})?\s+)?Notification\s+No\.\s*\d[\d-]*\b")
 #: An ICH code: "ICH E6(R3) Guideline" in a running line, or "Q5A(R2)" alone on an ICH cover.
@@ -63,7 +66,8 @@ _DRAFT_TITLE_LINE = re.compile(
     r"^\s*(?:Draft|DRAFT)\b(?!.*\b(?i:agreed|adopted|discussed|endorsed|released)\b)(?!.*\.$)")
 _CONSULTATION = re.compile(
     r"\bnot for implementation\b|\bfor comment purposes only\b|\bcurrently under public consultation\b|"
-    r"\bpublic consultation draft\b|\bconsultation version\b|\bdraft\b[^.\n]{0,40}\bfor (?:public )?consultation\b",
+    r"\bpublic consultation draft\b|\bconsultation version\b|\bdraft\b[^.\n]{0,40}\bfor (?:public )?consultation\b|"
+    r"^\s*(?:public\s+)?consultation\s+(?:paper|document)\s*$",  # a TGA or MHRA consultation paper's cover
     re.IGNORECASE,
 )
 #: A line saying that this document is no longer in force: "This guideline has been superseded by …",
@@ -103,11 +107,12 @@ _MAX_TITLE = 250
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 #: A cover line that is a date and nothing else: "18 March 2024", "December 2023", "(May 2021)",
 #: "Adopted on 17 November 2022", "Effective date: 1 March 2023", "Date adopted: 2025/04/02", "Valid from:
-#: 01.02.2023", "Updated 6 May 2021" (GOV.UK), "London, 30 May 2008" (an old EMEA cover's place and date).
+#: 01.02.2023", "Updated 6 May 2021" (GOV.UK), "London, 30 May 2008" (an old EMEA cover's place and date),
+#: "Version 0.3, March 2024" (TGA).
 #: "Draft agreed by CAT  March 2019" is a row of the adoption table, not the document's date.
 _DATE_LINE = re.compile(
     rf"^\(?(?:[A-Z][a-z]+,\s+)?(?:(?:step\s+\d[a-z]?,?|endorsed\s+on|adopted\s+on|dated?:?|issued:?|published:?|"
-    rf"first\s+published:?|(?:last\s+)?updated:?|revised:?|effective\s+date:?|"
+    rf"first\s+published:?|(?:last\s+)?updated:?|revised:?|effective\s+date:?|version\s+\d+(?:\.\d+)*,?|"
     rf"date\s+(?:adopted|of\s+adoption|issued|of\s+issue|of\s+publication):?|adoption\s+date:?|issue\s+date:?|"
     rf"valid\s+from:?|in\s+force\s+from:?)\s+)?"
     rf"(?P<date>\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|"
@@ -157,7 +162,7 @@ def _front_lines(pages: Sequence[Page], content_top: bool = False) -> list[str]:
 
 
 def _reference(lines: Sequence[str]) -> str:
-    for pattern in (_AGENCY_REFERENCE, _NOTIFICATION):
+    for pattern in (_AGENCY_REFERENCE, _COMMISSION_REFERENCE, _NOTIFICATION):
         for line in lines:
             if m := pattern.search(line):
                 return " ".join(m.group(0).split())

@@ -90,16 +90,18 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
     out = []
     i = 0
     while i < len(texts):
-        if i + 1 < len(texts) and TABLE_LABEL.match(texts[i + 1]) and texts[i].rstrip()[-1:] in ".;:!?" \
-                and not TABLE_LABEL.match(texts[i]):
-            i += 1  # the last line of the paragraph above ("acceptable.") is not the table's first
+        if i + 1 < len(texts) and TABLE_LABEL.match(texts[i + 1]) and texts[i].rstrip()[-1:] in ".;:!?":
+            # The last line of the paragraph above ("acceptable.", "Table 1 lists examples of … cells.") is not
+            # the table's first: the caption below is.
+            i += 1
         # The caption heads the run, or sits right above it when it reads like prose itself ("Table 1.
         # Release tests and acceptance criteria for the finished CAR-T cell product").
         caption_at = i if TABLE_LABEL.match(texts[i]) else i - 1 if i > 0 and TABLE_LABEL.match(texts[i - 1]) else None
         j = i
         while j < len(texts):
             line = texts[j]
-            if caption_at is not None and j > i and _prose_like_row(texts, j, caption_at):
+            if caption_at is not None and j > i and (_prose_like_row(texts, j, caption_at) or _header_row(texts, j,
+                                                                                              caption_at)):
                 j += 1
                 continue
             if is_prose_line(line) or (LIST_ITEM.match(line) and not TABLE_LABEL.match(line)) \
@@ -136,6 +138,15 @@ def _prose_like_row(texts: Sequence[str], j: int, caption_at: int) -> bool:
         return True
     return (j >= caption_at + 2 and line.rstrip()[-1:] not in ".;:!?" and any(sign in line for sign in "≤≥<>±×%")
             and not any(w.lower() in VERBS for w in line.split()) and (below is None or not is_prose_line(below)))
+
+
+def _header_row(texts: Sequence[str], j: int, caption_at: int) -> bool:
+    """Line `j`, right under a caption, is the table's column headers however long it is ("Product type
+    Examples of potency-related attributes Examples of assay formats"): no verb, no sentence end, and short
+    lines (cells) below it."""
+    line, below = texts[j], texts[j + 1] if j + 1 < len(texts) else ""
+    return (j == caption_at + 1 and line.rstrip()[-1:] not in ".;:!?," and _wrapped_cell(below)
+            and not any(w.lower() in VERBS for w in line.split()))
 
 
 def _wrapped_cell(line: str) -> bool:
@@ -226,7 +237,9 @@ def _body_units(text: str, section: Section, start: int, end: int, max_list_char
     for i, j, kind in _ragged_runs(text, lines):
         caption = None
         above = text[lines[i - 1][0]:lines[i - 1][1]] if i > 0 else ""
-        if TABLE_LABEL.match(above) and not (
+        # The line above captions the run unless the run begins with its own caption ("Table 1 lists … cells."
+        # over "Table 1. Examples of …" is a sentence).
+        if TABLE_LABEL.match(above) and not TABLE_LABEL.match(text[lines[i][0]:lines[i][1]]) and not (
                 i > 1 and _ends_a_sentence_before(text[lines[i - 2][0]:lines[i - 2][1]], above)):
             caption = lines[i - 1]
         if kind == "table":

@@ -71,7 +71,8 @@ _FOOTNOTE_MARK = re.compile(rf"(?:\d{{1,2}}[ \t]+|{RAISED}+[ \t]*)(?=[A-Z][a-z]|
 _FOOTNOTE_LINE = re.compile(rf"^(?:\d{{1,2}}|{RAISED}+|\*{{1,3}}|[a-z])$")
 _LEADERS = re.compile(r"(?:\.\s?){3,}\s*\d+\s*$|…\s*\d+\s*$", re.MULTILINE)
 _LEGAL = re.compile(
-    r"protected by copyright|all rights reserved|reproduction is authori[sz]ed|without warranty of any kind|"
+    r"protected by copyright|all (?:other )?rights (?:are )?reserved|reproduction is authori[sz]ed|"
+    r"without warranty of any kind|^copyright\b|\bthis work is copyright\b|"
     r"^legal notice\b|^disclaimer\b|"
     # Procedural boilerplate of harmonised guidelines: where a document stands, not what it requires.
     r"having reached step \d|recommended for adoption to the (?:three )?regulatory (?:parties|bodies)|"
@@ -170,7 +171,10 @@ def classify_pages(texts: Sequence[str], toc: Sequence[bool]) -> list[PageKind]:
             continue
         if len(lines) >= 3 and _contact_share(lines) >= 0.4 and _sentences_count(lines) <= 3:
             kinds[i] = PageKind.contact
-        elif any(_HISTORY_TITLE.match(ln) for ln in lines[:6]):
+        elif any(_HISTORY_TITLE.match(ln) for ln in lines[:6]) or (
+                i <= 2 and not _has_body_heading(lines) and any(_HISTORY_TITLE.match(ln) for ln in lines)):
+            # Near the front, a "Version history" table under the copyright and confidentiality notices
+            # (TGA) makes the page front matter too.
             kinds[i] = PageKind.history
         elif (i > 0 and kinds[i - 1] is PageKind.history and not _has_body_heading(lines)
               and (_date_share(lines) >= 0.15 or sum(1 for ln in lines[:12] if _DATE.search(ln)) >= 2)):
