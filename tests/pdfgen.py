@@ -886,3 +886,29 @@ def fda_draft_pdf(path: Path, header: bool = True) -> Path:
         c.showPage()
     c.save()
     return path
+
+
+def notes_first_pdf(path: Path) -> Path:
+    """FDA-style pages whose footnotes are written into the content stream *before* the body (drawn at the
+    foot in 8 pt with a raised marker, but read first), the body carrying the raised marker."""
+    pages = [
+        (["^1 Potency is defined in the regulations as the specific ability of the product to effect a given",
+          "result."],
+         ["I. INTRODUCTION", "This guidance provides recommendations on potency assurance for cell and gene",
+          "therapy products. Potency is a critical quality attribute^1 of every product.",
+          "II. BACKGROUND", "Measuring the potency of these products is challenging because no single assay",
+          "captures every activity of the product."]),
+        (["^2 See the regulations on test procedures for the general requirements."],
+         ["III. RECOMMENDATIONS", "You should have a quantitative functional assay in place before you begin a",
+          "study intended to provide primary evidence of effectiveness.^2 The assay should be qualified."]),
+    ]
+    c = canvas.Canvas(str(path), pagesize=A4)
+    height = A4[1]
+    for notes, body in pages:
+        for k, note in enumerate(notes):
+            _draw_marked(c, 72, 80 - 11 * k, note, size=8)
+        for k, line in enumerate(body):
+            _draw_marked(c, 72, height - 80 - 14 * k, line)
+        c.showPage()
+    c.save()
+    return path

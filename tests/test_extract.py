@@ -432,3 +432,24 @@ def test_a_table_with_an_empty_middle_is_not_split_into_columns(tmp_path: Path) 
     rows = [f"Solvent {i}{' ' * 60}{i * 10} ppm" for i in range(1, 15)]
     pages = extract_pages(plain_pdf(tmp_path / "table.pdf", [rows]), "table")
     assert "Solvent 1 10 ppm" in " ".join(pages[0].text.split())
+
+
+def test_a_contents_list_followed_by_the_first_section_leaves_a_content_page(tmp_path: Path) -> None:
+    """Swissmedic: the title, "Table of contents" (no leader dots) and section 1 with its text on page 1.
+    Classed a contents page, the page and its first section were lost; the list itself is no text."""
+    from tests.pdfgen import plain_pdf
+
+    entries = [f"{n} {t} {p}" for n, t, p in [("1", "Terms, definitions, abbreviations", 1), ("1.1", "Terms", 1),
+                                               ("2", "Introduction", 2), ("2.1", "Objective", 2),
+                                               ("3", "Starting materials", 3), ("4", "Manufacturing", 4)]]
+    first = ["Authorisation of cell therapy products", "Table of contents", *entries,
+             "1 Terms, definitions, abbreviations", "1.1 Terms",
+             "In this guidance document, cell therapy products are medicinal products that contain viable human",
+             "cells which have been substantially manipulated. Products consisting of genetically modified cells",
+             "are also cell therapy products within the meaning of this document. The starting material is the",
+             "tissue or the cells removed from the donor, together with the transport medium in which they come."]
+    body = ["2 Introduction", "This guidance explains what Swissmedic expects in an application for authorisation."]
+    pages = extract_pages(plain_pdf(tmp_path / "ch.pdf", [first, body, body]), "ch")
+    assert pages[0].kind.value == "content"
+    assert "Table of contents" not in pages[0].text and "Starting materials 3" not in pages[0].text
+    assert "In this guidance document, cell therapy products" in pages[0].text

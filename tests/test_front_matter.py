@@ -212,3 +212,16 @@ def test_a_commission_document_is_cited_by_its_commission_reference(tmp_path: Pa
     got = front(pdfgen.plain_pdf(tmp_path / "ec.pdf", [cover, body, body]))
     assert got.reference == "C(2017) 7694 final" and got.draft == ""
     assert got.title == "Guidelines on Good Manufacturing Practice specific to Advanced Therapy Medicinal Products"
+
+
+def test_a_swissmedic_header_line_and_an_hpra_code_alone(tmp_path: Path) -> None:
+    """Swissmedic prints "Identification number: … Version 2.0 Valid from: 01.03.2024" as one header line (the
+    date inside it); HPRA prints its code "IA-G0077-2" alone on the cover and before the page number."""
+    body = ["1 Introduction", "This guidance applies to cell therapy products. Sponsors should consult it early."]
+    ch = front(pdfgen.plain_pdf(tmp_path / "ch.pdf", [body, body, body],
+                                header="Identification number: ZL000_00_042e_WL Version 2.0 Valid from: 01.03.2024"))
+    assert (ch.reference, ch.date) == ("ZL000_00_042e_WL", "01.03.2024")
+    ie = front(pdfgen.plain_pdf(tmp_path / "ie.pdf", [["Health Products Regulatory Authority",
+                                                        "Guide to the Hospital Exemption for ATMPs", "IA-G0077-2",
+                                                        "Date: 12 May 2023"], body, body]))
+    assert (ie.reference, ie.date) == ("IA-G0077-2", "12 May 2023")

@@ -229,3 +229,13 @@ def test_a_sentence_cut_before_a_formula_is_not_a_statement() -> None:
     assert unit_problem("The PDE for acetonitrile in this study is calculated as") == \
         "cut off before a formula or table"
     assert unit_problem("The PDE for acetonitrile in this study is calculated as 4.1 mg per day") is None
+
+
+def test_a_subheading_wrapped_in_a_narrow_column_but_not_a_table_cell() -> None:
+    from atmp_rag.text.headings import wrapped_subheading
+
+    got = wrapped_subheading("Dose escalation in", "first-in-human trials", "First-in-human trials of cell and gene")
+    assert got is not None and got.title == "Dose escalation in first-in-human trials"
+    # ICH Q7 Table 1 read cell by cell: "Introduction of" / "the API" / "Starting" / "Material into" …
+    assert wrapped_subheading("Introduction of", "the API", "Starting") is None
+    assert wrapped_subheading("Storage of", "samples.", "The samples should be kept frozen at all times") is None

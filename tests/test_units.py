@@ -665,3 +665,102 @@ def test_a_long_header_under_a_caption_heads_a_table_of_wrapped_cells(tmp_path: 
     assert "Examples of assay formats" in tables[0].text
     assert not any(u.kind is UnitKind.sentence and "Examples of assay formats" in u.text for u in units)
     assert any(u.text.startswith("You should not rely on vector genome titer") for u in units)
+
+
+def test_an_eight_word_subheading_over_a_numbered_paragraph_of_an_eu_gmp_text(tmp_path: Path) -> None:
+    """EudraLex Part IV: "Application of the risk-based approach to investigational ATMPs" over "2.8 The
+    application of GMP …" at a page top. Eight words in sentence case are no short title, but the paragraph
+    number under it says a paragraph begins there: it is a subheading, not the start of 2.8's quote."""
+    from tests.pdfgen import plain_pdf
+
+    first = ["2. Risk-based approach",
+             "2.1 ATMPs are complex products, and the risks associated with them may differ substantially",
+             "according to the type of product. The risk assessment should be documented.",
+             "2.2 The manufacturer is responsible for the quality of the ATMPs it produces and for the controls."]
+    second = ["Application of the risk-based approach to investigational ATMPs",
+              "2.8 The application of GMP to investigational ATMPs should be proportionate to the stage",
+              "of development.",
+              "2.9 The validation of the manufacturing process is not expected for investigational ATMPs",
+              "used in phase I and phase I/II clinical trials."]
+    units = _built_units(plain_pdf(tmp_path / "eu.pdf", [first, second]), "eu")
+    p28 = next(u for u in units if "proportionate to the stage" in u.text)
+    assert p28.text.startswith("2.8 The application of GMP")
+    assert p28.section_path == ["2. Risk-based approach",
+                                "Application of the risk-based approach to investigational ATMPs"]
+
+
+def test_a_first_section_after_the_cover_and_a_subheading_wrapped_in_a_narrow_column(tmp_path: Path) -> None:
+    """TGA consultation paper: after the cover, the text begins "About this consultation" over a paragraph
+    (the text's first line, which used to be taken for a title); in a narrow column "Dose escalation in" /
+    "first-in-human trials" is one subheading (its first sentence was lost as a fragment)."""
+    from tests.pdfgen import plain_pdf
+
+    cover = ["Consultation paper", "Proposed refinements to the regulation of biologicals", "Version 0.3, March 2024"]
+    body = ["About this consultation",
+            "The Therapeutic Goods Administration is seeking feedback on proposed refinements to the way",
+            "biologicals are classified. This paper does not propose changes to the Act.",
+            "Dose escalation in", "first-in-human trials", "First-in-human trials of cell and gene",
+            "therapies present particular challenges for", "dose selection. The starting dose should be",
+            "justified on the basis of all available data."]
+    units = _built_units(plain_pdf(tmp_path / "tga.pdf", [cover, body]), "tga")
+    paths = {u.text.split()[0] + " " + u.text.split()[1]: u.section_path for u in units}
+    assert paths["The Therapeutic"] == ["About this consultation"]
+    assert paths["First-in-human trials"] == ["Dose escalation in first-in-human trials"]
+    assert not any(u.text.startswith(("Dose", "first-in-human")) for u in units)
+
+
+def test_footnotes_written_before_the_body_go_under_the_section_of_their_marker(tmp_path: Path) -> None:
+    """Notes drawn first are read first: "¹ Potency is defined …" used to open the page, glued under the
+    previous page's section (or none) and before its heading."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import notes_first_pdf
+
+    pages = extract_pages(notes_first_pdf(tmp_path / "fda.pdf"), "fda")
+    assert pages[0].text.startswith("¹ Potency is defined")  # what the text layer gives
+    seg = segment("fda", pages)
+    units = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10)).units
+    by_start = {" ".join(u.text.split()[:3]): u for u in units}
+    assert by_start["Potency is defined"].section_path == ["I. INTRODUCTION"]
+    assert by_start["Potency is defined"].pages == [1]
+    assert by_start["See the regulations"].section_path == ["III. RECOMMENDATIONS"]
+    assert by_start["This guidance provides"].section_path == ["I. INTRODUCTION"]
+    for u in units:  # still verbatim on its page
+        assert "\n".join(pages[s.page - 1].text[s.start:s.end] for s in u.spans) == u.text
+
+
+def test_a_wrapped_header_cell_over_rows_of_values_opens_no_section(tmp_path: Path) -> None:
+    """EudraLex Table 1: header cells wrapped over short lines, the last one "Typical ATMP operations" over
+    a row "A 3 520 3 520 20 <1 <1 Open aseptic manipulation …", which reads like a subheading over a paragraph.
+    A row of values is no paragraph: the table and the notes and paragraphs after it stay in "3. Premises"."""
+    from tests.pdfgen import plain_pdf
+
+    page = ["3. Premises", "3.9 Table 1 gives the limits that apply to each grade of clean area in operation.",
+            "Table 1: Clean area grades", "Grade Maximum", "particles/m³ at rest", "Air sample", "(cfu/m³)",
+            "Typical ATMP operations",
+            "A 3 520 3 520 20 <1 <1 Open aseptic manipulation of cells; filling of final containers",
+            "B 3 520 352 000 29 10 5 Background for a Grade A zone used for open manipulation",
+            "3.10 Where the Grade A zone is provided by a biological safety cabinet, the cabinet should be qualified."]
+    units = _built_units(plain_pdf(tmp_path / "eu.pdf", [_CAR_T_INTRO, page]), "eu")
+    assert all(u.section_path in (["1. Introduction"], ["3. Premises"]) for u in units), \
+        [u.section_path for u in units]
+    assert any(u.text.startswith("3.10 Where the Grade A zone") for u in units)
+
+
+def test_a_table_header_repeated_on_the_next_page_heads_no_section(tmp_path: Path) -> None:
+    """HPRA Table 1 ("Requirement | Expectation") runs over a page and repeats its header at the top of the
+    next one, where it read as a subheading over the rows' prose: the rows, and the page's later text,
+    stayed filed under "Requirement Expectation"."""
+    from tests.pdfgen import plain_pdf
+
+    first = ["5 QUALITY REQUIREMENTS", "Table 1 summarises what the HPRA expects for the quality system elements.",
+             "Table 1: Expectations for the pharmaceutical quality system", "Requirement Expectation",
+             "Premises Open manipulations are carried out in a grade A zone with a grade B background.",
+             "Personnel Operators are trained in aseptic technique before they manufacture a product."]
+    second = ["Requirement Expectation",
+              "Release and certification Each batch is certified by the named responsible person before use.",
+              "Stability and transport The shelf life and the transport conditions to the ward are supported."]
+    units = _built_units(plain_pdf(tmp_path / "hpra.pdf", [_CAR_T_INTRO, first, second]), "hpra")
+    assert not any("Requirement Expectation" in " ".join(u.section_path) for u in units), \
+        {tuple(u.section_path) for u in units}

@@ -18,7 +18,9 @@ How an answer is made
    or meaning. At most `answer_max_units` units; the rendered answer is grouped by document.
 4. Abstention: when the evidence (`evidence_score`: mean of the best passage's dense cosine and the
    best unit's term coverage) is below the calibrated threshold (same JSON file, chosen on dev by
-   `eval/fit_answer_scorer.py`) the answer abstains and lists the closest passages.
+   `eval/fit_answer_scorer.py`) the answer abstains and lists the closest passages. A glossary entry of
+   exactly the asked term always answers; a definition question whose term no drawn-on passage names
+   always abstains (`Answerer._names_asked_term`).
 5. Every quote (and its context) is re-read from the stored page text at the unit's offsets and
    checked verbatim before it is shown; a unit that fails is never returned.
 """
@@ -519,7 +521,27 @@ class Answerer:
             # "use of materials") and however few of the question's words the definition repeats
             # ("Shedding: the dissemination of the vector …" for "What is the definition of shedding?").
             evidence = 1.0
+        elif not self._names_asked_term(question, passages):
+            evidence = 0.0
         return Assessment(terms, ranked, evidence, top_dense, best_coverage)
+
+    def _names_asked_term(self, question: str, passages: Sequence[Passage]) -> bool:
+        """False for a definition question whose term no passage the answer draws on names (every content
+        word of the term, stemmed, in one passage): the corpus cannot define what it never mentions.
+
+        Near-domain questions ("What is meant by an environmental risk assessment for a clinical trial with a
+        GMO?", "… a combined ATMP?") otherwise score like paraphrases and were answered with a sentence that
+        shares their other words. On the regulatory question set and four held-out probes, every answerable
+        definition question (32) had its term in a passage, and none of the out-of-corpus ones (3). A
+        passage, not a unit: "the assay should be qualified, which means …" defines a "qualified potency
+        assay" in a passage about potency assays.
+        """
+        if not is_definition_question(question) or NUMERIC_QUESTION.search(question):
+            return True
+        # "quality target product profile (QTPP)": the text may spell out only one of the two
+        wanted = set(self.terms(re.sub(r"\([^)]*\)", " ", asked_term(question))))
+        return not wanted or any(wanted <= set(self.terms(p.chunk.text))
+                                 for p in passages[: self.settings.answer.passages])
 
     def _top_dense(self, passages: Sequence[Passage], query_vector: np.ndarray | None, question: str) -> float:
         """Best dense cosine of the top passages (encodes the question only when retrieval did not)."""

@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from atmp_rag.models import Chunk, Page, PageSpan
-from atmp_rag.text.content import TABLE_CAPTION, footnote_anchor, footnote_start, is_prose_line
+from atmp_rag.text.content import TABLE_CAPTION, footnote_anchor, footnote_start, is_prose_line, leading_notes
 from atmp_rag.text.headings import (
     BACK_MATTER,
     CROSS_REFERENCE_WORDS,
@@ -50,6 +50,7 @@ from atmp_rag.text.headings import (
     HARD_CAPS,
     REFERENCE_TITLES,
     SMALL_WORDS,
+    VERBS,
     Heading,
     bare_numbered_heading,
     contents_titles,
@@ -66,6 +67,7 @@ from atmp_rag.text.headings import (
     table_glossary_entry,
     title_ok,
     unnumbered_subheading,
+    wrapped_subheading,
 )
 from atmp_rag.text.sentences import blocks, lines_with_offsets, marker_style, sentences, strip_range
 
@@ -274,9 +276,12 @@ def _bare_sequence(lines: Sequence[tuple[int, str]]) -> dict[int, Heading]:
     return found if len(found) >= BARE_SEQUENCE_MIN else {}
 
 
-def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozenset[str] = frozenset()) -> list[Section]:
+def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozenset[str] = frozenset(),
+              after_front: bool = False) -> list[Section]:
     """The sections of a document's joined content text; `page_starts`: offsets where its pages begin;
-    `listed`: the section titles its contents list names (`text.headings.contents_titles`)."""
+    `listed`: the section titles its contents list names (`text.headings.contents_titles`); `after_front`:
+    title, history or contents pages came before the text, so its first line is no title of the document
+    (an unnumbered "About this consultation" there opens a section)."""
     lines = lines_with_offsets(g)
     questions = _answered_questions(lines)
     bare = _bare_sequence(lines)
@@ -284,8 +289,10 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
     sections: list[Section] = [Section(path=[], start=0, end=len(g), body_start=0)]
     prev_closed = True  # the previous non-blank line ended a sentence (or was a heading)
     after_heading = True  # the previous non-blank line was a heading (or there was none)
+    at_start = after_front  # the text's first line, after front pages
     heading_kind = ""  # kind of the last heading
     paragraphs: set[str] = set()  # numbers that started paragraphs, not headings ("11.20 For each batch …")
+    table_headers: set[str] = set()  # the lines right under a table caption
     i = 0
     n = len(lines)
     while i < n:
@@ -299,6 +306,8 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
             heading = questions[i]
         following = [ln for _, ln in lines[i + 1:i + 5] if ln.strip()]
         nxt = following[0] if following else ""
+        if TABLE_CAPTION.match(line.lstrip()) and nxt:
+            table_headers.add(" ".join(nxt.split()))
         if heading is None and i in bare:
             heading = bare[i]
         if heading is None:
@@ -309,13 +318,22 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
             heading = bare_numbered_heading(line, nxt, None if running else _next_bare(state))
         # Right under a plain-words or numbered title ("Scope", "3. Personnel") a subheading may follow at once.
         stacked = follows_heading and heading_kind in ("name", "label", "numbered")
-        if heading is None and nxt and ((prev_closed and not follows_heading) or stacked) \
+        # After front pages the text's first line may open a section ("About this consultation" over a
+        # paragraph) unless the cover's title is repeated there ("Guidance for Industry" over its title lines,
+        # which have no verb).
+        opens = at_start and any(w.lower() in VERBS for w in nxt.split())
+        at_start = False
+        if heading is None and nxt and ((prev_closed and not follows_heading) or stacked or opens) \
                 and state.glossary_level is None and state.references_level is None and lines[i + 1][1].strip() \
                 and not TABLE_CAPTION.match(_line_before(lines, i).lstrip()):
             # After body text only: right under another heading, such a line is the heading's own furniture
             # ("PDE FOR CUMENE" + "ICH Harmonised Tripartite Guideline" + "Having reached Step 4 …").
             heading = unnumbered_subheading(line, nxt, following[1] if len(following) > 1 else "")
         joined = None
+        if heading is None and nxt and prev_closed and not follows_heading and state.glossary_level is None \
+                and state.references_level is None and len(following) > 1 \
+                and (wrapped := wrapped_subheading(line, nxt, following[1])) is not None:
+            heading, joined = wrapped, 2  # "Dose escalation in" / "first-in-human trials" in a narrow column
         if heading is None and nxt and lines[i + 1][1].strip() and re.match(r"\s*\d+(?:\.\d+)*\.?\s+\S", line):
             # "5.2.3 Qualification of Source or Starting Materials for" + "Biotechnological/Biological Drug
             # Substances": a numbered title cut after a small word reads as a heading only when joined.
@@ -325,6 +343,10 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
                 if cand is not None else None
             if cut is not None and cut.kind == "numbered" and continues_heading(cut, nxt, after):
                 heading, joined = cand, 2
+        if heading is not None and heading.kind != "numbered" and " ".join(line.split()) in table_headers:
+            # A table's header row repeated on the page it continues on ("Requirement Expectation") heads
+            # no section: under its caption it was the table's first line.
+            heading, joined = None, None
         if heading is None and (numbered := _PARAGRAPH_START.match(line)):
             paragraphs.add(numbered.group(1))
         if heading is None:
@@ -721,17 +743,25 @@ def segment(doc_id: str, pages: Sequence[Page]) -> Segmented:
     notes: list[tuple[int, int, str, int]] = []  # (page number, offset in the page, footnotes, marker in G)
     pos = 0
     for p in included:
-        cut = footnote_start(p.text)
-        body = p.text if cut is None else p.text[:cut].rstrip()
+        # Notes written before the body (read first) go where notes at the foot go: after the last page.
+        lead = leading_notes(p.text)
+        top = 0 if lead is None else lead[0]
+        cut = footnote_start(p.text[top:])
+        cut = None if cut is None else top + cut
+        body = p.text[top:] if cut is None else p.text[top:cut].rstrip()
+        if lead is not None:
+            notes.append((p.number, 0, p.text[:top].rstrip(), pos + min(lead[1] - top, len(body))))
         if cut is not None:
             anchor = footnote_anchor(p.text, cut)
-            notes.append((p.number, cut, p.text[cut:], pos + (len(body) if anchor is None else min(anchor, len(body)))))
-        bounds.append((p.number, pos, pos + len(body), 0))
+            at = len(body) if anchor is None else min(max(anchor - top, 0), len(body))
+            notes.append((p.number, cut, p.text[cut:], pos + at))
+        bounds.append((p.number, pos, pos + len(body), top))
         parts.append(body)
         pos += len(body) + 1
     g = "\n".join(parts)
     listed = contents_titles([p.text for p in included])
-    sections = _sections(g, frozenset(b[1] for b in bounds), listed) if g.strip() else []
+    after_front = bool(included) and any(not p.is_content for p in pages if p.number < included[0].number)
+    sections = _sections(g, frozenset(b[1] for b in bounds), listed, after_front) if g.strip() else []
     if notes and sections:
         sections[-1].end = len(g)
         body_sections = list(sections)

@@ -828,9 +828,16 @@ def strip_contents_block(text: str, min_entries: int = 4) -> str:
             j += 1
         numbered = sum(1 for k in range(i, j) if _NUMBERED_ENTRY.match(lines[k].strip()))
         if j - i >= min_entries and numbered >= 3:
-            keep[i:j] = [False] * (j - i)
+            # with the list's own title right above it ("Table of contents")
+            title = i - 1 if i > 0 and _TOC_TITLE.match(lines[i - 1].strip()) else i
+            keep[title:j] = [False] * (j - title)
         i = max(j, i + 1)
     return "\n".join(line for line, k in zip(lines, keep, strict=True) if k) if not all(keep) else text
+
+
+def _running_text_left(text: str) -> bool:
+    """At least 60 words and two sentence ends: a page's body, not the title lines around a contents list."""
+    return len(text.split()) >= 60 and len(re.findall(r"[a-z)]\.(?:\s|$)", text)) >= 2
 
 
 class Cleaned(NamedTuple):
@@ -908,7 +915,11 @@ def extract_document(
     toc: list[bool] = []
     for text in texts:
         toc.append(is_toc_page(text, previous_is_toc=bool(toc) and toc[-1]))
-    texts = [t if is_toc else strip_contents_block(t) for t, is_toc in zip(texts, toc, strict=True)]
+    stripped = [strip_contents_block(t) for t in texts]
+    # A contents list that the first section follows on the same page (Swissmedic: title, "Table of
+    # contents", then "1 Terms, definitions, abbreviations" and its text) leaves a content page.
+    toc = [is_toc and not _running_text_left(s) for is_toc, s in zip(toc, stripped, strict=True)]
+    texts = [t if is_toc else s for t, s, is_toc in zip(texts, stripped, toc, strict=True)]
     kinds = classify_pages(texts, toc)
     pages: list[Page] = []
     for i, text in enumerate(texts):

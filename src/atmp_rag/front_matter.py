@@ -121,6 +121,16 @@ _DATE_LINE = re.compile(
     re.IGNORECASE,
 )
 
+#: A labelled date inside a longer line: Swissmedic's header "Identification number: ZL… Version 2.0 Valid from:
+#: 01.03.2024" (`_DATE_LINE` wants the date alone on its line).
+_LABELLED_DATE = re.compile(
+    rf"\b(?:valid\s+from|effective\s+date|date\s+of\s+issue|issue\s+date|in\s+force\s+from|date\s+adopted)\s*:?\s*"
+    rf"(?P<date>\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{4}}/\d{{2}}/\d{{2}}|\d{{2}}\.\d{{2}}\.\d{{4}})",
+    re.IGNORECASE,
+)
+#: A document code printed alone on the cover or before the page number in a running line: "IA-G0077-2"
+#: (HPRA), "IA-G0077-2 3/8".
+_CODE_ALONE = re.compile(r"^(?P<code>[A-Z]{1,5}-[A-Z]{0,3}\d{3,6}(?:-\d{1,3})?)(?:\s+\d{1,4}\s*/\s*\d{1,4})?$")
 #: The issue of a series a running line cites: "WHO Technical Report Series, No. 1048, 2024" (a WHO annex
 #: prints no date of its own; the year of the report it is published in is its date).
 _SERIES_ISSUE = re.compile(r"\bSeries,?\s+No\.\s*\d+,\s*(?P<year>(?:19|20)\d{2})\b")
@@ -177,7 +187,7 @@ def _reference(lines: Sequence[str]) -> str:
     for line in lines:
         if (m := _LABELLED_REFERENCE.search(line)) and any(ch.isdigit() for ch in m.group("ref")):
             return m.group("ref")
-    return ""
+    return next((m.group("code") for line in lines if (m := _CODE_ALONE.match(line.strip()))), "")
 
 
 def _title(lines: Sequence[str]) -> str:
@@ -282,6 +292,7 @@ def read_front_matter(pages: Sequence[Page], furniture: Sequence[str]) -> FrontM
         draft = next((line for line in _front_lines(pages, content_top=True)
                       if (_DRAFT_TITLE_LINE.match(line) and len(line.split()) <= 12) or _CONSULTATION.search(line)), "")
     date = next((m.group("date") for line in [*front, *furniture] if (m := _DATE_LINE.match(line))), "") or \
+        next((m.group("date") for line in [*front, *furniture] if (m := _LABELLED_DATE.search(line))), "") or \
         next((m.group("year") for line in [*furniture, *front] if (m := _SERIES_ISSUE.search(line))), "")
     lines = [*furniture, *_front_lines(pages, content_top=True)]
     # A sentence wraps: a line going on in lower case ("superseded by …" under "This guideline has been") is

@@ -385,7 +385,9 @@ def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 9
     text = seg.text
     dropped: Counter[str] = Counter()
     # Where each page's text begins (past leading blanks): a table region starting there may continue one.
-    page_tops = sorted(r[0] for _, a, b, at in seg.bounds if at == 0 and (r := strip_range(text, a, b)))
+    # (the first part of each page: its notes drawn before the body, if any, go after the last page)
+    firsts = {number: (a, b) for number, a, b, _ in reversed(seg.bounds)}
+    page_tops = sorted(r[0] for a, b in firsts.values() if (r := strip_range(text, a, b)))
     chunk_ranges = [(seg.range_of(c.spans), c.chunk_id) for c in chunks if c.spans]
     units: list[QuoteUnit] = []
     ranges: list[tuple[int, int]] = []

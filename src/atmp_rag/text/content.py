@@ -278,6 +278,31 @@ def footnote_start(text: str) -> int | None:
     return None
 
 
+def leading_notes(text: str) -> tuple[int, int] | None:
+    """Footnotes that a PDF draws *before* the page body (PDFium reads the content stream in the order it
+    was written, and some producers write the notes first): (where the body begins, where the first note's
+    marker is in the text), or None.
+
+    The page must begin with a note line whose marker is raised or a symbol ("¹ Potency is defined in 21 CFR
+    600.3(s) as …"; a plain "1 Introduction" at a page top is a heading); the notes run to the first line
+    that ends a sentence and is not followed by another note line, and the body below carries the first
+    note's marker ("… its potency¹").
+    """
+    lines = [(off, ln.strip()) for off, ln in lines_with_offsets(text) if ln.strip()]
+    if len(lines) < 3:
+        return None
+    m = _NOTE_LINE.match(lines[0][1])
+    # ("¹".isdigit() holds too: a plain marker is ASCII)
+    if m is None or (m.group("n").isascii() and m.group("n").isdigit()) or len(m.group("text").split()) < 4:
+        return None
+    for k, (_, line) in enumerate(lines[:13]):
+        if k + 1 < len(lines) and line[-1:] in ".;" and not _NOTE_LINE.match(lines[k + 1][1]):
+            top = lines[k + 1][0]
+            marker = _marker(text[top:], len(text) - top, m.group("n"))
+            return (top, top + marker.start()) if marker is not None else None
+    return None
+
+
 def footnote_anchor(text: str, start: int) -> int | None:
     """Offset of the marker of the first footnote at `start` (see `footnote_start`) in the page body."""
     m = _NOTE_LINE.match(text[start:].split("\n", 1)[0].strip())

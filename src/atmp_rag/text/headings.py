@@ -478,6 +478,8 @@ def table_glossary_entry(line: str) -> tuple[str, int] | None:
 
 #: A paragraph number in the margin ("6. The relevance …", "(12) Where …", EudraLex's "3.12 Personnel …"):
 #: UK, WHO and EU guidance number every paragraph, so a title's next line may start with one.
+#: A decimal paragraph number ("2.8 ", "4.12. "): a numbered paragraph of an EU GMP or WHO text.
+_DECIMAL_PARAGRAPH = re.compile(r"^\d{1,2}\.\d{1,3}\.?\s+[A-Z]")
 _PARAGRAPH_NUMBER = re.compile(r"^(?:\(?\d{1,3}[.)]|\d{1,2}(?:\.\d{1,3}){1,2}\.?)\s+(?=\S)")
 
 
@@ -491,19 +493,45 @@ def unnumbered_subheading(line: str, next_line: str, after: str = "") -> Heading
     aside): a capital and at least eight words, or a list's lead-in. A first line of a paragraph is as long
     as the next, so a short line before it is a title. With `after` (the line after the next), a title
     directly above such a subheading ("General principles" over "Choice of animal model" over a paragraph)
-    is one too.
+    is one too. Over a numbered paragraph ("2.8 The application of GMP …", EU GMP) the paragraph number
+    says where the paragraph begins, so the title may have up to ten words ("Application of the risk-based
+    approach to investigational ATMPs") and be as long as the paragraph's first line.
     """
     text = " ".join(line.split())
-    if not _short_title(text):
+    numbered = _DECIMAL_PARAGRAPH.match(" ".join(next_line.split())) is not None
+    if not _short_title(text, max_words=10 if numbered else 6):
         return None
     nxt = _PARAGRAPH_NUMBER.sub("", " ".join(next_line.split()))
     n = len(nxt.split())
     # A list's lead-in ("This guidance does not apply to:") is a paragraph's first line however short.
     lead_in = n >= 4 and nxt.endswith(":") and any(w.lower() in VERBS for w in nxt.split())
-    above_paragraph = nxt[:1].isupper() and ((n >= 8 and len(text) <= 0.6 * len(nxt)) or lead_in)
+    # A row of values is no paragraph: "Typical ATMP operations", the last column header of a table whose
+    # header cells wrap, sits over "A 3 520 3 520 20 <1 <1 Open aseptic manipulation of cells; filling of".
+    values = sum(1 for w in nxt.split() if re.fullmatch(r"[<>≤≥~±]?[\d.,]+%?", w))
+    above_paragraph = nxt[:1].isupper() and not (values >= 3 and values >= 0.25 * n) and (
+        (n >= 8 and (numbered or len(text) <= 0.6 * len(nxt))) or lead_in)
     if not above_paragraph and not (after and unnumbered_subheading(next_line, after) is not None):
         return None
     return Heading(number="", title=text, level=1, kind="label", text=text)
+
+
+def wrapped_subheading(line: str, next_line: str, after: str) -> Heading | None:
+    """A short sentence-case subheading wrapped over two lines in a narrow column ("Dose escalation in" /
+    "first-in-human trials"), above a paragraph that starts with a capital (a line of five words or more):
+    the first line is cut after a small word, the second is a lower-case fragment of at most four words with
+    no verb and no end, and together they are a short title (`_short_title`). A narrow column's paragraph
+    lines are as short as the title, so `unnumbered_subheading`'s length test cannot tell them apart."""
+    first, rest = " ".join(line.split()), " ".join(next_line.split())
+    words, tail = first.split(), rest.split()
+    if len(words) < 2 or words[-1].lower() not in SMALL_WORDS or not 1 <= len(tail) <= 4 or not rest[:1].islower():
+        return None
+    # The paragraph below starts with a capital and a line of words (in a table's text layer, "Introduction
+    # of" / "the API" sit over a cell's next word, "Starting").
+    if rest[-1] in ".;:,!?" or any(w.lower() in VERBS for w in tail) or not after.strip()[:1].isupper() \
+            or len(after.split()) < 5:
+        return None
+    title = f"{first} {rest}"
+    return Heading(number="", title=title, level=1, kind="label", text=title) if _short_title(title) else None
 
 
 def long_title(line: str, after: str) -> bool:
@@ -515,12 +543,12 @@ def long_title(line: str, after: str) -> bool:
             and not any(w in VERBS for w in words) and words[-1].lower() not in SMALL_WORDS)
 
 
-def _short_title(text: str) -> bool:
-    """At most six words in sentence or title case, no digit, comma, colon, final punctuation or verb."""
+def _short_title(text: str, max_words: int = 6) -> bool:
+    """At most `max_words` words in sentence or title case, no digit, comma, colon, final punctuation or verb."""
     words = text.split()
-    if not 1 <= len(words) <= 6 or len(text) < 4 or not text[0].isupper() or not text[0].isalpha():
+    if not 1 <= len(words) <= max_words or len(text) < 4 or not text[0].isupper() or not text[0].isalpha():
         return False
-    if re.search(r"[\d,:;.?!]", text) or not title_ok(text, max_words=6):
+    if re.search(r"[\d,:;.?!]", text) or not title_ok(text, max_words=max_words):
         return False
     # Capitals that `detect_heading` turned down are a wrapped heading's tail ("THE PROTOCOL").
     return not (len(words) == 1 and words[0].lower() in SMALL_WORDS) and not is_caps(text)
