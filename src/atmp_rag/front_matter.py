@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atmp_rag.models import Document, Page, PageKind, Status
+from atmp_rag.text.headings import detect_heading
 
 __all__ = ["FrontMatter", "describe", "read_front_matter"]
 
@@ -134,8 +135,6 @@ _CODE_ALONE = re.compile(r"^(?P<code>[A-Z]{1,5}-[A-Z]{0,3}\d{3,6}(?:-\d{1,3})?)(
 #: The issue of a series a running line cites: "WHO Technical Report Series, No. 1048, 2024" (a WHO annex
 #: prints no date of its own; the year of the report it is published in is its date).
 _SERIES_ISSUE = re.compile(r"\bSeries,?\s+No\.\s*\d+,\s*(?P<year>(?:19|20)\d{2})\b")
-#: A label line over an annex's title ("Annex 3", "Appendix B"): not the title itself.
-_LABEL_LINE = re.compile(r"^\s*(?:annex|appendix|attachment|part|chapter)\s+[\dIVXA-Z]{1,4}\.?\s*$", re.IGNORECASE)
 #: A numbered heading or contents entry ("1. Introduction", "2 Scope 196", "IV. GLOSSARY").
 _NUMBERED_LINE = re.compile(r"^\s*(?:\d+(?:\.\d+)*|[IVX]+)[.)]?\s+\S")
 
@@ -227,7 +226,9 @@ def _leading_title(lines: Sequence[str]) -> str:
     for i, line in enumerate(lines):
         if line.rstrip().endswith(".") or len(line.split()) > 15:
             break  # prose: the front has no title block
-        if _LABEL_LINE.match(line) or _NUMBERED_LINE.match(line) or not line[:1].isupper():
+        label = detect_heading(line)  # "Annex 3", "Part I" over the title: a label, not the title itself
+        if (label is not None and label.kind in ("annex", "part") and not label.title) \
+                or _NUMBERED_LINE.match(line) or not line[:1].isupper():
             continue
         words = " ".join(_title_block(lines, i, 1, wrapped=True)).split()
         if len(words) >= 3 and any(w.lower() in _OPEN_END for w in words):
