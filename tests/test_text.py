@@ -239,3 +239,12 @@ def test_a_subheading_wrapped_in_a_narrow_column_but_not_a_table_cell() -> None:
     # ICH Q7 Table 1 read cell by cell: "Introduction of" / "the API" / "Starting" / "Material into" …
     assert wrapped_subheading("Introduction of", "the API", "Starting") is None
     assert wrapped_subheading("Storage of", "samples.", "The samples should be kept frozen at all times") is None
+
+
+def test_a_one_word_term_of_a_glossary_table_before_a_definition_without_an_article() -> None:
+    from atmp_rag.text.headings import table_glossary_entry
+
+    line = "Custom-made Prepared to meet the needs of an individual patient identified in a"
+    assert table_glossary_entry(line) == ("Custom-made", line.index("Prepared"))
+    assert table_glossary_entry("Batch A defined quantity of product prepared in one process") == ("Batch", 6)
+    assert table_glossary_entry("Disease model Animal model that reproduces the disease") == ("Disease model", 14)

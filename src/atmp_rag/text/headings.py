@@ -458,7 +458,8 @@ def table_glossary_entry(line: str) -> tuple[str, int] | None:
     keeps no gap between the cells ("Vector shedding The dissemination of the vector …"), else None.
 
     The definition cell starts at the first article or "Refers/Means" after one to six words of term,
-    or else where a capitalised word follows a lower-case one ("Disease model Animal model that …").
+    or else at a capitalised word followed by a lower-case one, after a lower-case word ("Disease model
+    Animal model that …") or a one-word term ("Custom-made Prepared to meet …").
     """
     words = [(m.start(), m.group()) for m in re.finditer(r"\S+", line)]
     if len(words) < 3 or not words[0][1][:1].isupper():
@@ -466,7 +467,8 @@ def table_glossary_entry(line: str) -> tuple[str, int] | None:
     cut = next((k for k in range(1, min(7, len(words) - 1)) if words[k][1] in _DEFINITION_START), None)
     if cut is None:
         cut = next((k for k in range(1, min(7, len(words) - 1))
-                    if words[k][1][:1].isupper() and words[k - 1][1][:1].islower() and words[k + 1][1][:1].islower()),
+                    if words[k][1][:1].isupper() and (k == 1 or words[k - 1][1][:1].islower())
+                    and words[k + 1][1][:1].islower()),
                    None)
     if cut is None:
         return None
@@ -478,9 +480,9 @@ def table_glossary_entry(line: str) -> tuple[str, int] | None:
 
 #: A paragraph number in the margin ("6. The relevance …", "(12) Where …", EudraLex's "3.12 Personnel …"):
 #: UK, WHO and EU guidance number every paragraph, so a title's next line may start with one.
+_PARAGRAPH_NUMBER = re.compile(r"^(?:\(?\d{1,3}[.)]|\d{1,2}(?:\.\d{1,3}){1,2}\.?)\s+(?=\S)")
 #: A decimal paragraph number ("2.8 ", "4.12. "): a numbered paragraph of an EU GMP or WHO text.
 _DECIMAL_PARAGRAPH = re.compile(r"^\d{1,2}\.\d{1,3}\.?\s+[A-Z]")
-_PARAGRAPH_NUMBER = re.compile(r"^(?:\(?\d{1,3}[.)]|\d{1,2}(?:\.\d{1,3}){1,2}\.?)\s+(?=\S)")
 
 
 def unnumbered_subheading(line: str, next_line: str, after: str = "") -> Heading | None:
