@@ -334,12 +334,10 @@ def test_answers_in_corpus_questions(answerer, retriever) -> None:
     assert len(abstained) <= 0.1 * len(questions), abstained
 
 
-@pytest.mark.parametrize("question", [
-    "What is meant by an environmental risk assessment?",  # Q9 is all risk assessment, never environmental
-    "What is meant by a combined advanced therapy medicinal product?",
-])
-def test_a_definition_of_a_term_the_corpus_never_names_abstains(answerer, retriever, question: str) -> None:
-    a = ask(answerer, retriever, question)
+def test_a_definition_of_a_term_the_corpus_never_names_abstains(answerer, retriever) -> None:
+    # Q9 is all risk assessment, never environmental: without the rule its evidence (0.55) clears the
+    # threshold and a Q9 sentence about risk assessment is quoted as the definition.
+    a = ask(answerer, retriever, "What is meant by an environmental risk assessment?")
     assert a.abstained and not a.citations, [c.quote for c in a.citations]
 
 

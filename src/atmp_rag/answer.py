@@ -540,7 +540,8 @@ class Answerer:
             return True
         # "quality target product profile (QTPP)": the text may spell out only one of the two
         wanted = set(self.terms(re.sub(r"\([^)]*\)", " ", asked_term(question))))
-        return not wanted or any(wanted <= set(self.terms(p.chunk.text))
+        # (the passages' plain tokens: `wanted` holds no question words, and their IDF is not needed)
+        return not wanted or any(wanted <= set(self.tokenizer.one(p.chunk.text))
                                  for p in passages[: self.settings.answer.passages])
 
     def _top_dense(self, passages: Sequence[Passage], query_vector: np.ndarray | None, question: str) -> float:

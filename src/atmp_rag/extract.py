@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from atmp_rag.models import Page
 from atmp_rag.text.content import classify_pages
-from atmp_rag.text.headings import roman_to_int
+from atmp_rag.text.headings import CONTENTS_TITLE, NUMBERED_ENTRY, roman_to_int
 from atmp_rag.text.sentences import RAISED, SUPERSCRIPT_DIGITS
 
 if TYPE_CHECKING:
@@ -770,7 +770,6 @@ def collapse_blank_lines(text: str) -> str:
 #: A dot leader (shortened to "..." by `normalize_whitespace`) ending in a page number; leaders
 #: without numbers are forms or templates, not a TOC.
 _DOT_LEADER = re.compile(r"(?:\.{3,}|…)\s*(?:\d{1,4}|[ivxlcIVXLC]{1,6})$")
-_TOC_TITLE = re.compile(r"^(?:table of )?contents?$", re.IGNORECASE)
 #: A contents entry without leaders: a title of at most 15 words that ends no sentence, then a page number.
 _TOC_ENTRY = re.compile(r"^(?P<title>[A-Z0-9(][^.!?]*?(?:\.\d+)*\.?(?:\s+\S+){0,15}?)(?<![.;,:])\s+(?P<page>\d{1,4})$")
 
@@ -785,7 +784,7 @@ def is_toc_page(text: str, previous_is_toc: bool = False) -> bool:
     if not lines:
         return False
     leaders = sum(1 for line in lines if _DOT_LEADER.search(line))
-    titled = any(_TOC_TITLE.match(line.strip()) for line in lines)
+    titled = any(CONTENTS_TITLE.match(line.strip()) for line in lines)
     if leaders >= 3 and (leaders >= 0.3 * len(lines) or (titled and leaders >= 2)):
         return True
     numbered_ends = sum(1 for line in lines if re.search(r"\s\d{1,4}$", line))
@@ -803,9 +802,6 @@ def _entries_without_leaders(lines: Sequence[str]) -> bool:
     numbers = [int(m.group("page")) for m in entries]
     forward = sum(b >= a for a, b in itertools.pairwise(numbers))
     return forward >= 0.9 * (len(numbers) - 1)
-
-
-_NUMBERED_ENTRY = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.?|[IVX]{1,5}\.|[A-Z]\.)\s+[A-Z]")
 
 
 def strip_contents_block(text: str, min_entries: int = 4) -> str:
@@ -826,17 +822,18 @@ def strip_contents_block(text: str, min_entries: int = 4) -> str:
                 (not pages or int(m.group("page")) >= pages[-1]):
             pages.append(int(m.group("page")))
             j += 1
-        numbered = sum(1 for k in range(i, j) if _NUMBERED_ENTRY.match(lines[k].strip()))
+        numbered = sum(1 for k in range(i, j) if NUMBERED_ENTRY.match(lines[k].strip()))
         if j - i >= min_entries and numbered >= 3:
             # with the list's own title right above it ("Table of contents")
-            title = i - 1 if i > 0 and _TOC_TITLE.match(lines[i - 1].strip()) else i
+            title = i - 1 if i > 0 and CONTENTS_TITLE.match(lines[i - 1].strip()) else i
             keep[title:j] = [False] * (j - title)
         i = max(j, i + 1)
     return "\n".join(line for line, k in zip(lines, keep, strict=True) if k) if not all(keep) else text
 
 
 def _running_text_left(text: str) -> bool:
-    """At least 60 words and two sentence ends: a page's body, not the title lines around a contents list."""
+    """At least 60 words and two sentence ends after a lower-case word: a page's body, not the title lines
+    around a contents list (nor the step dates above an ICH contents list, "… on 6 February 2003.")."""
     return len(text.split()) >= 60 and len(re.findall(r"[a-z)]\.(?:\s|$)", text)) >= 2
 
 

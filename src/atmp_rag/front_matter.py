@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atmp_rag.models import Document, Page, PageKind, Status
-from atmp_rag.text.headings import detect_heading
+from atmp_rag.text.headings import NUMBERED_ENTRY, detect_heading
 
 __all__ = ["FrontMatter", "describe", "read_front_matter"]
 
@@ -106,6 +106,11 @@ _JUNK_TITLE = re.compile(
 _JUNK_AUTHOR = re.compile(r"^\s*(?:anonymous|unknown|user|admin|administrator|author)\s*$", re.IGNORECASE)
 _MAX_TITLE = 250
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+#: A date to the day as covers print it: "18 March 2024", "2024-03-18", "2025/04/02" (Health Canada),
+#: "01.02.2023" (Swissmedic).
+_DAY_DATE = rf"\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{4}}/\d{{2}}/\d{{2}}|\d{{2}}\.\d{{2}}\.\d{{4}}"
+#: Labels a date follows on a cover or in a header ("Valid from: 01.02.2023", "Effective date: 1 March 2023").
+_DATE_LABEL = r"valid\s+from|effective\s+date|date\s+of\s+issue|issue\s+date|in\s+force\s+from|date\s+adopted"
 #: A cover line that is a date and nothing else: "18 March 2024", "December 2023", "(May 2021)",
 #: "Adopted on 17 November 2022", "Effective date: 1 March 2023", "Date adopted: 2025/04/02", "Valid from:
 #: 01.02.2023", "Updated 6 May 2021" (GOV.UK), "London, 30 May 2008" (an old EMEA cover's place and date),
@@ -113,30 +118,21 @@ _MONTH = r"(?:January|February|March|April|May|June|July|August|September|Octobe
 #: "Draft agreed by CAT  March 2019" is a row of the adoption table, not the document's date.
 _DATE_LINE = re.compile(
     rf"^\(?(?:[A-Z][a-z]+,\s+)?(?:(?:step\s+\d[a-z]?,?|endorsed\s+on|adopted\s+on|dated?:?|issued:?|published:?|"
-    rf"first\s+published:?|(?:last\s+)?updated:?|revised:?|effective\s+date:?|version\s+\d+(?:\.\d+)*,?|"
-    rf"date\s+(?:adopted|of\s+adoption|issued|of\s+issue|of\s+publication):?|adoption\s+date:?|issue\s+date:?|"
-    rf"valid\s+from:?|in\s+force\s+from:?)\s+)?"
-    rf"(?P<date>\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|"
-    # Health Canada prints "Date adopted: 2025/04/02", Swissmedic "Valid from: 01.02.2023".
-    rf"\d{{4}}/\d{{2}}/\d{{2}}|\d{{2}}\.\d{{2}}\.\d{{4}})\)?$",
+    rf"first\s+published:?|(?:last\s+)?updated:?|revised:?|version\s+\d+(?:\.\d+)*,?|"
+    rf"(?:{_DATE_LABEL}|date\s+(?:of\s+adoption|issued|of\s+publication)|adoption\s+date):?)\s+)?"
+    rf"(?P<date>{_DAY_DATE}|{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|{_MONTH}\s+\d{{4}})\)?$",
     re.IGNORECASE,
 )
 
 #: A labelled date inside a longer line: Swissmedic's header "Identification number: ZL… Version 2.0 Valid from:
 #: 01.03.2024" (`_DATE_LINE` wants the date alone on its line).
-_LABELLED_DATE = re.compile(
-    rf"\b(?:valid\s+from|effective\s+date|date\s+of\s+issue|issue\s+date|in\s+force\s+from|date\s+adopted)\s*:?\s*"
-    rf"(?P<date>\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{4}}/\d{{2}}/\d{{2}}|\d{{2}}\.\d{{2}}\.\d{{4}})",
-    re.IGNORECASE,
-)
+_LABELLED_DATE = re.compile(rf"\b(?:{_DATE_LABEL})\s*:?\s*(?P<date>{_DAY_DATE})", re.IGNORECASE)
 #: A document code printed alone on the cover or before the page number in a running line: "IA-G0077-2"
 #: (HPRA), "IA-G0077-2 3/8".
 _CODE_ALONE = re.compile(r"^(?P<code>[A-Z]{1,5}-[A-Z]{0,3}\d{3,6}(?:-\d{1,3})?)(?:\s+\d{1,4}\s*/\s*\d{1,4})?$")
 #: The issue of a series a running line cites: "WHO Technical Report Series, No. 1048, 2024" (a WHO annex
 #: prints no date of its own; the year of the report it is published in is its date).
 _SERIES_ISSUE = re.compile(r"\bSeries,?\s+No\.\s*\d+,\s*(?P<year>(?:19|20)\d{2})\b")
-#: A numbered heading or contents entry ("1. Introduction", "2 Scope 196", "IV. GLOSSARY").
-_NUMBERED_LINE = re.compile(r"^\s*(?:\d+(?:\.\d+)*|[IVX]+)[.)]?\s+\S")
 
 
 @dataclass(frozen=True)
@@ -228,7 +224,7 @@ def _leading_title(lines: Sequence[str]) -> str:
             break  # prose: the front has no title block
         label = detect_heading(line)  # "Annex 3", "Part I" over the title: a label, not the title itself
         if (label is not None and label.kind in ("annex", "part") and not label.title) \
-                or _NUMBERED_LINE.match(line) or not line[:1].isupper():
+                or NUMBERED_ENTRY.match(line) or not line[:1].isupper():
             continue
         words = " ".join(_title_block(lines, i, 1, wrapped=True)).split()
         if len(words) >= 3 and any(w.lower() in _OPEN_END for w in words):

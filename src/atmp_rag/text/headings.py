@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "CONTENTS_TITLE",
     "CROSS_REFERENCE_WORDS",
     "GLOSSARY_TITLES",
     "HARD_CAPS",
+    "NUMBERED_ENTRY",
     "REFERENCE_TITLES",
     "Heading",
     "bare_numbered_heading",
@@ -573,8 +575,11 @@ def question_line(line: str) -> Heading | None:
     return Heading(number=m.group("num") or "", title=title, level=2, kind="question", text=text)
 
 
-#: A contents list's own heading ("Contents", "Table of contents").
-_CONTENTS_HEAD = re.compile(r"^\s*(?:table\s+of\s+)?contents\s*$", re.IGNORECASE)
+#: A contents list's own heading ("Contents", "Table of contents"), on a contents page or a content page.
+CONTENTS_TITLE = re.compile(r"^\s*(?:table\s+of\s+)?contents?\s*$", re.IGNORECASE)
+#: A line that starts with a section number and a capital: a numbered heading or a contents entry
+#: ("1. Introduction 195", "2 Scope", "3.1.2 Donor testing 3", "IV. GLOSSARY", "A. Potency Assay Development").
+NUMBERED_ENTRY = re.compile(r"^\s*(?:\d{1,2}(?:\.\d{1,2})*\.?|[IVX]{1,5}\.|[A-Z]\.)\s+[A-Z]")
 #: A contents entry's marker ("– Master files").
 _ENTRY_MARKER = re.compile(r"^\s*[•●▪■◦\-–—]\s+")
 
@@ -595,7 +600,7 @@ def contents_titles(content_texts: Sequence[str]) -> frozenset[str]:
     for text in content_texts:
         lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
         for i, line in enumerate(lines):
-            if not _CONTENTS_HEAD.match(line):
+            if not CONTENTS_TITLE.match(line):
                 continue
             for entry in lines[i + 1:]:
                 if not _ENTRY_MARKER.match(entry) or len(entry.split()) > 13 or entry.rstrip()[-1:] in ".;:":
