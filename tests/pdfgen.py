@@ -414,6 +414,8 @@ GLOSSARY_TABLE_PAGES: list[list[str]] = [
      "Homologous model\tAn animal model in which a species-specific",
      "\tsurrogate of the human transgene is expressed.",
      "Disease model\tAnimal model that reproduces features of the human disease.",
+     "Advanced therapy medicinal\tA gene therapy medicinal product, a somatic cell therapy",
+     "product (ATMP)\tmedicinal product or a tissue engineered product.",
      "3. Discussion", "The applicant should justify the choice of the animal model."],
 ]
 
@@ -421,6 +423,47 @@ GLOSSARY_TABLE_PAGES: list[list[str]] = [
 def glossary_table_pdf(path: Path) -> Path:
     """Write the pages of `GLOSSARY_TABLE_PAGES` (plain pages, bottom page numbers)."""
     return plain_pdf(path, GLOSSARY_TABLE_PAGES)
+
+
+#: A glossary table whose rows are drawn cell by cell, as table layouts (reportlab's, Word's) draw them:
+#: the text layer has a wrapped term's two lines before its definition's lines.
+GLOSSARY_CELL_ROWS: list[tuple[list[str], list[str]]] = [
+    (["Advanced therapy medicinal", "product (ATMP)"],
+     ["A gene therapy medicinal product, a somatic cell therapy medicinal",
+      "product or a tissue engineered product as defined in the Regulation."]),
+    (["Batch"], ["A defined quantity of product prepared in one manufacturing process."]),
+    (["Replication-competent", "lentivirus (RCL)"],
+     ["A lentivirus that arose during manufacture and is able to replicate", "in the patient's cells."]),
+    (["Chimeric antigen", "receptor (CAR) T cell"], ["A T cell genetically modified to express a synthetic receptor."]),
+    (["Vector copy number", "(VCN) per transduced", "cell"],
+     ["The average number of integrated vector genomes in the transduced cells."]),
+]
+
+
+def glossary_cells_pdf(path: Path) -> Path:
+    """One page: a body paragraph, "APPENDIX 1 GLOSSARY", a "Term | Definition" header and the rows of
+    `GLOSSARY_CELL_ROWS`, each drawn cell by cell (the term cell's lines, then the definition's)."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    _, height = A4
+    c.setFont("Helvetica", 10)
+    y = height - 80
+    for line in ("1. Scope", "This guide applies to products prepared under the hospital exemption.",
+                 "APPENDIX 1 GLOSSARY"):
+        c.drawString(72, y, line)
+        y -= 18
+    c.drawString(72, y, "Term")
+    c.drawString(230, y, "Definition")
+    y -= 18
+    for term, definition in GLOSSARY_CELL_ROWS:
+        for k, line in enumerate(term):
+            c.drawString(72, y - 12 * k, line)
+        for k, line in enumerate(definition):
+            c.drawString(230, y - 12 * k, line)
+        y -= 12 * max(len(term), len(definition)) + 8
+    c.drawCentredString(300, 30, "8")
+    c.showPage()
+    c.save()
+    return path
 
 
 #: UK/WHO-style guidance: unnumbered headings (a title right over a subheading), every paragraph numbered
@@ -628,16 +671,20 @@ OJ_RIGHT = [
 ]
 
 
-def two_column_pdf(path: Path, pages: int = 2, footer: str | None = None) -> Path:
+def two_column_pdf(path: Path, pages: int = 2, footer: str | None = None,
+                   halves: tuple[str, str, str] | None = None) -> Path:
     """An OJ-style page written line by line across both columns (as some producers do), under a
     full-width running header (and over `footer`, drawn across the middle); a text extractor that follows
-    the content stream interleaves them."""
+    the content stream interleaves them. `halves` (left header, right header, left footer) instead prints
+    a header and footer in two parts that leave the middle free (HSA), drawn after the columns, with a
+    "Page N of M" footer on the right."""
     c = canvas.Canvas(str(path), pagesize=A4)
     width, height = A4
     for number in range(1, pages + 1):
         c.setFont("Helvetica", 8)
-        c.drawString(45, height - 40, f"L 324/{120 + number}   EN   Official Journal of the European Union   "
-                                      "10.12.2007")
+        if halves is None:
+            c.drawString(45, height - 40, f"L 324/{120 + number}   EN   Official Journal of the European Union   "
+                                          "10.12.2007")
         for i in range(max(len(OJ_LEFT), len(OJ_RIGHT))):
             y = height - 90 - i * 12
             if i < len(OJ_LEFT):
@@ -646,6 +693,11 @@ def two_column_pdf(path: Path, pages: int = 2, footer: str | None = None) -> Pat
                 c.drawString(width / 2 + 15, y, OJ_RIGHT[i])
         if footer:
             c.drawString(45, 30, f"{footer} {number}")
+        if halves is not None:
+            c.drawString(45, height - 40, halves[0])
+            c.drawRightString(width - 45, height - 40, halves[1])
+            c.drawString(45, 30, halves[2])
+            c.drawRightString(width - 45, 30, f"Page {number} of {pages}")
         c.showPage()
     c.save()
     return path

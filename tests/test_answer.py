@@ -348,6 +348,22 @@ def test_a_definition_worded_otherwise_than_its_term_is_answered(answerer, retri
         assert not a.abstained and a.citations, question
 
 
+def test_naming_the_document_neither_raises_nor_lowers_the_coverage_abstention_reads(answerer, retriever) -> None:
+    """"According to ICH Q9, …" names the document: for abstention, the unit of Q9 that answers covers the
+    question's other terms as it covers them without the name (not less for lacking "ICH Q9", not more
+    for its document being named), while the ranking feature counts the name as covered."""
+
+    def principles(question: str):
+        r = retriever.retrieve(question, k=10)
+        _, cands = answerer.candidates(question, r.passages, r.query_vector)
+        return next(c for c in cands if c.unit.text.startswith("Two primary principles of quality risk management"))
+
+    plain = principles("What are the two primary principles of quality risk management?")
+    named = principles("According to ICH Q9, what are the two primary principles of quality risk management?")
+    assert named.own_coverage == pytest.approx(plain.own_coverage) and plain.own_coverage > 0.5
+    assert named.features["coverage"] == pytest.approx(1.0)
+
+
 def test_off_topic_question_abstains(answerer, retriever) -> None:
     a = ask(answerer, retriever, "Who won the football world cup in 2018?")
     assert a.abstained and not a.citations

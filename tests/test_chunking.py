@@ -371,6 +371,26 @@ def test_question_lines_head_sections_only_in_a_qa_document() -> None:
     assert set(sections_by_path(prose)) == {"", "1. Scope"}
 
 
+def test_lettered_parts_hold_numbered_questions_wrapped_or_marked_as_revised() -> None:
+    """PEI-style Q&A: "A. …" parts hold "Q1: …?" questions (siblings, never parents of the next part); a
+    question wrapped onto a second line, or flagged as revised ("…mandatory?*"), heads its answer too."""
+    qa = ("A. Regulatory framework\n"
+          "Q1: Which authority assesses a clinical trial application for an ATMP?\n"
+          "The national competent authority assesses Part I of the application.\n"
+          "Q2: Is scientific advice before the first submission mandatory?*\n"
+          "Scientific advice is not mandatory, but a meeting is recommended.\n"
+          "B. Gene therapy aspects\n"
+          "Q3: Is a GMO assessment needed for clinical trials with CAR-T cells transduced with a\n"
+          "lentiviral vector?\n"
+          "In principle, yes. The cells are genetically modified organisms.\n")
+    paths = set(sections_by_path(qa))
+    assert {"A. Regulatory framework › Q1: Which authority assesses a clinical trial application for an ATMP?",
+            "A. Regulatory framework › Q2: Is scientific advice before the first submission mandatory?*",
+            "B. Gene therapy aspects › Q3: Is a GMO assessment needed for clinical trials with CAR-T cells "
+            "transduced with a lentiviral vector?"} <= paths
+    assert not any(p.startswith("A. Regulatory framework › Q2") and "B." in p for p in paths)
+
+
 def test_unnumbered_sentence_case_subheadings_after_body_text() -> None:
     """"Repeated dose toxicity" and "Genotoxicity" on lines of their own, after body text and before a
     paragraph, head subsections of the monograph (siblings of each other); a short line right under a

@@ -425,6 +425,21 @@ def test_a_running_footer_across_both_columns_stays_whole_and_is_furniture(tmp_p
         assert "Where an advanced therapy medicinal product contains human cells or tissues" in flat
 
 
+def test_a_header_and_footer_in_two_parts_are_furniture_of_a_two_column_page(tmp_path: Path) -> None:
+    """HSA-style: the header and footer are printed in a left and a right part that leave the middle free.
+    Read with the columns, the left parts ended the left column's text, mid-page, where no running-line
+    check looks ("… received by HSA to date. HEALTH SCIENCES AUTHORITY HPRG-CTGTP-GD-004 | Version 2.0 …")."""
+    from tests.pdfgen import two_column_pdf
+
+    halves = ("HEALTH SCIENCES AUTHORITY", "GUIDANCE ON RELEASE TESTING", "HPRG-CTGTP-GD-004 | Version 2.0")
+    pages = extract_pages(two_column_pdf(tmp_path / "hsa.pdf", pages=3, halves=halves), "hsa")
+    for page in pages:
+        assert not any(part in page.text for part in halves)
+        flat = " ".join(page.text.split())
+        assert "This Regulation lays down specific rules concerning the authorisation, supervision" in flat
+        assert "Where an advanced therapy medicinal product contains human cells or tissues" in flat
+
+
 def test_a_table_with_an_empty_middle_is_not_split_into_columns(tmp_path: Path) -> None:
     """Short cells either side of an empty middle: a table, not two columns of running text."""
     from tests.pdfgen import plain_pdf

@@ -248,3 +248,30 @@ def test_a_one_word_term_of_a_glossary_table_before_a_definition_without_an_arti
     assert table_glossary_entry(line) == ("Custom-made", line.index("Prepared"))
     assert table_glossary_entry("Batch A defined quantity of product prepared in one process") == ("Batch", 6)
     assert table_glossary_entry("Disease model Animal model that reproduces the disease") == ("Disease model", 14)
+
+
+def test_the_tail_of_a_term_wrapped_in_a_glossary_column() -> None:
+    from atmp_rag.text.headings import term_column_tail
+
+    assert term_column_tail("product (ATMP) product or a tissue engineered product") == (0, 14)
+    assert term_column_tail("lentivirus (RCL) that is able to replicate") == (0, 16)
+    # a definition's own wrapped line: no abbreviation, or a verb or small word before it
+    assert term_column_tail("or excreta of the treated subject.") is None
+    assert term_column_tail("is expressed (see 4.2) in the model") is None
+    assert term_column_tail("of the vector (AAV) in the tissue") is None
+
+
+@pytest.mark.parametrize(("term", "names"), [
+    ("1.11 Case Report Form (CRF)", ["Case Report Form (CRF)", "Case Report Form", "CRF"]),
+    ("Batch (or Lot)", ["Batch (or Lot)", "Batch", "Lot"]),
+    ("Shelf life (also referred to as expiration dating period)",
+     ["Shelf life (also referred to as expiration dating period)", "Shelf life", "expiration dating period"]),
+    ("Stress testing (drug substance)", ["Stress testing (drug substance)", "Stress testing"]),
+    ("Quality Target Product Profile (QTPP):", ["Quality Target Product Profile (QTPP)",
+                                                 "Quality Target Product Profile", "QTPP"]),
+    ("Harm:", ["Harm"]),
+])
+def test_the_names_a_glossary_term_goes_by(term: str, names: list[str]) -> None:
+    from atmp_rag.text.headings import term_names
+
+    assert term_names(term) == names

@@ -306,22 +306,124 @@ def test_numbered_paragraphs_raised_markers_and_footnotes_of_an_eu_gmp_guideline
 
 def test_a_glossary_table_gives_one_entry_per_row(tmp_path: Path) -> None:
     """Under "Term Definition", each row of the two-column table is an entry of its own, its wrapped
-    definition cell included; the header row is no term; the next numbered section is text again."""
+    definition cell (and a wrapped term: "product (ATMP)") included; the header row is no term; the next
+    numbered section is text again."""
     from atmp_rag.chunking import chunk_segmented, segment
     from atmp_rag.extract import extract_pages
     from atmp_rag.units import build_units
     from tests.pdfgen import glossary_table_pdf
 
-    seg = segment("rp", extract_pages(glossary_table_pdf(tmp_path / "rp.pdf"), "rp"))
+    pages = extract_pages(glossary_table_pdf(tmp_path / "rp.pdf"), "rp")
+    seg = segment("rp", pages)
     built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
     entries = {u.context: u for u in built.units if u.kind is UnitKind.definition}
-    assert set(entries) == {"Vector shedding", "Homologous model", "Disease model"}
+    assert set(entries) == {"Vector shedding", "Homologous model", "Disease model",
+                            "Advanced therapy medicinal\nproduct (ATMP)"}
     assert entries["Vector shedding"].text == ("The dissemination of the vector through secretions\n"
                                                "or excreta of the treated subject.")
     assert entries["Vector shedding"].section == "2. Definitions › Vector shedding"
     assert entries["Disease model"].text.startswith("Animal model that reproduces")
+    # a term wrapped in its column is read into the definition's second line: the entry takes its tail
+    atmp = entries["Advanced therapy medicinal\nproduct (ATMP)"]
+    assert atmp.context == "Advanced therapy medicinal\nproduct (ATMP)"
+    assert atmp.section == "2. Definitions › Advanced therapy medicinal product (ATMP)"
+    assert atmp.text.startswith("A gene therapy medicinal product")
+    # both pieces of the term are verbatim page text at their spans (what the quote check reads)
+    assert "\n".join(pages[0].text[s.start:s.end] for s in atmp.context_spans) == atmp.context
     last = next(u for u in built.units if u.text.startswith("The applicant should justify"))
     assert last.kind is UnitKind.sentence and last.section == "3. Discussion"
+
+
+LABEL_TABLE_PAGES = [
+    ["5. Quality requirements",
+     "ATMPs must meet quality standards equivalent to those of authorised products.",
+     "Table 1: Quality expectations for ATMPs prepared in hospitals",
+     "Requirement\tExpectation",
+     "Premises\tOpen manipulations are carried out in a grade A zone with a",
+     "\tgrade B background.",
+     "\tA closed system may be operated in grade D.",
+     "Release and",
+     "characterisation",
+     "\tAll release tests are performed on every batch before it is used.",
+     "Personnel\tOperators are trained in aseptic technique before they",
+     "\tmanufacture a product for a patient."],
+    ["Table 1 (continued)",
+     "Requirement\tExpectation",
+     "Release and certification\tEach batch is certified by the named responsible",
+     "\tperson before administration.",
+     "The applicant describes in the dossier how each of these expectations is met for every product made.",
+     "6. Traceability",
+     "Traceability data must be kept for at least 30 years after the expiry date."],
+]
+
+
+def test_a_table_of_labels_and_prose_is_quoted_by_sentence_with_the_row_label(tmp_path: Path) -> None:
+    """A captioned "Requirement | Expectation" table whose cells are prose, continued on the next page under
+    its repeated header: each sentence of a cell is a unit with the row's label as its context, so no quote
+    starts with the label ("Premises Open manipulations …"); the text after the table is prose again."""
+    from atmp_rag.answer import quote_text
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.models import Citation
+    from atmp_rag.units import build_units
+    from tests.pdfgen import plain_pdf
+
+    seg = segment("he", extract_pages(plain_pdf(tmp_path / "he.pdf", LABEL_TABLE_PAGES), "he"))
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 80, 10, 10))
+    labelled = [(u.context, " ".join(u.text.split()), u.pages) for u in built.units if u.context]
+    assert labelled == [
+        ("Premises", "Open manipulations are carried out in a grade A zone with a grade B background.", [1]),
+        # a cell's sentence on a line of its own, as narrow as the cell, stays in the row
+        ("Premises", "A closed system may be operated in grade D.", [1]),
+        # a label wrapped over its own lines, read before its cell
+        ("Release and\ncharacterisation", "All release tests are performed on every batch before it is used.", [1]),
+        ("Personnel", "Operators are trained in aseptic technique before they manufacture a product for a patient.",
+         [1]),
+        # after "Table 1 (continued)" and the repeated header on the next page
+        ("Release and certification", "Each batch is certified by the named responsible person before "
+                                      "administration.", [2]),
+    ]
+    # running text after the table (wider than its cells) and the next section are prose again
+    after = next(u for u in built.units if u.text.startswith("The applicant describes"))
+    assert after.section == "5. Quality requirements" and not after.context
+    last = next(u for u in built.units if u.text.startswith("Traceability data"))
+    assert last.section == "6. Traceability" and not last.context
+    assert {c.section for c in built.units} == {"5. Quality requirements", "6. Traceability"}
+    assert not any(u.text.startswith(("Premises", "Personnel", "Release and", "Requirement", "Table"))
+                   for u in built.units)
+    unit = built.units[[u.context for u in built.units].index("Personnel")]
+    citation = Citation.model_construct(quote=unit.text, context=unit.context, kind=unit.kind.value, note="")
+    assert quote_text(citation).startswith("Personnel: Operators are trained")
+
+
+def test_a_term_wrapped_in_its_table_cell_read_cell_by_cell(tmp_path: Path) -> None:
+    """A glossary table drawn cell by cell puts a wrapped term's lines ("Advanced therapy medicinal" +
+    "product (ATMP)", "Vector copy number" + "(VCN) per transduced" + "cell") before its definition: those
+    lines are the term, the definition is the entry's unit,
+    and the entry is found by every name it goes by ("ATMP", "replication-competent lentivirus")."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.store import definition_keys, term_key
+    from atmp_rag.text.lexical import Tokenizer
+    from atmp_rag.units import build_units
+    from tests.pdfgen import glossary_cells_pdf
+
+    seg = segment("he", extract_pages(glossary_cells_pdf(tmp_path / "he.pdf"), "he"))
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10))
+    entries = {" ".join(u.context.split()): u for u in built.units if u.kind is UnitKind.definition}
+    assert set(entries) == {"Advanced therapy medicinal product (ATMP)", "Batch",
+                            "Replication-competent lentivirus (RCL)", "Chimeric antigen receptor (CAR) T cell",
+                            "Vector copy number (VCN) per transduced cell"}
+    # a definition that starts "A T cell …" is no entry "A"
+    assert entries["Chimeric antigen receptor (CAR) T cell"].text.startswith("A T cell genetically")
+    atmp = entries["Advanced therapy medicinal product (ATMP)"]
+    assert atmp.text.startswith("A gene therapy medicinal product") and atmp.text.endswith("Regulation.")
+    assert atmp.section == "APPENDIX 1 GLOSSARY › Advanced therapy medicinal product (ATMP)"
+    tok = Tokenizer("english", "en")
+    keys = definition_keys([atmp.context, entries["Replication-competent lentivirus (RCL)"].context], tok)
+    assert term_key(tok.one("ATMP")) in keys[0]
+    assert term_key(tok.one("advanced therapy medicinal product")) in keys[0]
+    assert term_key(tok.one("replication-competent lentivirus")) in keys[1]
 
 
 def test_chapter_article_section_and_n0_headings(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ from atmp_rag.cite import citation_from_passage, page_url, source_label
 from atmp_rag.config import Settings
 from atmp_rag.embed import Embedder
 from atmp_rag.models import Answer, Citation, PageSpan, Passage, QuoteUnit, Status, UnitKind
-from atmp_rag.store import IndexStore
+from atmp_rag.store import IndexStore, definition_keys, term_key
 from atmp_rag.text.lexical import QueryTerms, coverage
 from atmp_rag.text.sentences import RAISED
 
@@ -168,6 +168,9 @@ class Candidate:
     passage: Passage
     features: dict[str, float]
     score: float = 0.0
+    # Coverage of the question's terms by the unit's own words (its feature "coverage" also counts the
+    # document's name): what abstention reads.
+    own_coverage: float = 0.0
 
 
 @dataclass
@@ -251,6 +254,8 @@ class _DocFeatures:
     token_lists: list[list[str]]
     section_tokens: list[frozenset[str]]
     context_tokens: list[frozenset[str]]
+    term_keys: list[frozenset[str]]  # of a glossary definition: the keys of the names its term goes by
+    doc_tokens: frozenset[str]  # the document's issuer, reference and title: how a question names it
     bigram_sets: list[frozenset[tuple[str, str]]]
     has_digit: list[bool]
     first_in_section: list[bool]
@@ -337,6 +342,10 @@ class Answerer:
             token_lists=[list(t) for t in text],
             section_tokens=[frozenset(t) for t in sections_text],
             context_tokens=[frozenset(t) for t in contexts],
+            doc_tokens=frozenset(self.tokenizer.one(" ".join((doc.issuer, doc.reference, doc.title))))
+            if (doc := self.store.documents.get(doc_id)) is not None else frozenset(),
+            term_keys=[frozenset(k) for k in definition_keys(
+                [u.context if u.kind is UnitKind.definition else "" for u in units], self.tokenizer)],
             bigram_sets=[_bigrams(t) for t in text],
             has_digit=[any(c.isdigit() for c in u.text) for u in units],
             first_in_section=[i == 0 or units[i - 1].section_path != u.section_path for i, u in enumerate(units)],
@@ -431,7 +440,15 @@ class Answerer:
             else np.zeros(len(rows))
         chunk_vectors = self.store.vectors()
         feats = {r: self._features(r) for r in rows}
-        covers = [coverage(terms, feats[r][0].tokens[feats[r][1]]) for r in rows]
+        # A question may name the document ("… according to the CAT reflection paper?", "Does the Singapore
+        # release testing guidance cover …?"): those words are covered by the citation, not by the unit.
+        covers = [coverage(terms, feats[r][0].tokens[feats[r][1]] | feats[r][0].doc_tokens) for r in rows]
+        # Abstention reads the unit's own words for the question's terms other than those naming its document:
+        # naming a document of the corpus says nothing of whether it answers ("What fee does the
+        # Paul-Ehrlich-Institut charge …?"), nor does a unit fail to answer for not repeating its name.
+        unnamed = {lo: {t: w for t, w in terms.items() if t not in self._doc_features(lo).doc_tokens} or terms
+                   for lo in {f.lo for f, _ in feats.values()}}
+        own = [coverage(unnamed[feats[r][0].lo], feats[r][0].tokens[feats[r][1]]) for r in rows]
         total_idf = sum(terms.values()) or 1.0
         # Dense similarity of every neighbour in one product, and each section's, instead of per candidate.
         neighbors = {r: f.neighbors[i] for r, (f, i) in feats.items()}
@@ -459,8 +476,9 @@ class Answerer:
             by_term = kind is UnitKind.definition and bool(term) and set(term) <= f.context_tokens[u]
             by_phrase = term_pattern is not None and term_pattern.search(unit.text) is not None
             defines = float(by_term or by_phrase)
-            # The entry of exactly the asked term ("Risk:"), not one that merely contains it ("Risk Assessment:").
-            exact = kind is UnitKind.definition and bool(term) and frozenset(term) == f.context_tokens[u]
+            # The entry of exactly the asked term ("Risk:", "Case Report Form (CRF)" for "CRF"), not one that
+            # merely contains it ("Risk Assessment:").
+            exact = kind is UnitKind.definition and bool(term) and term_key(term) in f.term_keys[u]
             features = {
                 "dense": float(dense[i]),
                 "dense_rel": float(dense[i]) - best_dense,
@@ -494,7 +512,7 @@ class Answerer:
                 "neighbor_dense": max((around_dense.get(j, 0.0) for j in neighbors[row]), default=0.0),
                 "section_dense": section_dense.get(section_key[row], 0.0),
             }
-            out.append(Candidate(row, unit, p, features))
+            out.append(Candidate(row, unit, p, features, own_coverage=own[i]))
         return terms, out
 
     def assess(self, question: str, passages: Sequence[Passage], query_vector: np.ndarray | None = None,
@@ -513,7 +531,9 @@ class Answerer:
         top_dense = self._top_dense(passages, query_vector, question)
         # Abstention looks at the retrieved passages only, as it was calibrated: units pulled in from
         # elsewhere are chosen for being close to the question and would flatter out-of-corpus questions.
-        best_coverage = max([c.features["coverage"] for c in cands if c.features["retrieved"]], default=0.0)
+        # (by the units' own words: a question that names a document in the corpus is not therefore answered by
+        # it, "What fee does the Paul-Ehrlich-Institut charge …?")
+        best_coverage = max([c.own_coverage for c in cands if c.features["retrieved"]], default=0.0)
         evidence = evidence_score(top_dense, best_coverage)
         if any(c.features["term_exact"] for c in cands):
             # The one exception is a glossary entry of exactly the asked term: the corpus defines what was
@@ -633,7 +653,7 @@ class Answerer:
             "text": page.text[start:end], "spans": [PageSpan(page=unit.spans[0].page, start=start, end=end)],
             "unit_id": f"{first.unit_id}+{last.ordinal - first.ordinal}",
         })
-        return Candidate(best.row, merged, best.passage, best.features, best.score)
+        return Candidate(best.row, merged, best.passage, best.features, best.score, best.own_coverage)
 
     def _redundant(self, a: Candidate, b: Candidate, vectors: np.ndarray) -> bool:
         """Overlapping text, most words shared, or nearly the same meaning."""
@@ -750,9 +770,10 @@ def quote_text(citation: Citation) -> str:
     quote = " ".join(citation.quote.split())
     if citation.context:
         context = " ".join(citation.context.split())
-        sep = " " if citation.kind == UnitKind.definition.value else " … "
-        quote = f"{context.rstrip(':')}:{sep}{quote}" if citation.kind == UnitKind.definition.value \
-            else f"{context}{sep}{quote}"
+        # A term and its definition, a table's row label and its cell ("Premises: Open manipulations …") read
+        # as label and text; a lead-in or a table's headers stand apart from the quote.
+        labelled = citation.kind in (UnitKind.definition.value, UnitKind.sentence.value)
+        quote = f"{context.rstrip(':')}: {quote}" if labelled else f"{context} … {quote}"
     if citation.note:
         quote = f"{quote} … ({citation.note})"
     return quote

@@ -48,6 +48,7 @@ from atmp_rag.text.headings import (
     GLOSSARY_TABLE_HEADER,
     GLOSSARY_TITLES,
     HARD_CAPS,
+    Q_ITEM_START,
     REFERENCE_TITLES,
     SMALL_WORDS,
     VERBS,
@@ -65,11 +66,14 @@ from atmp_rag.text.headings import (
     plausible_next,
     question_line,
     table_glossary_entry,
+    term_column_tail,
     title_ok,
     unnumbered_subheading,
+    wrapped_glossary_term,
     wrapped_subheading,
 )
 from atmp_rag.text.sentences import blocks, lines_with_offsets, marker_style, sentences, strip_range
+from atmp_rag.text.tables import is_caption, label_table
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,7 @@ class Section:
     soft: bool = True  # only unnumbered capitals above: title pages and other front matter
     kind: str = "body"
     term: str = ""
+    term_tail: tuple[int, int] | None = None  # a wrapped term's tail, read into the definition ("product (ATMP)")
 
 
 @dataclass
@@ -116,6 +121,8 @@ class _PathState:
     labels: set[str] = field(default_factory=set)
     # The document numbers its top-level sections "2 Scope" (no full stop): the next one may stand alone.
     bare_top: bool = False
+    # The questions of a Q&A document met so far: leaves, never the parent of the next heading.
+    questions: set[str] = field(default_factory=set)
     # Inside an entry opened by a heading ("1.1 Adverse Drug Reaction (ADR)", "HARM"): its text is the
     # definition, so "Regarding marketed medicinal products: a response …" is not a term of its own.
     in_heading_entry: bool = False
@@ -221,9 +228,14 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         # styles in this order under a numbered section (levels may skip: the path is a stack).
         rank = 1 if heading.number[1:2].isdigit() else 2 if heading.number[:1].isdigit() else 3
         state.push(state.hard_depth() + rank, text, soft=True)
+    elif heading.kind == "question":
+        # A Q&A document's questions ("Q3: Can …?") nest under the current section, whatever its kind
+        # ("3. Combined products", PEI's "B. Gene therapy and GMO aspects"), and are siblings of each other.
+        base = next((lvl for lvl, title, _ in reversed(state.stack) if title not in state.questions), 0)
+        state.questions.add(text)
+        state.push(base + 1, text, soft=True)
     else:
-        # Other capitals, section names ("Introduction") and the questions of a Q&A document ("Q3: Can …?")
-        # nest under the current numbered section.
+        # Other capitals and section names ("Introduction") nest under the current numbered section.
         state.push(state.hard_depth() + 1, text, soft=True)
     level = state.depth()
     if glossary is not None and state.glossary_level is not None and level > glossary:
@@ -293,12 +305,21 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
     heading_kind = ""  # kind of the last heading
     paragraphs: set[str] = set()  # numbers that started paragraphs, not headings ("11.20 For each batch …")
     table_headers: set[str] = set()  # the lines right under a table caption
+    nonblank = [k for k, (_, ln) in enumerate(lines) if ln.strip()]
+    nonblank_texts = [lines[k][1] for k in nonblank]
+    nonblank_at = {k: m for m, k in enumerate(nonblank)}
     i = 0
     n = len(lines)
     while i < n:
         offset, line = lines[i]
         if not line.strip():
             i += 1
+            continue
+        if is_caption(line) and (table := label_table(nonblank_texts, nonblank_at[i])) is not None:
+            # A table of labels and prose: a label wrapped over lines ("Release and" / "characterisation") is
+            # no subheading, and the rows are the table's text.
+            i = nonblank[table.end - 1] + 1
+            prev_closed, after_heading = True, False
             continue
         follows_heading, after_heading = after_heading, False
         heading = detect_heading(line)
@@ -343,6 +364,13 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
                 if cand is not None else None
             if cut is not None and cut.kind == "numbered" and continues_heading(cut, nxt, after):
                 heading, joined = cand, 2
+        if heading is None and nxt and lines[i + 1][1].strip() and Q_ITEM_START.match(line) \
+                and "?" not in line and len(nxt.split()) <= 15:
+            # "Q3: Can a simplified IMPD be submitted for an ATMP that already holds a marketing" +
+            # "authorisation?": a numbered question wrapped onto a second line.
+            cand = detect_heading(f"{line.strip()} {nxt.strip()}")
+            if cand is not None and cand.kind == "question":
+                heading, joined = cand, 2
         if heading is not None and heading.kind != "numbered" and " ".join(line.split()) in table_headers:
             # A table's header row repeated on the page it continues on ("Requirement Expectation") heads
             # no section: under its caption it was the table's first line.
@@ -357,9 +385,22 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
             in_glossary = state.glossary_level is not None and prev_closed
             term = glossary_term(line, nxt) if in_glossary and not state.table_glossary else None
             body_start = offset + len(line)
+            term_tail: tuple[int, int] | None = None
             row = table_glossary_entry(line) if in_glossary and state.table_glossary else None
             if row is not None:
                 term, body_start = row[0], offset + row[1]
+                if i + 1 < n and (tail := term_column_tail(lines[i + 1][1])) is not None:
+                    # "Advanced therapy medicinal A gene therapy …" + "product (ATMP) medicinal product or …":
+                    # the term wrapped in its column, read into the definition's second line.
+                    term_tail = (lines[i + 1][0] + tail[0], lines[i + 1][0] + tail[1])
+                    term = f"{term} {g[term_tail[0]:term_tail[1]]}"
+            consumed = 1
+            if term is None and in_glossary \
+                    and (wrapped := wrapped_glossary_term([line, *(ln for _, ln in lines[i + 1:i + 5])])) is not None:
+                # "Advanced therapy medicinal" + "product (ATMP)" + "A gene therapy …": a term wrapped in a
+                # table's narrow first column, read cell by cell, its definition on the line after.
+                term, consumed = wrapped
+                body_start = lines[i + consumed - 1][0] + len(lines[i + consumed - 1][1])
             if term is None and in_glossary and not state.in_heading_entry \
                     and (inline := inline_glossary_entry(line)) is not None:
                 term, body_start = inline[0], offset + inline[1]
@@ -373,17 +414,19 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
             assert level is not None
             inline = body_start < offset + len(line)
             state.stack = [s for s in state.stack if s[0] <= level]
-            state.stack.append((level + 1, term if inline else " ".join(line.split()).rstrip(":"), True))
+            named = term if inline or consumed > 1 else " ".join(line.split()).rstrip(":")
+            state.stack.append((level + 1, named, True))
             sections[-1].end = offset
             sections.append(Section(path=state.path(), start=offset, end=len(g), body_start=body_start,
-                                    soft=state.soft_only(), kind="entry", term=term))
+                                    soft=state.soft_only(), kind="entry", term=term, term_tail=term_tail))
             # A definition on the term's line may wrap: its next line is a term only after a full stop.
             prev_closed = not inline or line.rstrip()[-1:] in ".;:)"
             state.in_heading_entry = False
-            i += 1
+            i += consumed
             continue
         title_caps = is_caps(heading.title) if heading.title else False
-        if heading.kind in ("numbered", "roman", "letter", "name", "question") and nxt[:1].islower() \
+        below = following[joined - 1] if joined and len(following) >= joined else nxt  # the line under the heading
+        if heading.kind in ("numbered", "roman", "letter", "name", "question") and below[:1].islower() \
                 and not title_caps:
             prev_closed = line.rstrip()[-1:] in ".;:)"
             if heading.kind == "numbered":

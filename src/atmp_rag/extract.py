@@ -179,16 +179,19 @@ def two_columns(textpage: pdfium.PdfTextPage, width: float, height: float) -> tu
     strip near the middle holds no character between the header and footer bands, and each side reads
     as running text (at least 8 lines, median line at least 30 characters): a table whose cells leave
     the middle empty has short lines and keeps the usual extraction; so does any page with a line
-    across the middle (a full-width title or paragraph). A header or footer line across the middle is
-    kept whole (cut at the middle, its halves were glued to the first and last sentences of the columns).
+    across the middle (a full-width title or paragraph). The header and footer bands are kept whole (cut
+    at the middle, a line's halves were glued to the first and last sentences of the columns).
     """
     low, high = height * 0.07, height * 0.93
     for share in (0.5, 0.475, 0.525, 0.45, 0.55, 0.425, 0.575):
         x = width * share
         if textpage.get_text_bounded(left=x - 2, bottom=low, right=x + 2, top=high).strip():
             continue
-        top = high if textpage.get_text_bounded(left=x - 2, bottom=high, right=x + 2, top=height).strip() else height
-        bottom = low if textpage.get_text_bounded(left=x - 2, bottom=0, right=x + 2, top=low).strip() else 0.0
+        # Header and footer bands are read whole, before and after the columns, whether or not a line
+        # crosses the middle: a header in two parts ("HEALTH SCIENCES AUTHORITY" left, the title right)
+        # would otherwise end each column's text, where no running-line check looks for it.
+        top = high if textpage.get_text_bounded(left=0, bottom=high, right=width, top=height).strip() else height
+        bottom = low if textpage.get_text_bounded(left=0, bottom=0, right=width, top=low).strip() else 0.0
         left = textpage.get_text_bounded(left=0, bottom=bottom, right=x, top=top)
         right = textpage.get_text_bounded(left=x, bottom=bottom, right=width, top=top)
         if not (_running_text(left) and _running_text(right)):

@@ -36,6 +36,7 @@ import faiss
 import numpy as np
 
 from atmp_rag.models import Chunk, Document, Page, PageKind, Passage, QuoteUnit, UnitKind
+from atmp_rag.text.headings import term_names
 from atmp_rag.text.lexical import Idf, Tokenizer, bm25_tokenize, document_frequencies
 
 log = logging.getLogger(__name__)
@@ -265,9 +266,18 @@ def unit_statistics(units: Sequence[QuoteUnit], stemmer: str, stopwords: str,
         total += sum(len(t) for t in bm25_tokenize([f"{u.context}\n{u.text}" for u in part], stemmer, stopwords))
         rows = [start + i for i, u in enumerate(part) if u.kind is UnitKind.definition]
         if rows:
-            contexts = bm25_tokenize([units[r].context for r in rows], stemmer, stopwords)
-            definitions.extend((term_key(t), r) for r, t in zip(rows, contexts, strict=True) if t)
+            keys = definition_keys([units[r].context for r in rows],
+                                   lambda texts: bm25_tokenize(texts, stemmer, stopwords))
+            definitions.extend((k, r) for r, ks in zip(rows, keys, strict=True) for k in ks)
     return total / max(1, len(units)), definitions
+
+
+def definition_keys(terms: Sequence[str], tokenizer: Callable[[list[str]], list[list[str]]]) -> list[list[str]]:
+    """The lookup keys of each glossary term: one per name it goes by (`text.headings.term_names`), so
+    "1.11 Case Report Form (CRF)" is found as "case report form" and as "CRF"."""
+    names = [term_names(t) for t in terms]
+    tokens = iter(tokenizer([n for ns in names for n in ns]))
+    return [list(dict.fromkeys(term_key(t) for t in (next(tokens) for _ in ns) if t)) for ns in names]
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -640,7 +650,7 @@ class IndexStore:
         return [int(r[0]) for r in found] or None
 
     def definition_rows(self, term: Iterable[str], tokenizer: Callable[[list[str]], list[list[str]]]) -> list[int]:
-        """Rows of the glossary definitions whose term has exactly these stemmed tokens, in row order.
+        """Rows of the glossary definitions with a name of exactly these stemmed tokens, in row order.
 
         `tokenizer` tokenises the terms of an index built before the table existed (once, in memory).
         """
@@ -651,9 +661,9 @@ class IndexStore:
         if self._definitions_fallback is None:
             rows = [i for i, u in enumerate(self.units) if u.kind is UnitKind.definition]
             table: dict[str, list[int]] = {}
-            for r, t in zip(rows, tokenizer([self.units[r].context for r in rows]), strict=True):
-                if t:
-                    table.setdefault(term_key(t), []).append(r)
+            for r, keys in zip(rows, definition_keys([self.units[r].context for r in rows], tokenizer), strict=True):
+                for k in keys:
+                    table.setdefault(k, []).append(r)
             self._definitions_fallback = table
         return list(self._definitions_fallback.get(key, []))
 

@@ -32,6 +32,7 @@ from atmp_rag.models import Chunk, QuoteUnit, UnitKind
 from atmp_rag.text.content import TABLE_CAPTION, TABLE_LABEL, is_prose_line, strip_lead_noise, unit_problem
 from atmp_rag.text.headings import VERBS
 from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, marker_style, split, strip_range
+from atmp_rag.text.tables import LabelTable, label_table
 
 __all__ = ["UnitBuild", "build_units"]
 
@@ -46,6 +47,7 @@ class _Draft:
     end: int
     section: Section
     context: tuple[int, int] | None = None
+    context_tail: tuple[int, int] | None = None  # more of the context elsewhere (a glossary term's wrapped tail)
     rest: tuple[int, int, int] | None = None  # a list's items beyond the quote: start, end, count
 
 
@@ -221,6 +223,19 @@ def _slices(lines: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int
     return out
 
 
+def _label_units(text: str, lines: list[tuple[int, int]], table: LabelTable, section: Section) -> list[_Draft]:
+    """The sentences of each prose cell of a table of labels and prose (`text.tables`), the row's label as
+    their context: quoted as running text, a row would begin with its label ("Premises Open manipulations …")."""
+    drafts = []
+    for row in table.rows:
+        label = strip_range(text, lines[row.label_start[0]][0] + row.label_start[1],
+                            lines[row.label_end[0]][0] + row.label_end[1])
+        start = lines[row.cell_start[0]][0] + row.cell_start[1]
+        drafts.extend(_Draft(UnitKind.sentence, a, b, section, context=label)
+                      for a, b in split(text, start, lines[row.last][1]))
+    return drafts
+
+
 def _table_goes_on(page_tops: Sequence[int], pos: int, table_end: int) -> bool:
     """`pos` is the top of a page, and the last table ended on the page before it."""
     k = bisect.bisect_left(page_tops, pos)
@@ -234,7 +249,20 @@ def _body_units(text: str, section: Section, start: int, end: int, max_list_char
     regions: list[tuple[int, int]] = []  # ranges handled as tables or figures
     header: tuple[int, int] | None = None  # caption and column headers of the last table of the section
     table_end = -1  # end of the last table region
+    labelled: list[tuple[int, int]] = []  # line indices of tables of labels and prose
+    texts = [text[a:b] for a, b in lines]
+    k = 0
+    while k < len(lines):
+        if (table := label_table(texts, k)) is None:
+            k += 1
+            continue
+        drafts.extend(_label_units(text, lines, table, section))
+        regions.append((lines[table.start][0], lines[table.end - 1][1]))
+        labelled.append((table.start, table.end))
+        k = table.end
     for i, j, kind in _ragged_runs(text, lines):
+        if any(i < b and a < j for a, b in labelled):
+            continue
         caption = None
         above = text[lines[i - 1][0]:lines[i - 1][1]] if i > 0 else ""
         # The line above captions the run unless the run begins with its own caption ("Table 1 lists … cells."
@@ -365,7 +393,8 @@ def _section_drafts(text: str, section: Section, max_list_chars: int, max_table_
         last = 0
         while last + 1 < len(ranges) and ranges[last + 1][1] - start <= 600:
             last += 1
-        drafts = [_Draft(UnitKind.definition, ranges[0][0], ranges[last][1], section, context=head)]
+        drafts = [_Draft(UnitKind.definition, ranges[0][0], ranges[last][1], section, context=head,
+                         context_tail=section.term_tail)]
         for a, b in ranges[last + 1:]:
             drafts.append(_Draft(UnitKind.sentence, a, b, section))
         return drafts
@@ -424,6 +453,10 @@ def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 9
             context, context_spans = "", []
             if d.context is not None:
                 context, context_spans = text[d.context[0]:d.context[1]], seg.spans(*d.context)
+            if d.context is not None and d.context_tail is not None:
+                # (joined as the quote check joins spans)
+                context += "\n" + text[d.context_tail[0]:d.context_tail[1]]
+                context_spans = context_spans + seg.spans(*d.context_tail)
             note = ""
             if d.rest is not None:
                 pages = sorted({s.page for s in seg.spans(d.rest[0], d.rest[1])})

@@ -21,6 +21,7 @@ __all__ = [
     "GLOSSARY_TITLES",
     "HARD_CAPS",
     "NUMBERED_ENTRY",
+    "Q_ITEM_START",
     "REFERENCE_TITLES",
     "Heading",
     "bare_numbered_heading",
@@ -99,8 +100,13 @@ _QUESTION_TITLE = re.compile(
     r"does|do|did|will|would|has|have)\b[^?]*\?$",
     re.IGNORECASE,
 )
+#: A mark after a question that flags it as new or revised ("…mandatory?*", "…?†", "…? (new)"): not part of it.
+_REVISION_MARK = r"(?:\s*(?:\*{1,2}|[†‡]|\((?:new|revised|updated|rev\.?\s*\d*)\)|\[(?:new|revised|updated)\]))?"
 #: "Q1: What is …?", "Q 12. Can …?", "Question 3 – Is …?": a numbered question of a Q&A document.
-_Q_ITEM = re.compile(r"^(?P<word>Q|Question)\s?(?P<num>\d{1,3})\s*[.:)–-]?\s+(?P<title>\S.*\?)$")
+_Q_ITEM = re.compile(r"^(?P<word>Q|Question)\s?(?P<num>\d{1,3})\s*[.:)–-]?\s+(?P<title>\S.*\?)"
+                     + _REVISION_MARK + "$", re.IGNORECASE)
+#: The start of a numbered question, which may wrap onto the next line ("Q3: Can a simplified IMPD be …").
+Q_ITEM_START = re.compile(r"^\s*(?:Q|Question)\s?\d{1,3}\s*[.:)–-]?\s+[A-Z]")
 #: "(a) Title", "(iv) Title", and the "(1) Title" / "1) Title" levels of Japanese notifications.
 _PAREN_ITEM = re.compile(r"^(?P<num>\((?:[a-z]|[ivx]{1,4}|\d{1,2})\)|\d{1,2}\))\s+(?P<title>\S.*)$")
 _ROMAN_COMPONENT = re.compile(r"^[IVX]{1,5}$")
@@ -414,6 +420,71 @@ def glossary_term(line: str, next_line: str) -> str | None:
     return term
 
 
+def wrapped_glossary_term(lines: Sequence[str]) -> tuple[str, int] | None:
+    """(term, lines it takes) for a glossary term wrapped over two to four lines of a table's narrow first
+    column and read cell by cell ("Advanced therapy" + "medicinal product" + "(ATMP)", then its
+    definition), or None.
+
+    The lines after the first are short (the cell's tail, not a definition's line) and start in lower
+    case or with a parenthesis; the longest such run whose joined text obeys `glossary_term` before a
+    capitalised line is the term.
+    """
+    first = " ".join(lines[0].split()) if lines else ""
+    if not first[:1].isupper() or len(first.split()) > 6:
+        return None
+    tails = 0
+    for line in lines[1:4]:
+        tail = " ".join(line.split())
+        if not (tail[:1].islower() or tail[:1] == "(") or len(tail.split()) > 4:
+            break
+        tails += 1
+    for m in range(tails, 0, -1):
+        after = lines[m + 1].strip() if m + 1 < len(lines) else ""
+        joined = " ".join(" ".join(ln.split()) for ln in lines[:m + 1])
+        if after[:1].isupper() and (term := glossary_term(joined, after)) is not None:
+            return term, m + 1
+    return None
+
+
+#: The tail of a glossary term that wrapped in its table column and was read into the start of the
+#: definition's next line: a few lower-case words closed by the term's abbreviation ("product (ATMP)").
+_TERM_TAIL = re.compile(r"^\s*(?P<tail>[a-z][\w-]*(?:\s+[a-z][\w-]*){0,3}\s+\([A-Z][A-Za-z0-9-]{1,9}\))\s+\S")
+
+
+def term_column_tail(line: str) -> tuple[int, int] | None:
+    """The range in `line` of a table glossary term's wrapped tail, read into the start of the definition's
+    next line ("product (ATMP) medicinal product or …"), or None."""
+    m = _TERM_TAIL.match(line)
+    if m is None or any(w in VERBS or w in SMALL_WORDS for w in m.group("tail").split()[:-1]):
+        return None
+    return m.start("tail"), m.end("tail")
+
+
+_TERM_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,3})*\.?\s+")
+_PARENTHESIS = re.compile(r"\s*\(([^()]*)\)")
+_ALTERNATIVE = re.compile(r"^(?:or|also (?:referred to as|known as|called)|also|i\.e\.,?)\s+(?=\S)", re.IGNORECASE)
+_ABBREVIATION = re.compile(r"[A-Z][A-Za-z0-9-]{0,8}[A-Z0-9]s?")
+
+
+def term_names(term: str) -> list[str]:
+    """The names a glossary term goes by: the term as printed without its number or colon, without its
+    parenthesised parts, each side of an "or", and the abbreviation or alternative in its parentheses.
+
+    "1.11 Case Report Form (CRF)" is asked about as "case report form" or "CRF", "Batch (or Lot)" as
+    "batch" or "lot", "Stress testing (drug substance)" as "stress testing".
+    """
+    text = _TERM_NUMBER.sub("", " ".join(term.split())).rstrip(":").strip()
+    names = [text]
+    bare = " ".join(_PARENTHESIS.sub(" ", text).split())
+    names.extend(part.strip() for part in re.split(r"\s+or\s+", bare))
+    for inner in _PARENTHESIS.findall(text):
+        inner = " ".join(inner.split())
+        alternative = _ALTERNATIVE.sub("", inner)
+        if alternative != inner or _ABBREVIATION.fullmatch(inner):
+            names.append(alternative)
+    return list(dict.fromkeys(n for n in names if n))
+
+
 #: "Sentinel subject: The first subject …", "Vector shedding – The release …": a glossary term and its
 #: definition on one line (FDA, WHO and EU glossaries; ICH puts the term on a line of its own).
 #: After a colon the definition may start in lower case ("Shedding: the dissemination of …", EMA).
@@ -464,8 +535,8 @@ def table_glossary_entry(line: str) -> tuple[str, int] | None:
     Animal model that …") or a one-word term ("Custom-made Prepared to meet …").
     """
     words = [(m.start(), m.group()) for m in re.finditer(r"\S+", line)]
-    if len(words) < 3 or not words[0][1][:1].isupper():
-        return None
+    if len(words) < 3 or not words[0][1][:1].isupper() or words[0][1] in _DEFINITION_START:
+        return None  # ("A T cell genetically modified …" is a definition's first line)
     cut = next((k for k in range(1, min(7, len(words) - 1)) if words[k][1] in _DEFINITION_START), None)
     if cut is None:
         cut = next((k for k in range(1, min(7, len(words) - 1))
@@ -558,7 +629,8 @@ def _short_title(text: str, max_words: int = 6) -> bool:
     return not (len(words) == 1 and words[0].lower() in SMALL_WORDS) and not is_caps(text)
 
 
-_NUMBERED_QUESTION = re.compile(r"^(?:(?P<num>\d{1,3})[.)]\s+)?(?P<title>\S.*\?)$")
+_NUMBERED_QUESTION = re.compile(r"^(?:(?P<num>\d{1,3})[.)]\s+)?(?P<title>\S.*\?)" + _REVISION_MARK + "$",
+                                re.IGNORECASE)
 
 
 def question_line(line: str) -> Heading | None:

@@ -1,0 +1,142 @@
+"""Tables of row labels and prose cells, read from the text layer.
+
+EMA, HPRA and many national guidances tabulate requirements as a label column and a prose column
+("Table 1. Quality aspects …" / "Aspect Considerations" / "Starting materials When the source …"). The text
+layer gives each row either on shared lines (the label before the cell's first line) or cell by cell (a label
+wrapped over its own lines, "Process" / "parameters", then the cell's lines). Read as running text, each row
+would start a sentence with its label, and a wrapped label would read as a subheading. Chunking reads such a
+table as one stretch of text, and the quotable units are the sentences of each cell with the row's label as
+their context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from atmp_rag.text.content import TABLE_CAPTION, TABLE_LABEL
+from atmp_rag.text.headings import VERBS, detect_heading, table_glossary_entry
+
+__all__ = ["LabelRow", "LabelTable", "is_caption", "label_table"]
+
+#: "Table 1 (continued)", "Table 2 – continued", "Table 1 (cont'd)": the caption repeated on the next page.
+_CONTINUED = re.compile(r"^(?:table|tab\.)\s+[\dA-Z]{1,4}[a-z]?\s*[(\-–—:,.]?\s*(?:continued|cont['’]?d)\b",
+                        re.IGNORECASE)
+_MAX_LABEL_WORDS = 5
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    """One row: its label from (line, column) to (line, column), where its prose cell starts, its last line."""
+
+    label_start: tuple[int, int]
+    label_end: tuple[int, int]
+    cell_start: tuple[int, int]
+    last: int
+
+
+@dataclass(frozen=True)
+class LabelTable:
+    """A table of labels and prose from its caption line `start` up to (not including) line `end`."""
+
+    start: int
+    end: int
+    rows: list[LabelRow]
+
+
+def is_caption(line: str) -> bool:
+    """A table's caption line, or its repetition on the next page ("Table 1 (continued)")."""
+    text = line.strip()
+    return bool(TABLE_CAPTION.match(text) or _CONTINUED.match(text))
+
+
+def _header(line: str) -> str | None:
+    """The column headers under a caption ("Aspect Considerations", "Requirement Expectation"), or None."""
+    text = " ".join(line.split())
+    words = text.split()
+    if not 2 <= len(words) <= 8 or text[-1] in ".;:!?," or any(c.isdigit() for c in text) \
+            or any(w.lower() in VERBS for w in words) or not text[0].isupper():
+        return None
+    return text
+
+
+def _label_line(line: str) -> bool:
+    """A line of a label wrapped in its narrow column: at most three words, no verb, no sentence end."""
+    words = line.split()
+    return 0 < len(words) <= 3 and line.rstrip()[-1] not in ".;:!?," and not any(w.lower() in VERBS for w in words)
+
+
+def _row_start(texts: Sequence[str], j: int) -> LabelRow | None:
+    """A row starting at line `j`: the label and the cell's first words on one line, or a label of up to
+    three short lines over a capitalised cell line of five words or more. `last` is set by the caller."""
+    line = texts[j]
+    entry = table_glossary_entry(line)
+    if entry is not None and len(entry[0].split()) <= _MAX_LABEL_WORDS:
+        label_end = len(line[:entry[1]].rstrip())
+        return LabelRow((j, 0), (j, label_end), (j, entry[1]), j)
+    if not line.strip()[:1].isupper():
+        return None
+    for m in range(1, 4):
+        if j + m >= len(texts) or not _label_line(texts[j + m - 1]):
+            return None
+        cell = texts[j + m].strip()
+        if cell[:1].isupper() and len(cell.split()) >= 5 and not _label_line(cell):
+            label = " ".join(" ".join(texts[j:j + m]).split())
+            if len(label.split()) <= _MAX_LABEL_WORDS:
+                return LabelRow((j, 0), (j + m - 1, len(texts[j + m - 1].rstrip())), (j + m, 0), j + m)
+            return None
+    return None
+
+
+def _cell_line(line: str, width: int) -> bool:
+    """After a finished sentence, a line that goes on in the cell: capitalised, no heading, and no wider than
+    the cell's lines so far (running text after the table spans the page)."""
+    text = line.strip()
+    return text[:1].isupper() and len(text) <= width + 2 and detect_heading(text) is None
+
+
+def label_table(texts: Sequence[str], k: int) -> LabelTable | None:
+    """The table of labels and prose whose caption is line `k` of `texts` (non-blank lines), or None.
+
+    Under the caption, a line of column headers; then rows, each starting after a line that ended a
+    sentence; the lines after a row's start until the next start are its cell. The caption and headers
+    repeated after a page break are skipped. A line after a finished row that starts no row ends the
+    table, as does a caption of another table. At least two rows make a table.
+    """
+    if k + 3 >= len(texts) or not is_caption(texts[k]) or (header := _header(texts[k + 1])) is None:
+        return None
+    rows: list[LabelRow] = []
+    closed = True
+    width = 0  # the longest line of a cell so far: the cell column's width in characters
+    j = k + 2
+    while j < len(texts):
+        line = texts[j]
+        if " ".join(line.split()) == header:
+            j += 1  # the header repeated at the top of the next page
+            continue
+        if closed and is_caption(line) and j + 1 < len(texts) and " ".join(texts[j + 1].split()) == header:
+            j += 2  # "Table 1 (continued)" and its header
+            continue
+        row = _row_start(texts, j) if closed and not TABLE_LABEL.match(line.strip()) else None
+        if row is not None:
+            rows.append(row)
+            j = row.last
+            width = max(width, len(texts[j].strip()) - row.cell_start[1])
+        elif rows and (not closed or _cell_line(line, width)):
+            # (a sentence of a cell may start on a new line: as narrow as the cell, and no heading)
+            rows[-1] = LabelRow(rows[-1].label_start, rows[-1].label_end, rows[-1].cell_start, j)
+            width = max(width, len(line.strip()))
+        else:
+            break
+        closed = texts[j].rstrip()[-1:] in ".;!?"
+        j += 1
+    if len(rows) < 2:
+        return None
+    cells = [" ".join([texts[r.cell_start[0]][r.cell_start[1]:], *texts[r.cell_start[0] + 1:r.last + 1]]).split()
+             for r in rows]
+    if 2 * sum(any(w.lower() in VERBS for w in cell) for cell in cells) < len(rows):
+        # Cells of values ("Not detected", "Slightly opalescent, colourless …"), not prose: a table of
+        # values and methods, whose rows cannot be told apart in the text layer.
+        return None
+    return LabelTable(k, rows[-1].last + 1, rows)
