@@ -5,8 +5,9 @@
 For every dev question the script retrieves passages exactly as /v1/ask does and collects the
 candidate units with their signals (`atmp_rag.answer.FEATURES`). A unit is a positive example when it
 reproduces most of one of the question's evidence quotes (`evidence_overlap` ≥ 0.5), the quantity the
-answer metric `answer_first_evidence` counts. A logistic regression (scikit-learn, L2, C=1) over the
-signals is the scorer; 5-fold cross-validation over dev questions gives the dev numbers honestly.
+answer metric `answer_first_evidence` counts. A logistic regression (scikit-learn, L2) over the
+standardised signals is the scorer, its regularisation C chosen from `C_GRID` by 5-fold cross-validation
+over dev questions, which also gives the dev numbers honestly.
 
 Then, on dev only (test is reported, never used to choose):
 - abstention: the evidence of a question is `atmp_rag.answer.evidence_score` (mean of the best passage's
@@ -76,13 +77,25 @@ def collect(loaded: Loaded, settings: Settings, questions: list[RegulatoryQuesti
     return out
 
 
-def fit(data: list[dict[str, Any]]) -> tuple[np.ndarray, float]:
-    """Logistic regression weights and bias over the candidates of answerable questions."""
-    x = np.array([c["x"] for q in data if q["answerable"] for c in q["candidates"]], dtype=np.float64)
-    y = np.array([c["label"] for q in data if q["answerable"] for c in q["candidates"]], dtype=np.int64)
-    model = LogisticRegression(C=1.0, max_iter=2000)
-    model.fit(x, y)
-    return model.coef_[0], float(model.intercept_[0])
+#: Regularisation strengths tried by 5-fold cross-validation on dev (the first best is kept).
+C_GRID = (0.1, 0.3, 1.0)
+
+
+def fit(data: list[dict[str, Any]], c: float = 1.0) -> tuple[np.ndarray, float]:
+    """Logistic regression weights and bias over the candidates of answerable questions.
+
+    The signals are standardised before fitting, so the L2 penalty weighs them alike (a coverage in
+    [0, 1] and a log word count were penalised unequally), and the weights are mapped back to the raw
+    signals, so the scorer applies them as they are.
+    """
+    x = np.array([c_["x"] for q in data if q["answerable"] for c_ in q["candidates"]], dtype=np.float64)
+    y = np.array([c_["label"] for q in data if q["answerable"] for c_ in q["candidates"]], dtype=np.int64)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=c, max_iter=5000)
+    model.fit((x - mean) / scale, y)
+    weights = model.coef_[0] / scale
+    return weights, float(model.intercept_[0] - weights @ mean)
 
 
 def probabilities(weights: np.ndarray, bias: float, q: dict[str, Any]) -> np.ndarray:
@@ -93,12 +106,12 @@ def probabilities(weights: np.ndarray, bias: float, q: dict[str, Any]) -> np.nda
     return 1.0 / (1.0 + np.exp(-np.clip(x @ weights + bias, -30, 30)))
 
 
-def cross_validated(data: list[dict[str, Any]], folds: int = 5) -> list[np.ndarray]:
+def cross_validated(data: list[dict[str, Any]], folds: int = 5, c: float = 1.0) -> list[np.ndarray]:
     """Each question's candidate probabilities from a model fitted without its fold."""
     probs: list[np.ndarray] = [np.zeros(0)] * len(data)
     for k in range(folds):
         train = [q for i, q in enumerate(data) if i % folds != k]
-        w, b = fit(train)
+        w, b = fit(train, c)
         for i, q in enumerate(data):
             if i % folds == k:
                 probs[i] = probabilities(w, b, q)
@@ -183,24 +196,29 @@ def main() -> None:
     dev = collect(loaded, settings, load_questions(path, "dev"))
     test = collect(loaded, settings, load_questions(path, "test"))
 
-    cv = cross_validated(dev)
     threshold = choose_threshold([(q["evidence"], q["answerable"]) for q in dev], args.max_false)
+    by_c = {c: cross_validated(dev, c=c) for c in C_GRID}
+    scores = {c: report(dev, probs, threshold) for c, probs in by_c.items()}
+    best_c = max(C_GRID, key=lambda c: scores[c]["first_on_gold"] + scores[c]["first_evidence"])
+    cv = by_c[best_c]
     floor, ratio = choose_floor(dev, cv, args.add_precision)
-    weights, bias = fit(dev)
+    weights, bias = fit(dev, best_c)
     scorer = UnitScorer(
         weights={f: round(float(w), 5) for f, w in zip(FEATURES, weights, strict=True)}, bias=round(bias, 5),
         abstain_threshold=threshold, add_floor=floor, add_ratio=ratio, settings_hash=loaded.store.settings_hash,
         fitted={"index": loaded.name, "split": "dev", "questions": len(dev),
                 "positives": int(sum(c["evidence"] for q in dev for c in q["candidates"])),
                 "candidates": int(sum(len(q["candidates"]) for q in dev)),
-                "max_false": args.max_false, "add_precision": args.add_precision,
+                "max_false": args.max_false, "add_precision": args.add_precision, "c": best_c,
+                "standardised": True,
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
     )
     args.out.write_text(scorer.to_json() + "\n")
     test_probs = [probabilities(weights, bias, q) for q in test]
     print(f"wrote {args.out}")
     print(json.dumps({"weights": scorer.weights, "bias": scorer.bias, "abstain_threshold": threshold,
-                      "add_floor": floor, "add_ratio": ratio,
+                      "add_floor": floor, "add_ratio": ratio, "c": best_c,
+                      "dev_cv_by_c": {str(c): scores[c] for c in C_GRID},
                       "dev_cv": report(dev, cv, threshold), "test": report(test, test_probs, threshold)}, indent=2))
 
 
