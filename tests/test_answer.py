@@ -108,6 +108,21 @@ def test_counts_as_and_considered_questions_ask_for_a_definition(question: str, 
         assert asked_term(question) == term
 
 
+@pytest.mark.parametrize(("question", "for_term"), [
+    ("What is the re-test period?", True),  # "period" is a quantity word, but it is the asked term's own
+    ("What is meant by a re-test period?", True),
+    ("What is potency of a cell therapy product?", True),
+    ("What is the permitted daily exposure for tertiary-butyl alcohol?", False),  # a value of the term
+    ("What is the re-test period for an API stored at 25 C?", False),
+    ("What is the maximum shelf life for fresh products?", False),
+    ("Is moving within an approved design space considered a change?", False),
+])
+def test_a_definition_question_for_a_quantity_asks_for_a_value(question: str, for_term: bool) -> None:
+    from atmp_rag.answer import asks_for_term
+
+    assert asks_for_term(question) is for_term
+
+
 def test_a_term_defined_after_a_qualifier_is_defined() -> None:
     """Q1A: "In general, “significant change” for a drug product is defined as:" defines the term."""
     from atmp_rag.answer import _defines_pattern

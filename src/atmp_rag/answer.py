@@ -65,6 +65,8 @@ FEATURES = (
     "bm25", "neighbor_coverage", "neighbor_dense", "section_dense",
 )
 #: Questions asking for a quantity: a unit holding a number is more likely to answer them.
+#: Words after a definition question's term that narrow it to what it is a quantity of ("… for TBA?").
+_QUALIFIER = re.compile(r"\s*(?:for|of|in|at|during|under|when|after|before)\s+\S", re.IGNORECASE)
 NUMERIC_QUESTION = re.compile(
     r"\b(?:how (?:many|much|long|often|old|large|frequently)|temperatures?|limits?|concentrations?|levels?|"
     r"percentage|amount|duration|periods?|frequency|intervals?|thresholds?|values?|pde|permitted daily exposure|"
@@ -207,6 +209,23 @@ def is_definition_question(question: str) -> bool:
     return bool(DEFINITION_QUESTION.match(question.strip()))
 
 
+def asks_for_term(question: str) -> bool:
+    """Whether a definition-form question asks what its term means, not for a quantity named by it: "What is
+    the re-test period?" asks for the definition; "What is the permitted daily exposure for TBA?" and "What
+    is the maximum shelf life …?" ask for a value (a quantity word outside the term, or the term narrowed
+    by "for", "of", "in" … to something it is a quantity of)."""
+    if not is_definition_question(question):
+        return False
+    if not NUMERIC_QUESTION.search(question):
+        return True
+    term = asked_term(question)
+    at = question.lower().find(term.lower()) if term else -1
+    if at < 0:
+        return False
+    rest = question[at + len(term):]
+    return not NUMERIC_QUESTION.search(question[:at] + " " + rest) and not _QUALIFIER.match(rest)
+
+
 def asked_term(question: str) -> str:
     """The term a definition question asks about: a quoted phrase, the words after "what is", "define"…, or
     those between "how is" and "defined"."""
@@ -227,7 +246,7 @@ def lead_with_definition(question: str, ranked: list[Candidate]) -> list[Candida
     Questions for a quantity ("What is the permitted daily exposure for TBA?") want a value, not the
     term's definition, and are left to the scorer.
     """
-    if not is_definition_question(question) or NUMERIC_QUESTION.search(question):
+    if not asks_for_term(question):
         return ranked
     exact = next((c for c in ranked if c.features.get("term_exact")), None)
     if exact is None and (opening := _defining_opening(asked_term(question))) is not None:
@@ -415,7 +434,9 @@ class Answerer:
                     holder[row] = p
         qvec = self._query_vector(question, query_vector)
         vectors = self.store.unit_vectors()
-        definitional = is_definition_question(question)
+        # A question for a quantity ("What is the permitted daily exposure for TBA?") wants a value, not the
+        # entry "Permitted daily exposure (PDE): The maximum …" that its words name.
+        definitional = asks_for_term(question)
         term = self.tokenizer.one(asked_term(question)) if definitional else []
         extra: list[int] = []
         if qvec is not None and len(self.store.units) and self.settings.answer.unit_candidates > 0:
@@ -556,7 +577,7 @@ class Answerer:
         passage, not a unit: "the assay should be qualified, which means …" defines a "qualified potency
         assay" in a passage about potency assays.
         """
-        if not is_definition_question(question) or NUMERIC_QUESTION.search(question):
+        if not asks_for_term(question):
             return True
         # "quality target product profile (QTPP)": the text may spell out only one of the two
         wanted = set(self.terms(re.sub(r"\([^)]*\)", " ", asked_term(question))))
