@@ -84,6 +84,22 @@ def test_ray_engine_on_a_simulated_two_node_cluster(tmp_path: Path) -> None:
         b.close()
 
 
+def test_a_build_without_an_address_starts_its_own_ray_beside_a_running_one(tmp_path: Path) -> None:
+    """Another Ray already running on the machine (a user's, or one a killed build left behind) is not
+    joined by a build given no address: joining it failed ("When connecting to an existing cluster,
+    num_cpus and num_gpus must not be provided")."""
+    from ray.cluster_utils import Cluster
+
+    settings = make_settings(tmp_path / "own", ("ich-q9-quality-risk-management-2005.pdf",), {"ray.num_cpus": 1})
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        report = ingest(settings, show_progress=False, engine_name="ray")
+        assert report.documents_indexed == 1
+        assert not ray.is_initialized()
+    finally:
+        cluster.shutdown()
+
+
 @pytest.fixture()
 def copied_index(tmp_path: Path, session_settings: Settings, session_index) -> Settings:
     """A private copy of the session corpus and index, plus one new PDF, so that a build has work."""

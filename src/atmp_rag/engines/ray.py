@@ -138,7 +138,10 @@ class RayEngine:
                 # Ray runs its workers at nice 15 by default: on a machine shared with other jobs the
                 # encoders would then get a fraction of the CPU the local engine gets. A build started
                 # here is the user's foreground job, so its workers run at normal priority.
-                ray.init(num_cpus=settings.ray.num_cpus, include_dashboard=False,
+                # address="local": a Ray of its own, even when another runs on this machine (a user's, or
+                # one a killed build left behind), which ray.init() would otherwise join, and then refuse
+                # num_cpus for.
+                ray.init(address="local", num_cpus=settings.ray.num_cpus, include_dashboard=False,
                          object_store_memory=LOCAL_OBJECT_STORE_BYTES, _system_config={"worker_niceness": 0},
                          **kwargs)
             started = True
