@@ -93,6 +93,9 @@ def test_describe_completes_only_uncatalogued_documents(tmp_path: Path) -> None:
     assert describe(titled, found).title == "Gene therapy quality"
     untitled = uncatalogued_document(tmp_path / "gt-draft.pdf", {})
     assert describe(untitled, found).title == "Guideline on X"
+    # Without a date on the cover the file's creation day is the version, without its time of day.
+    dated = uncatalogued_document(tmp_path / "gt-draft.pdf", {"creation_date": "2006-02-28T14:50:47+01:00"})
+    assert describe(dated, FrontMatter()).version == "2006-02-28"
     catalogued = Document(doc_id="q9", title="Quality Risk Management", reference="ICH Q9")
     assert describe(catalogued, found) == catalogued
 
@@ -182,6 +185,13 @@ def test_cover_dates_of_other_regulators(tmp_path: Path) -> None:
     emea = front(pdfgen.plain_pdf(tmp_path / "emea.pdf", [["European Medicines Agency", "London, 30 May 2008",
                                                             "Doc. Ref. EMEA/CHMP/GTWP/125491/2006"], body, body]))
     assert emea.date == "30 May 2008" and emea.reference == "EMEA/CHMP/GTWP/125491/2006"
+    # The Paul-Ehrlich-Institut prints the month of the text's state, "Status: 03/2025" ("Stand" in German),
+    # above the state of the version it replaces.
+    pei = front(pdfgen.plain_pdf(tmp_path / "pei.pdf", [["Paul-Ehrlich-Institut", "Questions and Answers on ATMPs",
+                                                          "Document No. PEI-KLI-QA-017", "Version 3.1",
+                                                          "Status: 03/2025", "Replaces v3.0, Status: 09/2023"],
+                                                         body, body]))
+    assert pei.date == "03/2025"
 
 
 def test_a_consultation_paper_with_notices_and_a_version_history_page(tmp_path: Path) -> None:

@@ -412,7 +412,8 @@ def uncatalogued_document(path: Path, metadata: dict[str, str]) -> Document:
         issuer=_printable(metadata.get("author", "")),
         reference=path.stem,
         title=title,
-        version=_printable(metadata.get("creation_date", "")),
+        # (the day the file was made: its time of day is no part of a citation's version)
+        version=_printable(metadata.get("creation_date", ""))[:10],
         catalogued=False,
     )
 

@@ -126,7 +126,9 @@ _DATE_LINE = re.compile(
 
 #: A labelled date inside a longer line: Swissmedic's header "Identification number: ZL… Version 2.0 Valid from:
 #: 01.03.2024" (`_DATE_LINE` wants the date alone on its line).
-_LABELLED_DATE = re.compile(rf"\b(?:{_DATE_LABEL})\s*:?\s*(?P<date>{_DAY_DATE})", re.IGNORECASE)
+#: German authorities' "Stand: 03/2025", in English "Status: 03/2025": the month of the text's state.
+_STATUS_MONTH = r"(?:status|stand|as\s+of)\s*:\s*(?P<month>(?:0[1-9]|1[0-2])/(?:19|20)\d{2})\b"
+_LABELLED_DATE = re.compile(rf"\b(?:(?:{_DATE_LABEL})\s*:?\s*(?P<date>{_DAY_DATE})|{_STATUS_MONTH})", re.IGNORECASE)
 #: A document code printed alone on the cover or before the page number in a running line: "IA-G0077-2"
 #: (HPRA), "IA-G0077-2 3/8".
 _CODE_ALONE = re.compile(r"^(?P<code>[A-Z]{1,5}-[A-Z]{0,3}\d{3,6}(?:-\d{1,3})?)(?:\s+\d{1,4}\s*/\s*\d{1,4})?$")
@@ -289,7 +291,8 @@ def read_front_matter(pages: Sequence[Page], furniture: Sequence[str]) -> FrontM
         draft = next((line for line in _front_lines(pages, content_top=True)
                       if (_DRAFT_TITLE_LINE.match(line) and len(line.split()) <= 12) or _CONSULTATION.search(line)), "")
     date = next((m.group("date") for line in [*front, *furniture] if (m := _DATE_LINE.match(line))), "") or \
-        next((m.group("date") for line in [*front, *furniture] if (m := _LABELLED_DATE.search(line))), "") or \
+        next((m.group("date") or m.group("month") for line in [*front, *furniture]
+              if (m := _LABELLED_DATE.search(line))), "") or \
         next((m.group("year") for line in [*furniture, *front] if (m := _SERIES_ISSUE.search(line))), "")
     lines = [*furniture, *_front_lines(pages, content_top=True)]
     # A sentence wraps: a line going on in lower case ("superseded by …" under "This guideline has been") is
