@@ -34,7 +34,7 @@ import math
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -467,8 +467,7 @@ class Answerer:
         # Abstention reads the unit's own words for the question's terms other than those naming its document:
         # naming a document of the corpus says nothing of whether it answers ("What fee does the
         # Paul-Ehrlich-Institut charge …?"), nor does a unit fail to answer for not repeating its name.
-        unnamed = {lo: {t: w for t, w in terms.items() if t not in self._doc_features(lo).doc_tokens} or terms
-                   for lo in {f.lo for f, _ in feats.values()}}
+        unnamed = {f.lo: {t: w for t, w in terms.items() if t not in f.doc_tokens} or terms for f, _ in feats.values()}
         own = [coverage(unnamed[feats[r][0].lo], feats[r][0].tokens[feats[r][1]]) for r in rows]
         total_idf = sum(terms.values()) or 1.0
         # Dense similarity of every neighbour in one product, and each section's, instead of per candidate.
@@ -552,8 +551,7 @@ class Answerer:
         top_dense = self._top_dense(passages, query_vector, question)
         # Abstention looks at the retrieved passages only, as it was calibrated: units pulled in from
         # elsewhere are chosen for being close to the question and would flatter out-of-corpus questions.
-        # (by the units' own words: a question that names a document in the corpus is not therefore answered by
-        # it, "What fee does the Paul-Ehrlich-Institut charge …?")
+        # (`own_coverage`: the document's name counts neither way, see `candidates`)
         best_coverage = max([c.own_coverage for c in cands if c.features["retrieved"]], default=0.0)
         evidence = evidence_score(top_dense, best_coverage)
         if any(c.features["term_exact"] for c in cands):
@@ -674,7 +672,7 @@ class Answerer:
             "text": page.text[start:end], "spans": [PageSpan(page=unit.spans[0].page, start=start, end=end)],
             "unit_id": f"{first.unit_id}+{last.ordinal - first.ordinal}",
         })
-        return Candidate(best.row, merged, best.passage, best.features, best.score, best.own_coverage)
+        return replace(best, unit=merged)
 
     def _redundant(self, a: Candidate, b: Candidate, vectors: np.ndarray) -> bool:
         """Overlapping text, most words shared, or nearly the same meaning."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from atmp_rag.text.content import TABLE_CAPTION, TABLE_LABEL
 from atmp_rag.text.headings import VERBS, detect_heading, table_glossary_entry
@@ -125,7 +125,7 @@ def label_table(texts: Sequence[str], k: int) -> LabelTable | None:
             width = max(width, len(texts[j].strip()) - row.cell_start[1])
         elif rows and (not closed or _cell_line(line, width)):
             # (a sentence of a cell may start on a new line: as narrow as the cell, and no heading)
-            rows[-1] = LabelRow(rows[-1].label_start, rows[-1].label_end, rows[-1].cell_start, j)
+            rows[-1] = replace(rows[-1], last=j)
             width = max(width, len(line.strip()))
         else:
             break
