@@ -372,6 +372,13 @@ def test_csl_json_renders_with_citeproc_py() -> None:
         (("Step 4", "2019-09-01"), (2019, 9, 1)),
         (("Step 4", ""), None),
         (("31 February 2020",), (2020, 2)),
+        # Numeric dates as covers print them: year first, dotted day first, slashed day first unless it cannot be.
+        (("2025/04/02",), (2025, 4, 2)),
+        (("01.02.2023",), (2023, 2, 1)),
+        (("14/08/2025",), (2025, 8, 14)),
+        (("08/14/2025",), (2025, 8, 14)),
+        (("Status: 03/2025",), (2025, 3)),
+        (("Guide No. 47/2025",), (2025,)),
     ],
 )
 def test_parse_date(texts: tuple[str, ...], expected: tuple[int, ...] | None) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from atmp_rag.cite import status_warning
+from atmp_rag.cite import parse_date, status_warning
 from atmp_rag.corpus import uncatalogued_document
 from atmp_rag.extract import extract_document
 from atmp_rag.front_matter import FrontMatter, describe, read_front_matter
@@ -192,6 +192,20 @@ def test_cover_dates_of_other_regulators(tmp_path: Path) -> None:
                                                           "Status: 03/2025", "Replaces v3.0, Status: 09/2023"],
                                                          body, body]))
     assert pei.date == "03/2025"
+
+
+def test_a_numbered_guide_with_a_day_first_date(tmp_path: Path) -> None:
+    """ANVISA heads every page "Guide No. 47/2025 – version 1" and prints "Published: 14/08/2025" on the cover:
+    the act and its number are the reference (the number alone names nothing), the date is kept as printed and
+    read day first; a resolution the body cites ("RDC No. 945/2024") is not the document's reference."""
+    cover = ["Brazilian Health Regulatory Agency", "Guide on Clinical Trials of Gene Therapy Products",
+             "Published: 14/08/2025"]
+    body = ["I. INTRODUCTION", "Art. 1. This Guide complements RDC No. 945/2024 on clinical trials.",
+            "Art. 2. Sponsors should address vector persistence in a proportionate manner."]
+    got = front(pdfgen.plain_pdf(tmp_path / "anvisa.pdf", [cover, body, body],
+                                 header="Guide No. 47/2025 \u2013 version 1"))
+    assert (got.reference, got.date) == ("Guide No. 47/2025", "14/08/2025")
+    assert parse_date(got.date) == (2025, 8, 14)
 
 
 def test_a_consultation_paper_with_notices_and_a_version_history_page(tmp_path: Path) -> None:

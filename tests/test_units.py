@@ -643,6 +643,76 @@ def test_a_numbered_caption_heads_a_table_whose_values_are_words(tmp_path: Path)
     assert any(u.kind is UnitKind.sentence and u.text.startswith("Where the shelf-life") for u in units)
 
 
+def test_a_lettered_list_of_lower_case_definitions(tmp_path: Path) -> None:
+    """ANVISA's "the following definitions apply:" and "b) shedding: the release …": each item is the definition of
+    its term (the term as context, the words after the colon as the quote), beside the list itself; a lettered
+    list under another lead-in ("the sponsor should provide:") defines nothing."""
+    from tests.pdfgen import plain_pdf
+
+    page = ["III. DEFINITIONS", "Art. 8. For the purposes of this Guide, the following definitions apply:",
+            "a) vector: the vehicle, viral or non-viral, used to deliver the genetic material into the target cell;",
+            "b) shedding: the release of the vector or its components from the treated participant through",
+            "secretions or excreta, such as saliva, urine, faeces or semen;",
+            "c) vector copy number (VCN): the average number of integrated vector copies per diploid genome.",
+            "IV. NON-CLINICAL REQUIREMENTS", "Art. 9. For the biodistribution study, the sponsor should provide:",
+            "a) species: the relevant animal species and the route of administration;",
+            "b) sampling: at least three time points after dosing."]
+    units = _built_units(plain_pdf(tmp_path / "br.pdf", [_CAR_T_INTRO, page]), "br")
+    defined = {u.context: " ".join(u.text.split()) for u in units if u.kind is UnitKind.definition}
+    assert defined == {
+        "vector": "the vehicle, viral or non-viral, used to deliver the genetic material into the target cell;",
+        "shedding": "the release of the vector or its components from the treated participant through secretions "
+                    "or excreta, such as saliva, urine, faeces or semen;",
+        "vector copy number (VCN)": "the average number of integrated vector copies per diploid genome.",
+    }, defined
+    assert any(u.kind is UnitKind.list and u.text.startswith("For the purposes of this Guide") for u in units)
+
+
+def test_a_chinese_guideline_in_translation(tmp_path: Path) -> None:
+    """NMPA/CDE layout: "(I) Test articles" under "IV. …" and "1. Pharmacodynamics" under "V. …" are
+    subsections, not sentences or new top sections; a "Table 1 Considerations …" caption without a mark over
+    cells of phrases (no verb, "…;" going on in lower case) is a table of labels and prose; the "Appendix
+    Glossary" of "Term. Definition." entries gives definitions, and the "References" after it is no entry."""
+    from tests.pdfgen import plain_pdf
+
+    body = ["IV. Test Articles and Animal Models", "(I) Test articles",
+            "The test article used in pivotal studies should be representative of the clinical product.",
+            "V. Main Study Contents", "1. Pharmacodynamics",
+            "In vivo pharmacodynamic studies are usually conducted in tumour-bearing immunodeficient mice.",
+            "The main considerations for each type of study are summarised in Table 1.",
+            "Table 1 Considerations for the main types of non-clinical studies",
+            "Study type Recommended considerations",
+            "In vitro pharmacodynamics Target cells with high, low and no antigen expression; cytotoxicity,",
+            "cytokine secretion and proliferation.",
+            "In vivo pharmacodynamics Tumour-bearing immunodeficient mice; three or more dose levels;",
+            "vehicle and untransduced T-cell controls.",
+            "Biodistribution and persistence Validated qPCR and flow cytometry; blood and major tissues;",
+            "expansion, contraction and persistence phases."]
+    glossary = ["Appendix Glossary",
+                "Cytokine release syndrome. A systemic inflammatory response caused by the large-scale release",
+                "of cytokines from activated immune cells, typically manifesting as fever and hypotension.",
+                "Clonal dominance. A state in which one or a few T-cell clones bearing a specific vector",
+                "integration site expand disproportionately within the modified cell population.",
+                "References",
+                "[1] Center for Drug Evaluation. Technical Guideline for Research on Gene Therapy Products. 2022."]
+    overview = ["I. Overview", "This guideline sets out the current thinking of the Center on non-clinical studies.",
+                "Applicants may adopt alternative approaches where they are scientifically justified."]
+    units = _built_units(plain_pdf(tmp_path / "cn.pdf", [overview, body, glossary], label="\u2014 {n} \u2014"), "cn")
+    article = next(u for u in units if u.text.startswith("The test article used"))
+    assert article.section_path == ["IV. Test Articles and Animal Models", "(I) Test articles"]
+    mice = next(u for u in units if u.text.startswith("In vivo pharmacodynamic studies"))
+    assert mice.section_path == ["V. Main Study Contents", "1. Pharmacodynamics"]
+    rows = {u.context: " ".join(u.text.split()) for u in units if u.context and "Table 1" not in u.context
+            and u.kind is UnitKind.sentence}
+    assert rows["In vivo pharmacodynamics"] == ("Tumour-bearing immunodeficient mice; three or more dose levels; "
+                                                "vehicle and untransduced T-cell controls.")
+    assert "Biodistribution and persistence" in rows
+    defined = {u.context: u.section_path for u in units if u.kind is UnitKind.definition}
+    assert defined == {"Cytokine release syndrome": ["Appendix Glossary", "Cytokine release syndrome"],
+                       "Clonal dominance": ["Appendix Glossary", "Clonal dominance"]}, defined
+    assert not any("Center for Drug Evaluation" in u.text for u in units)  # the reference list is never quoted
+
+
 def test_a_japanese_notice_in_translation(tmp_path: Path) -> None:
     """A notice's sender block ("Director, …, Bureau," / "Ministry of Health, Labour and Welfare") and title
     are not the start of its first quotable sentence; "Article 1 (Purpose)" right under "Chapter 1 General

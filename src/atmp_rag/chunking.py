@@ -176,19 +176,27 @@ def _is_name_heading(text: str) -> bool:
     return heading is not None and heading.kind == "name"
 
 
-def _closes_numbering(state: _PathState, heading: Heading) -> bool:
-    """An unnumbered back-matter name ("References", "Authors and acknowledgements") after numbered sections."""
-    return heading.kind == "name" and state.last_number is not None and (
+def _back_matter(heading: Heading) -> bool:
+    """An unnumbered back-matter name: "References", "Authors and acknowledgements"."""
+    return heading.kind == "name" and (
         " ".join(heading.title.upper().split()) in BACK_MATTER or bool(REFERENCE_TITLES.match(heading.title)))
 
 
-def _letter_under_roman(state: _PathState) -> int | None:
-    """The level of the innermost "A."-style heading on the path when a roman-numbered one is above it."""
+def _closes_numbering(state: _PathState, heading: Heading) -> bool:
+    """An unnumbered back-matter name after numbered sections."""
+    return state.last_number is not None and _back_matter(heading)
+
+
+def _under_roman(state: _PathState) -> int | None:
+    """The level a "1."-style heading nests below: the innermost "A."- or "(I)"-style heading on the path when
+    a roman-numbered one is above it, else the innermost roman-numbered heading."""
     kinds = [(level, h.kind if (h := detect_heading(title)) else "") for level, title, _ in state.stack]
     for k in range(len(kinds) - 1, -1, -1):
         level, kind = kinds[k]
         if kind == "letter":
             return level if any(above == "roman" for _, above in kinds[:k]) else None
+        if kind == "roman":
+            return level
     return None
 
 
@@ -204,10 +212,11 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         return "entry"
     if heading.kind == "numbered":
         state.last_number = key
-        # FDA's "III. RECOMMENDATIONS" › "C. Potency Assays" › "1. Assay Development": under a lettered
-        # subsection of a roman-numbered section, "1." is the next level down, not a new top section.
-        letter = _letter_under_roman(state) if heading.level == 1 else None
-        state.push(letter + 1 if letter is not None else heading.level, text, soft=False)
+        # FDA's "III. RECOMMENDATIONS" › "C. Potency Assays" › "1. Assay Development", NMPA's "V. Main Study
+        # Contents" › "1. Pharmacodynamics": under a roman-numbered section or a lettered subsection of one,
+        # "1." is the next level down, not a new top section.
+        above = _under_roman(state) if heading.level == 1 else None
+        state.push(above + 1 if above is not None else heading.level, text, soft=False)
     elif heading.kind in ("annex", "part"):
         state.last_number = None  # numbering restarts inside an annex or part
         state.push(heading.level, text, soft=False)
@@ -220,13 +229,17 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         # not itself a section name, so consecutive names are siblings.
         base = state.depth() if under else next((lvl for lvl, title, _ in reversed(state.stack)
                                                  if not _is_name_heading(title) and title not in state.labels), 0)
+        if glossary is not None and _back_matter(heading):
+            base = glossary - 1  # "References" after an appendix's glossary ends it: no entry of it
         if heading.kind == "label":
             state.labels.add(text)
         state.push(base + 1, text, soft=True)
     elif heading.kind == "letter":
         # "(1) Purpose" › "1) Raw materials" › "(i) Somatic cells": Japanese notifications nest these
         # styles in this order under a numbered section (levels may skip: the path is a stack).
-        rank = 1 if heading.number[1:2].isdigit() else 2 if heading.number[:1].isdigit() else 3
+        # Chinese guidelines' "(I) Test articles" is the first level under "IV. …".
+        rank = 1 if heading.number[1:2].isdigit() or heading.number[1:2] in ("I", "V", "X") else \
+            2 if heading.number[:1].isdigit() else 3
         state.push(state.hard_depth() + rank, text, soft=True)
     elif heading.kind == "question":
         # A Q&A document's questions ("Q3: Can …?") nest under the current section, whatever its kind

@@ -55,6 +55,13 @@ _DATE_PATTERNS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
         ("m", "d", "y"),
     ),
     (re.compile(rf"\b({_MONTH_RE})\.?,?\s+(\d{{4}})\b", re.IGNORECASE), ("m", "y")),
+    # Numeric dates as covers print them: "2025/04/02" (Health Canada), "01.02.2023" (Swissmedic), and
+    # "14/08/2025" read day first, as regulators outside the US print it ("08/14/2025" can only be US order).
+    (re.compile(r"(?<![\d/.])(\d{4})/(\d{1,2})/(\d{1,2})(?![\d/])"), ("y", "m", "d")),
+    (re.compile(r"(?<![\d/.])(\d{1,2})[./](\d{1,2})[./](\d{4})(?![\d/.])"), ("d", "m", "y")),
+    (re.compile(r"(?<![\d/.])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/.])"), ("m", "d", "y")),
+    # "Stand: 03/2025": a month.
+    (re.compile(r"(?<![\d/.])(0?[1-9]|1[0-2])/(\d{4})(?![\d/.])"), ("m", "y")),
     # Bounded to plausible publication years so "Step 4" or a document number is not a year.
     (re.compile(r"(?<!\d)(19\d{2}|20\d{2})(?!\d)"), ("y",)),
 )
@@ -192,7 +199,8 @@ def parse_date(*texts: str) -> tuple[int, ...] | None:
     """Parse the first date found in `texts`, as (year, month, day), (year, month) or (year,).
 
     Accepts ISO dates ("2018-03-22"), day-month-year ("Step 4, 9 November 2005"),
-    month-day-year ("November 9, 2005"), month-year and a bare year. Texts are tried in order,
+    month-day-year ("November 9, 2005"), month-year, numeric dates ("2025/04/02", "01.02.2023",
+    "14/08/2025" day first, "03/2025") and a bare year. Texts are tried in order,
     so pass the most authoritative one (the version string) first. Returns None if none has a
     date.
     """

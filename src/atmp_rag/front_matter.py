@@ -54,6 +54,11 @@ _LABELLED_REFERENCE = re.compile(
 _COMMISSION_REFERENCE = re.compile(r"\b(?:C|COM|SWD|SEC)\(\d{4}\)\s?\d{1,5}(?:\s+final)?\b")
 #: "PFSB Notification No. 0907-2", "PSEHB/PED Notification No. 0612-1" (Japanese notices).
 _NOTIFICATION = re.compile(r"\b(?:[A-Z]{2,}(?:/[A-Z]{2,})?\s+)?Notification\s+No\.\s*\d[\d-]*\b")
+#: A numbered act of a regulator, as its cover or running head names it: "Guide No. 47/2025" (ANVISA),
+#: "RDC nº 505/2021", "Resolution No. 1234". The kind of act is kept: "47/2025" alone names nothing.
+_NUMBERED_ACT = re.compile(
+    r"\b(?:Guide|Guideline|Guidance|Resolution|RDC|Normative\s+Instruction|Instruction|Circular|Ordinance|Decree|"
+    r"Order|Notice|Standard)\s+(?:No\.|Nº|N°|nº|n°|Number)\s*\d{1,5}(?:[/-]\d{2,4})?\b")
 #: An ICH code: "ICH E6(R3) Guideline" in a running line, or "Q5A(R2)" alone on an ICH cover.
 _ICH_CODE = r"(?:[QSEM]\d{1,2}[A-Z]?(?:\(R\d\))?)"
 _ICH_REFERENCE = re.compile(rf"\bICH\s+(?P<code>{_ICH_CODE})(?![\w(])|^\s*(?P<alone>{_ICH_CODE})\s*$")
@@ -107,8 +112,9 @@ _JUNK_AUTHOR = re.compile(r"^\s*(?:anonymous|unknown|user|admin|administrator|au
 _MAX_TITLE = 250
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 #: A date to the day as covers print it: "18 March 2024", "2024-03-18", "2025/04/02" (Health Canada),
-#: "01.02.2023" (Swissmedic).
-_DAY_DATE = rf"\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{4}}/\d{{2}}/\d{{2}}|\d{{2}}\.\d{{2}}\.\d{{4}}"
+#: "01.02.2023" (Swissmedic), "14/08/2025" (ANVISA; kept as printed, `cite.parse_date` reads it day first).
+_DAY_DATE = (rf"\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|\d{{4}}/\d{{2}}/\d{{2}}|"
+             r"\d{2}\.\d{2}\.\d{4}|\d{1,2}/\d{1,2}/\d{4}")
 #: Labels a date follows on a cover or in a header ("Valid from: 01.02.2023", "Effective date: 1 March 2023").
 _DATE_LABEL = r"valid\s+from|effective\s+date|date\s+of\s+issue|issue\s+date|in\s+force\s+from|date\s+adopted"
 #: A cover line that is a date and nothing else: "18 March 2024", "December 2023", "(May 2021)",
@@ -181,6 +187,9 @@ def _reference(lines: Sequence[str]) -> str:
     for line in lines:
         if (m := _ICH_REFERENCE.search(line)) and len(line.split()) <= 5:
             return f"ICH {m.group('code')}"
+    for line in lines:
+        if m := _NUMBERED_ACT.search(line):
+            return " ".join(m.group(0).split())
     for line in lines:
         if (m := _LABELLED_REFERENCE.search(line)) and any(ch.isdigit() for ch in m.group("ref")):
             return m.group("ref")

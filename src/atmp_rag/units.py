@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from atmp_rag.chunking import Section, Segmented
 from atmp_rag.models import Chunk, QuoteUnit, UnitKind
 from atmp_rag.text.content import TABLE_CAPTION, TABLE_LABEL, is_prose_line, strip_lead_noise, unit_problem
-from atmp_rag.text.headings import VERBS
+from atmp_rag.text.headings import DEFINITIONS_LEAD_IN, GLOSSARY_TITLES, VERBS, inline_glossary_entry
 from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, marker_style, split, strip_range
 from atmp_rag.text.tables import LabelTable, label_table
 
@@ -231,8 +231,13 @@ def _label_units(text: str, lines: list[tuple[int, int]], table: LabelTable, sec
         label = strip_range(text, lines[row.label_start[0]][0] + row.label_start[1],
                             lines[row.label_end[0]][0] + row.label_end[1])
         start = lines[row.cell_start[0]][0] + row.cell_start[1]
-        drafts.extend(_Draft(UnitKind.sentence, a, b, section, context=label)
-                      for a, b in split(text, start, lines[row.last][1]))
+        pieces: list[tuple[int, int]] = []
+        for a, b in split(text, start, lines[row.last][1]):
+            if pieces and text[a:a + 1].islower():
+                pieces[-1] = (pieces[-1][0], b)  # "… dose levels;" + "vehicle and … controls.": one phrase list
+            else:
+                pieces.append((a, b))
+        drafts.extend(_Draft(UnitKind.sentence, a, b, section, context=label) for a, b in pieces)
     return drafts
 
 
@@ -333,10 +338,17 @@ def _prose_units(text: str, section: Section, start: int, end: int, max_list_cha
             kept = [it for it in items if it[1] - a <= max_list_chars] or items[:1]
             rest = (items[len(kept)][0], items[-1][1], len(items) - len(kept)) if len(kept) < len(items) else None
             drafts.append(_Draft(UnitKind.list, a, kept[-1][1], section, rest=rest))
+            defines = bool(DEFINITIONS_LEAD_IN.search(text[a:b])) or bool(
+                section.path and GLOSSARY_TITLES.search(section.path[-1]))
             for s, e in items:
                 s = _after_marker(text, s, e)
                 if (term := _defined_term(text, s, e)) is not None:
                     drafts.append(_Draft(UnitKind.definition, s, e, section, context=term))
+                elif defines and (entry := inline_glossary_entry(text[s:e], lower_case_term=True)) is not None:
+                    # "b) shedding: the release of …" under "the following definitions apply:": the term is
+                    # the context, the words after its colon the definition.
+                    drafts.append(_Draft(UnitKind.definition, s + entry[1], e, section,
+                                         context=(s, s + len(text[s:text.index(":", s)].rstrip()))))
                 elif text[s:s + 1].isupper() and len(text[s:e].split()) >= 6:
                     drafts.append(_Draft(UnitKind.item, s, e, section, context=(a, b)))
             i = j
@@ -386,6 +398,8 @@ def _section_drafts(text: str, section: Section, max_list_chars: int, max_table_
     start, end = body
     if section.kind == "entry":
         head = strip_range(text, section.start, section.body_start)
+        if head is not None and text[head[1] - 1] == "." and not section.term.endswith("."):
+            head = (head[0], head[1] - 1)  # "Clonal dominance. A state …": the term without its full stop
         ranges = split(text, start, end)
         if not ranges:
             return []

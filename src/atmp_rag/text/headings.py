@@ -18,6 +18,7 @@ from dataclasses import dataclass
 __all__ = [
     "CONTENTS_TITLE",
     "CROSS_REFERENCE_WORDS",
+    "DEFINITIONS_LEAD_IN",
     "GLOSSARY_TITLES",
     "HARD_CAPS",
     "NUMBERED_ENTRY",
@@ -88,6 +89,9 @@ _ANNEX = re.compile(
     r"\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
     re.IGNORECASE,
 )
+#: An appendix titled without a number: "Appendix Glossary", "Annex: Terminology".
+_UNNUMBERED_ANNEX = re.compile(r"^(?P<word>annex|appendix|attachment)\s*[:.–-]?\s+(?P<title>[A-Z][^.;:,]*)$",
+                               re.IGNORECASE)
 _PART = re.compile(r"^(?P<word>part|chapter)\s+(?P<num>[IVX]{1,5}|\d{1,2}|[A-Z])\b\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
                    re.IGNORECASE)
 #: Words of division headings that running text also uses for cross-references ("… as set out in
@@ -108,7 +112,8 @@ _Q_ITEM = re.compile(r"^(?P<word>Q|Question)\s?(?P<num>\d{1,3})\s*[.:)–-]?\s+(
 #: The start of a numbered question, which may wrap onto the next line ("Q3: Can a simplified IMPD be …").
 Q_ITEM_START = re.compile(r"^\s*(?:Q|Question)\s?\d{1,3}\s*[.:)–-]?\s+[A-Z]")
 #: "(a) Title", "(iv) Title", and the "(1) Title" / "1) Title" levels of Japanese notifications.
-_PAREN_ITEM = re.compile(r"^(?P<num>\((?:[a-z]|[ivx]{1,4}|\d{1,2})\)|\d{1,2}\))\s+(?P<title>\S.*)$")
+#: "(a) Short title", "(ii) …", "(1) Purpose", "1) Raw materials", and the "(I) Test articles" of Chinese guidelines.
+_PAREN_ITEM = re.compile(r"^(?P<num>\((?:[a-z]|[ivx]{1,4}|\d{1,2}|[IVX]{1,5})\)|\d{1,2}\))\s+(?P<title>\S.*)$")
 _ROMAN_COMPONENT = re.compile(r"^[IVX]{1,5}$")
 
 
@@ -178,6 +183,10 @@ def detect_heading(line: str) -> Heading | None:
         # "Section 4.2" sits under "Section 4"; parts and chapters hold numbered sections.
         level = 0 if kind == "part" else 1 + num.count(".")
         return Heading(number=f"{word} {num}", title=title, level=level, kind=kind, text=text)
+
+    m = _UNNUMBERED_ANNEX.match(text)
+    if m and (m.group("title")[:1].isupper()) and title_ok(m.group("title"), max_words=6):
+        return Heading(number=m.group("word"), title=m.group("title").strip(), level=1, kind="annex", text=text)
 
     m = _Q_ITEM.match(text)
     if m and _QUESTION_TITLE.match(m.group("title")) and title_ok(m.group("title")):
@@ -487,20 +496,34 @@ def term_names(term: str) -> list[str]:
 
 #: "Sentinel subject: The first subject …", "Vector shedding – The release …": a glossary term and its
 #: definition on one line (FDA, WHO and EU glossaries; ICH puts the term on a line of its own).
-#: After a colon the definition may start in lower case ("Shedding: the dissemination of …", EMA).
+#: After a colon the definition may start in lower case ("Shedding: the dissemination of …", EMA). A term may
+#: also end at a full stop before a capitalised definition ("Clonal dominance. A state in which …", the run-in
+#: bold terms of Chinese and other translated glossaries); such a term holds no full stop of its own.
 _INLINE_ENTRY = re.compile(r"^\s*(?P<term>[A-Z0-9“\"(][^:;]{0,80}?)\s*"
-                           r"(?::\s+(?=[A-Za-z0-9“\"(])|\s[–—-]\s+(?=[A-Z0-9“\"(]))")
+                           r"(?::\s+(?=[A-Za-z0-9“\"(])|\s[–—-]\s+(?=[A-Z0-9“\"(])|(?P<stop>\.)\s+(?=[A-Z“\"(]))")
 
 
 _RUN_IN_LABELS = frozenset({"note", "notes", "example", "examples", "see", "see also", "source", "comment",
                             "comments", "remark", "remarks"})
 
 
-def inline_glossary_entry(line: str) -> tuple[str, int] | None:
-    """(term, offset of the definition in `line`) when a glossary line starts with a term and a colon or
-    dash ("Dose escalation: The stepwise increase …"), else None. The term obeys the rules of
-    `glossary_term`: short, no verb, no clause, not cut after a small word."""
-    m = _INLINE_ENTRY.match(line)
+#: A definition item of a lettered or numbered list under "the following definitions apply:": the term may be
+#: in lower case and is followed by a colon ("b) shedding: the release of the vector …", ANVISA, Swissmedic).
+_ITEM_ENTRY = re.compile(r"^\s*(?P<term>[A-Za-z0-9“\"(][^:;]{0,80}?)\s*:\s+(?=[A-Za-z0-9“\"(])")
+#: A lead-in that announces a list of definitions ("For the purposes of this Guide, the following definitions
+#: apply:", "The following terms are defined:", "In this guidance:" is not one).
+DEFINITIONS_LEAD_IN = re.compile(
+    r"\bdefinitions?\b|\bdefined\b|\bfollowing\s+(?:terms|expressions|meanings)\b|\bshall\s+mean\b",
+    re.IGNORECASE)
+
+
+def inline_glossary_entry(line: str, lower_case_term: bool = False) -> tuple[str, int] | None:
+    """(term, offset of the definition in `line`) when a glossary line starts with a term and a colon, dash
+    or full stop ("Dose escalation: The stepwise increase …"), else None. The term obeys the rules of
+    `glossary_term`: short, no verb, no clause, not cut after a small word; a term ending at a full stop
+    ("Clonal dominance. A state …") holds none of its own. `lower_case_term` reads an item of
+    a list of definitions, whose term may be in lower case but must end at a colon ("shedding: the …")."""
+    m = (_ITEM_ENTRY if lower_case_term else _INLINE_ENTRY).match(line)
     if m is None:
         return None
     term = " ".join(m.group("term").split())
@@ -512,6 +535,12 @@ def inline_glossary_entry(line: str) -> tuple[str, int] | None:
     if not words or len(words) > 10 or any(w in VERBS for w in words) or words[-1].lower() in SMALL_WORDS:
         return None
     if re.search(r"[.;]\s", term) or "," in re.sub(r"\([^)]*\)", "", term):
+        return None
+    if m.groupdict().get("stop") and ("." in term or len(words) > 8 or words[0] in _DEFINITION_START
+                                      or not line[m.end():m.end() + 1].isalpha()
+                                      or len(line[m.end():].split()) < 3):
+        # "U.S. Food and …", "Ph. Eur. …": an abbreviation's full stop ends no term; "The introduction of new
+        # technologies. (ICH Q10)" is a definition's sentence and its source, not a term.
         return None
     if len(line[m.end():].split()) < 2:
         return None  # "Examples:" + a list on the next lines: a lead-in, not a definition

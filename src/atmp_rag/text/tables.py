@@ -24,6 +24,8 @@ __all__ = ["LabelRow", "LabelTable", "is_caption", "label_table"]
 _CONTINUED = re.compile(r"^(?:table|tab\.)\s+[\dA-Z]{1,4}[a-z]?\s*[(\-–—:,.]?\s*(?:continued|cont['’]?d)\b",
                         re.IGNORECASE)
 _MAX_LABEL_WORDS = 5
+#: Mean words per cell above which a table's cells are phrases, not values, even without a verb.
+_MIN_PHRASE_WORDS = 9
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,19 @@ class LabelTable:
     rows: list[LabelRow]
 
 
+#: "Table 1 Considerations for the main types of studies": a number and a title with no mark between them.
+_BARE_CAPTION = re.compile(r"^(?:table|tab\.)\s+\d{1,2}[a-z]?\s+(?P<title>(?-i:[A-Z])[^.;:!?]*)$", re.IGNORECASE)
+
+
 def is_caption(line: str) -> bool:
-    """A table's caption line, or its repetition on the next page ("Table 1 (continued)")."""
+    """A table's caption line, or its repetition on the next page ("Table 1 (continued)"). Without a mark after
+    the number, the rest must read as a title ("Table 1 lists the tests" is a sentence)."""
     text = line.strip()
-    return bool(TABLE_CAPTION.match(text) or _CONTINUED.match(text))
+    if TABLE_CAPTION.match(text) or _CONTINUED.match(text):
+        return True
+    bare = _BARE_CAPTION.match(text)
+    return bare is not None and len(words := bare.group("title").split()) <= 16 and \
+        not any(w.lower() in VERBS for w in words)
 
 
 def _header(line: str) -> str | None:
@@ -77,6 +88,8 @@ def _row_start(texts: Sequence[str], j: int) -> LabelRow | None:
         return LabelRow((j, 0), (j, label_end), (j, entry[1]), j)
     if not line.strip()[:1].isupper():
         return None
+    if (heading := detect_heading(line)) is not None and heading.kind in ("annex", "part", "roman", "numbered"):
+        return None  # "Appendix Glossary" after the table's last row opens a section, it labels no row
     for m in range(1, 4):
         if j + m >= len(texts) or not _label_line(texts[j + m - 1]):
             return None
@@ -123,8 +136,9 @@ def label_table(texts: Sequence[str], k: int) -> LabelTable | None:
             rows.append(row)
             j = row.last
             width = max(width, len(texts[j].strip()) - row.cell_start[1])
-        elif rows and (not closed or _cell_line(line, width)):
-            # (a sentence of a cell may start on a new line: as narrow as the cell, and no heading)
+        elif rows and (not closed or line.lstrip()[:1].islower() or _cell_line(line, width)):
+            # (a sentence of a cell may start on a new line: as narrow as the cell, and no heading; a line in
+            # lower case goes on with the cell, after a "…;" of a list of phrases too)
             rows[-1] = replace(rows[-1], last=j)
             width = max(width, len(line.strip()))
         else:
@@ -135,8 +149,10 @@ def label_table(texts: Sequence[str], k: int) -> LabelTable | None:
         return None
     cells = [" ".join([texts[r.cell_start[0]][r.cell_start[1]:], *texts[r.cell_start[0] + 1:r.last + 1]]).split()
              for r in rows]
-    if 2 * sum(any(w.lower() in VERBS for w in cell) for cell in cells) < len(rows):
+    if 2 * sum(any(w.lower() in VERBS for w in cell) for cell in cells) < len(rows) \
+            and sum(map(len, cells)) < _MIN_PHRASE_WORDS * len(rows):
         # Cells of values ("Not detected", "Slightly opalescent, colourless …"), not prose: a table of
-        # values and methods, whose rows cannot be told apart in the text layer.
+        # values and methods, whose rows cannot be told apart in the text layer. Cells of long phrases
+        # without a verb ("Target cells with high, low and no antigen expression; cytotoxicity, …") are prose.
         return None
     return LabelTable(k, rows[-1].last + 1, rows)
