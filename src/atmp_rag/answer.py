@@ -99,6 +99,11 @@ _TERM_AFTER = re.compile(
     r"(?P<term>[^?,;]{2,60}?)(?:\s+(?:mean|in|according|under|for|as defined|as used|of\s+(?:an?|the))\b|\s*[?,;]|$)",
     re.IGNORECASE,
 )
+#: "What does the NMPA guideline mean by on-target toxicity?", "What is meant by …": the term follows "by" (not
+#: the document, which "what does" would take).
+_MEANT_BY = re.compile(r"\bmean[ts]?\s+by\s+(?:an?\s+|the\s+)?(?P<term>[^?,;]{2,60}?)"
+                       r"(?:\s+(?:in|according|under|for|as defined|as used|of\s+(?:an?|the))\b|\s*[?,;]|$)",
+                       re.IGNORECASE)
 #: "How is potency defined for biological products?"
 _HOW_DEFINED = re.compile(r"\bhow\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<term>[^?,;]{2,60}?)\s+defined\b", re.IGNORECASE)
 #: "What is a certified copy?", "Define QTPP", "meaning of …", "what is meant by …", "what does X mean",
@@ -232,7 +237,7 @@ def asked_term(question: str) -> str:
     quoted = _QUOTED.search(question)
     if quoted:
         return quoted.group(1)
-    m = _HOW_DEFINED.search(question) or _TERM_AFTER.search(question)
+    m = _HOW_DEFINED.search(question) or _MEANT_BY.search(question) or _TERM_AFTER.search(question)
     return m.group("term").strip().rstrip(".!") if m else ""
 
 
