@@ -646,7 +646,7 @@ def test_a_numbered_caption_heads_a_table_whose_values_are_words(tmp_path: Path)
 def test_a_lettered_list_of_lower_case_definitions(tmp_path: Path) -> None:
     """ANVISA's "the following definitions apply:" and "b) shedding: the release …": each item is the definition of
     its term (the term as context, the words after the colon as the quote), beside the list itself; a lettered
-    list under another lead-in ("the sponsor should provide:") defines nothing."""
+    list under another lead-in ("as defined in Art. 8, the sponsor should provide:") defines nothing."""
     from tests.pdfgen import plain_pdf
 
     page = ["III. DEFINITIONS", "Art. 8. For the purposes of this Guide, the following definitions apply:",
@@ -654,7 +654,8 @@ def test_a_lettered_list_of_lower_case_definitions(tmp_path: Path) -> None:
             "b) shedding: the release of the vector or its components from the treated participant through",
             "secretions or excreta, such as saliva, urine, faeces or semen;",
             "c) vector copy number (VCN): the average number of integrated vector copies per diploid genome.",
-            "IV. NON-CLINICAL REQUIREMENTS", "Art. 9. For the biodistribution study, the sponsor should provide:",
+            "IV. NON-CLINICAL REQUIREMENTS",
+            "Art. 9. For the biodistribution study, as defined in Art. 8, the sponsor should provide:",
             "a) species: the relevant animal species and the route of administration;",
             "b) sampling: at least three time points after dosing."]
     units = _built_units(plain_pdf(tmp_path / "br.pdf", [_CAR_T_INTRO, page]), "br")

@@ -185,7 +185,7 @@ def detect_heading(line: str) -> Heading | None:
         return Heading(number=f"{word} {num}", title=title, level=level, kind=kind, text=text)
 
     m = _UNNUMBERED_ANNEX.match(text)
-    if m and (m.group("title")[:1].isupper()) and title_ok(m.group("title"), max_words=6):
+    if m and m.group("title")[:1].isupper() and title_ok(m.group("title"), max_words=6):
         return Heading(number=m.group("word"), title=m.group("title").strip(), level=1, kind="annex", text=text)
 
     m = _Q_ITEM.match(text)
@@ -511,9 +511,10 @@ _RUN_IN_LABELS = frozenset({"note", "notes", "example", "examples", "see", "see 
 #: in lower case and is followed by a colon ("b) shedding: the release of the vector …", ANVISA, Swissmedic).
 _ITEM_ENTRY = re.compile(r"^\s*(?P<term>[A-Za-z0-9“\"(][^:;]{0,80}?)\s*:\s+(?=[A-Za-z0-9“\"(])")
 #: A lead-in that announces a list of definitions ("For the purposes of this Guide, the following definitions
-#: apply:", "The following terms are defined:", "In this guidance:" is not one).
+#: apply:", "The following terms are defined:"); "the following, as defined in section 2, should be provided:" is
+#: not one.
 DEFINITIONS_LEAD_IN = re.compile(
-    r"\bdefinitions?\b|\bdefined\b|\bfollowing\s+(?:terms|expressions|meanings)\b|\bshall\s+mean\b",
+    r"\bdefinitions?\b|\bfollowing\s+(?:terms|expressions|meanings)\b|\bshall\s+mean\b",
     re.IGNORECASE)
 
 
