@@ -208,6 +208,17 @@ def test_a_numbered_guide_with_a_day_first_date(tmp_path: Path) -> None:
     assert parse_date(got.date) == (2025, 8, 14)
 
 
+def test_a_chinese_announcement_in_translation(tmp_path: Path) -> None:
+    """NMPA/CDE covers: "Announcement No. 12 of 2024" is the reference and "Issued on: 2024-06-05" the date."""
+    cover = ["Center for Drug Evaluation, NMPA", "Announcement No. 12 of 2024",
+             "Technical Guideline for Non-clinical Research of CAR-T Products (Trial)", "Issued on: 2024-06-05",
+             "(Translated for reference; the Chinese text prevails)"]
+    body = ["I. Overview", "This guideline sets out the current thinking of the Center on non-clinical studies.",
+            "Applicants may adopt alternative approaches where they are scientifically justified."]
+    got = front(pdfgen.plain_pdf(tmp_path / "nmpa.pdf", [cover, body, body], label="\u2014 {n} \u2014"))
+    assert (got.reference, got.date) == ("Announcement No. 12 of 2024", "2024-06-05")
+
+
 def test_a_consultation_paper_with_notices_and_a_version_history_page(tmp_path: Path) -> None:
     """TGA: "Consultation paper" over the title and "Version 0.3, March 2024" on the cover (a draft, dated by
     its version line); page 2 holds the copyright and confidentiality notices over a "Version history" table,

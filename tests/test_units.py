@@ -714,6 +714,40 @@ def test_a_chinese_guideline_in_translation(tmp_path: Path) -> None:
     assert not any("Center for Drug Evaluation" in u.text for u in units)  # the reference list is never quoted
 
 
+def test_a_pharmacopoeia_chapter_in_narrow_columns(tmp_path: Path) -> None:
+    """European Pharmacopoeia style: the chapter's own number heads it ("5.2.12. RAW MATERIALS …") and its
+    sections restart at "1. SCOPE"; subsections are numbered with hyphens ("3-1.", "3-1-1."); a lead-in wrapped
+    in a narrow column ("remove it." / "For the purposes of this chapter, the following definitions" / "apply:")
+    is prose, not a figure, so its em-dash items are definitions; "SDS-PAGE" in a table cell heads nothing."""
+    from tests.pdfgen import plain_pdf
+
+    page = ["01/2024:50212", "5.2.12. RAW MATERIALS OF BIOLOGICAL ORIGIN FOR THE PRODUCTION OF",
+            "CELL-BASED AND GENE THERAPY MEDICINAL PRODUCTS", "1. SCOPE",
+            "This general chapter describes the requirements for raw", "materials of biological origin used in the",
+            "production of cell-based medicinal products. The extent of",
+            "testing may take into account the capacity of the process to", "remove it.",
+            "For the purposes of this chapter, the following definitions", "apply:",
+            "— raw material: a substance used during manufacture of",
+            "the active substance or of the finished product;",
+            "— ancillary material: a raw material that comes into", "direct contact with the cells during processing.",
+            "3. SPECIFIC RAW MATERIALS", "3-1. SERA AND SERUM REPLACEMENTS", "3-1-1. Bovine serum",
+            "The content of bacterial endotoxins in bovine serum is not", "more than 10 IU/mL.",
+            "Table 5.2.12.-1. – Tests for recombinant cytokines", "Test Method Acceptance criterion",
+            "Identity Peptide mapping or", "SDS-PAGE", "Conforms to the", "reference preparation",
+            "Purity Size-exclusion", "chromatography", "Not less than 95 per cent", "monomer",
+            "Recombinant cytokines supplied as frozen solutions are", "stored at -70 °C or below."]
+    units = _built_units(plain_pdf(tmp_path / "pheur.pdf", [page], header="EUROPEAN PHARMACOPOEIA 11.0"), "pheur")
+    scope = next(u for u in units if u.text.startswith("This general chapter"))
+    assert scope.section_path == ["1. SCOPE"], scope.section_path
+    serum = next(u for u in units if u.text.startswith("The content of bacterial endotoxins"))
+    assert serum.section_path == ["3. SPECIFIC RAW MATERIALS", "3-1. SERA AND SERUM REPLACEMENTS",
+                                  "3-1-1. Bovine serum"]
+    defined = {u.context for u in units if u.kind is UnitKind.definition}
+    assert defined == {"raw material", "ancillary material"}, defined
+    frozen = next(u for u in units if "frozen solutions" in u.text)
+    assert "SDS-PAGE" not in frozen.section_path, frozen.section_path
+
+
 def test_a_japanese_notice_in_translation(tmp_path: Path) -> None:
     """A notice's sender block ("Director, …, Bureau," / "Ministry of Health, Labour and Welfare") and title
     are not the start of its first quotable sentence; "Article 1 (Purpose)" right under "Chapter 1 General

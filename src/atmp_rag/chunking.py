@@ -126,6 +126,9 @@ class _PathState:
     # Inside an entry opened by a heading ("1.1 Adverse Drug Reaction (ADR)", "HARM"): its text is the
     # definition, so "Regarding marketed medicinal products: a response …" is not a term of its own.
     in_heading_entry: bool = False
+    # Numbered headings accepted so far: after only one, a "1." may restart the numbering (the first was the
+    # document's own number, "5.2.12. RAW MATERIALS …" over a Pharmacopoeia chapter's "1. SCOPE").
+    numbered_seen: int = 0
 
     def path(self) -> list[str]:
         return [text for _, text, _ in self.stack]
@@ -212,6 +215,7 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         return "entry"
     if heading.kind == "numbered":
         state.last_number = key
+        state.numbered_seen += 1
         # FDA's "III. RECOMMENDATIONS" › "C. Potency Assays" › "1. Assay Development", NMPA's "V. Main Study
         # Contents" › "1. Pharmacodynamics": under a roman-numbered section or a lettered subsection of one,
         # "1." is the next level down, not a new top section.
@@ -454,6 +458,9 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
                 i += 1  # "… as required by" + "Article 14 Regulation …": a cross-reference, not a heading
                 continue
         key = number_key(heading.number) if heading.kind == "numbered" else None
+        if key == (("d", 1),) and state.numbered_seen == 1 and state.last_number is not None \
+                and len(state.last_number) > 1:
+            state.last_number = None  # the numbering starts under the document's own number
         if key is not None and (not plausible_next(state.last_number, key)
                                 or (not title_caps and _numbers_on(heading.number, paragraphs))):
             # (After paragraphs "1.10" … "1.16", "1.17 The Good Manufacturing Practice Requirements of …"

@@ -55,10 +55,12 @@ _COMMISSION_REFERENCE = re.compile(r"\b(?:C|COM|SWD|SEC)\(\d{4}\)\s?\d{1,5}(?:\s
 #: "PFSB Notification No. 0907-2", "PSEHB/PED Notification No. 0612-1" (Japanese notices).
 _NOTIFICATION = re.compile(r"\b(?:[A-Z]{2,}(?:/[A-Z]{2,})?\s+)?Notification\s+No\.\s*\d[\d-]*\b")
 #: A numbered act of a regulator, as its cover or running head names it: "Guide No. 47/2025" (ANVISA),
-#: "RDC nº 505/2021", "Resolution No. 1234". The kind of act is kept: "47/2025" alone names nothing.
+#: "RDC nº 505/2021", "Resolution No. 1234", "Announcement No. 12 of 2024" (NMPA/CDE). The kind of act is kept:
+#: "47/2025" alone names nothing.
 _NUMBERED_ACT = re.compile(
     r"\b(?:Guide|Guideline|Guidance|Resolution|RDC|Normative\s+Instruction|Instruction|Circular|Ordinance|Decree|"
-    r"Order|Notice|Standard)\s+(?:No\.|Nº|N°|nº|n°|Number)\s*\d{1,5}(?:[/-]\d{2,4})?\b")
+    r"Order|Notice|Announcement|Standard)\s+(?:No\.|Nº|N°|nº|n°|Number)\s*\d{1,5}"
+    r"(?:[/-]\d{2,4}|\s+of\s+(?:19|20)\d{2})?\b")
 #: An ICH code: "ICH E6(R3) Guideline" in a running line, or "Q5A(R2)" alone on an ICH cover.
 _ICH_CODE = r"(?:[QSEM]\d{1,2}[A-Z]?(?:\(R\d\))?)"
 _ICH_REFERENCE = re.compile(rf"\bICH\s+(?P<code>{_ICH_CODE})(?![\w(])|^\s*(?P<alone>{_ICH_CODE})\s*$")
@@ -120,10 +122,11 @@ _DATE_LABEL = r"valid\s+from|effective\s+date|date\s+of\s+issue|issue\s+date|in\
 #: A cover line that is a date and nothing else: "18 March 2024", "December 2023", "(May 2021)",
 #: "Adopted on 17 November 2022", "Effective date: 1 March 2023", "Date adopted: 2025/04/02", "Valid from:
 #: 01.02.2023", "Updated 6 May 2021" (GOV.UK), "London, 30 May 2008" (an old EMEA cover's place and date),
-#: "Version 0.3, March 2024" (TGA).
+#: "Version 0.3, March 2024" (TGA), "Issued on: 2024-06-05" (NMPA).
 #: "Draft agreed by CAT  March 2019" is a row of the adoption table, not the document's date.
 _DATE_LINE = re.compile(
-    rf"^\(?(?:[A-Z][a-z]+,\s+)?(?:(?:step\s+\d[a-z]?,?|endorsed\s+on|adopted\s+on|dated?:?|issued:?|published:?|"
+    rf"^\(?(?:[A-Z][a-z]+,\s+)?(?:(?:step\s+\d[a-z]?,?|endorsed\s+on|adopted\s+on|dated?:?|issued(?:\s+on)?:?|"
+    rf"published(?:\s+on)?:?|released(?:\s+on)?:?|"
     rf"first\s+published:?|(?:last\s+)?updated:?|revised:?|version\s+\d+(?:\.\d+)*,?|"
     rf"(?:{_DATE_LABEL}|date\s+(?:of\s+adoption|issued|of\s+publication)|adoption\s+date):?)\s+)?"
     rf"(?P<date>{_DAY_DATE}|{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|{_MONTH}\s+\d{{4}})\)?$",

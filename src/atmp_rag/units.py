@@ -120,10 +120,19 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
             if TABLE_LABEL.match(run[0]) or TABLE_LABEL.match(run[-1]) or captioned \
                     or (rows >= 1 and rows >= len(run) / 3):
                 out.append((i, j, "table"))
-            elif _FIGURE.match(run[0]) or sum(len(ln.split()) for ln in run) / len(run) <= 4.5:
+            elif _FIGURE.match(run[0]) or (sum(len(ln.split()) for ln in run) / len(run) <= 4.5
+                                           and not _wrapped_prose(texts, i, j)):
                 out.append((i, j, "figure"))
         i = max(j, i + 1)
     return out
+
+
+def _wrapped_prose(texts: Sequence[str], i: int, j: int) -> bool:
+    """Lines `i`..`j` of short words end with the lead-in of the list below them, wrapped in a narrow column
+    ("remove it." / "For the purposes of this chapter, the following definitions" / "apply:" over "— raw
+    material: …"): prose, not the text of a figure. (A run that merely goes on with the sentence of the line
+    above may be a table's cells, "X X" / "Investigator/", or a formula's symbols, which stay a figure.)"""
+    return texts[j - 1].rstrip().endswith(":") and j < len(texts) and bool(LIST_ITEM.match(texts[j]))
 
 
 def _prose_like_row(texts: Sequence[str], j: int, caption_at: int) -> bool:

@@ -115,6 +115,10 @@ Q_ITEM_START = re.compile(r"^\s*(?:Q|Question)\s?\d{1,3}\s*[.:)–-]?\s+[A-Z]")
 #: "(a) Short title", "(ii) …", "(1) Purpose", "1) Raw materials", and the "(I) Test articles" of Chinese guidelines.
 _PAREN_ITEM = re.compile(r"^(?P<num>\((?:[a-z]|[ivx]{1,4}|\d{1,2}|[IVX]{1,5})\)|\d{1,2}\))\s+(?P<title>\S.*)$")
 _ROMAN_COMPONENT = re.compile(r"^[IVX]{1,5}$")
+_ACRONYM = re.compile(r"^(?:[A-Z]{1,5}\d*(?:-[A-Z0-9]{1,5})+|[A-Z]+\d+[A-Z0-9]*)$")
+#: The European Pharmacopoeia numbers subsections with hyphens: "3-1. SERA AND SERUM REPLACEMENTS", "3-1-1. Bovine
+#: serum" (the full stop is part of the style; "2-8 °C" in a sentence has none).
+_HYPHEN_NUMBERED = re.compile(r"^(?P<num>\d{1,2}(?:-\d{1,2}){1,3})\.\s+(?P<title>\S.*)$")
 
 
 def _words(title: str) -> list[str]:
@@ -201,6 +205,12 @@ def detect_heading(line: str) -> Heading | None:
             return Heading(number=m.group("num"), title=title, level=3, kind="letter", text=text)
         return None
 
+    m = _HYPHEN_NUMBERED.match(text)
+    if m and title_ok(m.group("title")):
+        parts = m.group("num").split("-")
+        # Numbered as "3.1.1" for the order of sections; the path keeps the heading as printed.
+        return Heading(number=".".join(parts), title=m.group("title"), level=len(parts), kind="numbered", text=text)
+
     m = _NUMBERED.match(text)
     if m:
         num, dot, title = m.group("num"), m.group("dot"), (m.group("title") or "").strip()
@@ -242,8 +252,10 @@ def detect_heading(line: str) -> Heading | None:
         and text[-1] not in ".,;"
         and text[0].isalpha()
         and words[0].lower() not in SMALL_WORDS  # "AND TERTIARY-BUTYL ALCOHOL": a wrapped line
-        # One short word is an acronym in a table ("DMSO") or a glossary term ("NOEL:").
-        and ((len(words) > 1 and not text.endswith(":")) or len(text) >= 6 or text in HARD_CAPS)
+        # One short word is an acronym in a table ("DMSO") or a glossary term ("NOEL:"); so is one of
+        # hyphenated or numbered parts ("SDS-PAGE", "RT-PCR", "HEK293"), however long.
+        and ((len(words) > 1 and not text.endswith(":")) or (len(text) >= 6 and not _ACRONYM.match(text))
+             or text in HARD_CAPS)
     ):
         return Heading(number="", title=text, level=1, kind="caps", text=text)
     # A standard section name alone on its line, in any case ("References", "Glossary", "Introduction"):
