@@ -90,20 +90,21 @@ ANSWER_TYPES = (
 _ANAPHOR = re.compile(r"^(?:it|this|these|that|those|they|such|in this case|in such cases|however|therefore|thus|"
                       r"also|furthermore|moreover|in addition|additionally)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"['‘\"“]([^'’\"”]{2,60})['’\"”]")
+#: Words after an asked term that narrow it rather than belong to it ("… in GCP", "… for biotech products").
+_MODIFIER = r"(?:in|according|under|for|as defined|as used|of\s+(?:an?|the))"
 _TERM_AFTER = re.compile(
     r"\b(?:(?:what|who)\s+(?:counts|qualifies|(?:is|are)\s+(?:considered|regarded))\s+(?:to\s+be\s+|as\s+)?(?:an?\s+|the\s+)?|"
     r"what\s+(?:is|are)\s+(?!meant\b|the\s+(?:meaning|definition)\b)(?:an?\s+|the\s+)?|define\s+(?:an?\s+|the\s+)?|definition\s+of\s+(?:an?\s+|the\s+)?|"
     r"meaning\s+of\s+(?:an?\s+|the\s+)?|meant\s+by\s+(?:an?\s+|the\s+)?|what\s+does\s+(?:an?\s+|the\s+)?)"
     # "potency of a cell therapy product": an article after "of" starts a modifier, not part of the term
     # ("Certificate of Analysis", "Design of Experiments" keep theirs).
-    r"(?P<term>[^?,;]{2,60}?)(?:\s+(?:mean|in|according|under|for|as defined|as used|of\s+(?:an?|the))\b|\s*[?,;]|$)",
+    rf"(?P<term>[^?,;]{{2,60}}?)(?:\s+(?:mean|{_MODIFIER})\b|\s*[?,;]|$)",
     re.IGNORECASE,
 )
 #: "What does the NMPA guideline mean by on-target toxicity?", "What is meant by …": the term follows "by" (not
 #: the document, which "what does" would take).
-_MEANT_BY = re.compile(r"\bmean[ts]?\s+by\s+(?:an?\s+|the\s+)?(?P<term>[^?,;]{2,60}?)"
-                       r"(?:\s+(?:in|according|under|for|as defined|as used|of\s+(?:an?|the))\b|\s*[?,;]|$)",
-                       re.IGNORECASE)
+_MEANT_BY = re.compile(
+    rf"\bmean[ts]?\s+by\s+(?:an?\s+|the\s+)?(?P<term>[^?,;]{{2,60}}?)(?:\s+{_MODIFIER}\b|\s*[?,;]|$)", re.IGNORECASE)
 #: "How is potency defined for biological products?"
 _HOW_DEFINED = re.compile(r"\bhow\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<term>[^?,;]{2,60}?)\s+defined\b", re.IGNORECASE)
 #: "What is a certified copy?", "Define QTPP", "meaning of …", "what is meant by …", "what does X mean",

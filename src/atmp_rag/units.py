@@ -357,7 +357,7 @@ def _prose_units(text: str, section: Section, start: int, end: int, max_list_cha
                     # "b) shedding: the release of …" under "the following definitions apply:": the term is
                     # the context, the words after its colon the definition.
                     drafts.append(_Draft(UnitKind.definition, s + entry[1], e, section,
-                                         context=(s, s + len(text[s:text.index(":", s)].rstrip()))))
+                                         context=(s, s + len(text[s:s + entry[1]].rstrip().rstrip(":").rstrip()))))
                 elif text[s:s + 1].isupper() and len(text[s:e].split()) >= 6:
                     drafts.append(_Draft(UnitKind.item, s, e, section, context=(a, b)))
             i = j

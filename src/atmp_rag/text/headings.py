@@ -90,7 +90,7 @@ _ANNEX = re.compile(
     re.IGNORECASE,
 )
 #: An appendix titled without a number: "Appendix Glossary", "Annex: Terminology".
-_UNNUMBERED_ANNEX = re.compile(r"^(?P<word>annex|appendix|attachment)\s*[:.–-]?\s+(?P<title>[A-Z][^.;:,]*)$",
+_UNNUMBERED_ANNEX = re.compile(r"^(?P<word>annex|appendix|attachment)\s*[:.–-]?\s+(?P<title>(?-i:[A-Z])[^.;:,]*)$",
                                re.IGNORECASE)
 _PART = re.compile(r"^(?P<word>part|chapter)\s+(?P<num>[IVX]{1,5}|\d{1,2}|[A-Z])\b\s*(?P<sep>[.:–-]?)\s*(?P<title>.*)$",
                    re.IGNORECASE)
@@ -189,7 +189,7 @@ def detect_heading(line: str) -> Heading | None:
         return Heading(number=f"{word} {num}", title=title, level=level, kind=kind, text=text)
 
     m = _UNNUMBERED_ANNEX.match(text)
-    if m and m.group("title")[:1].isupper() and title_ok(m.group("title"), max_words=6):
+    if m and title_ok(m.group("title"), max_words=6):
         return Heading(number=m.group("word"), title=m.group("title").strip(), level=1, kind="annex", text=text)
 
     m = _Q_ITEM.match(text)
@@ -512,7 +512,7 @@ def term_names(term: str) -> list[str]:
 #: also end at a full stop before a capitalised definition ("Clonal dominance. A state in which …", the run-in
 #: bold terms of Chinese and other translated glossaries); such a term holds no full stop of its own.
 _INLINE_ENTRY = re.compile(r"^\s*(?P<term>[A-Z0-9“\"(][^:;]{0,80}?)\s*"
-                           r"(?::\s+(?=[A-Za-z0-9“\"(])|\s[–—-]\s+(?=[A-Z0-9“\"(])|(?P<stop>\.)\s+(?=[A-Z“\"(]))")
+                           r"(?::\s+(?=[A-Za-z0-9“\"(])|\s[–—-]\s+(?=[A-Z0-9“\"(])|(?P<stop>\.)\s+(?=[A-Z]))")
 
 
 _RUN_IN_LABELS = frozenset({"note", "notes", "example", "examples", "see", "see also", "source", "comment",
@@ -550,7 +550,6 @@ def inline_glossary_entry(line: str, lower_case_term: bool = False) -> tuple[str
     if re.search(r"[.;]\s", term) or "," in re.sub(r"\([^)]*\)", "", term):
         return None
     if m.groupdict().get("stop") and ("." in term or len(words) > 8 or words[0] in _DEFINITION_START
-                                      or not line[m.end():m.end() + 1].isalpha()
                                       or len(line[m.end():].split()) < 3):
         # "U.S. Food and …", "Ph. Eur. …": an abbreviation's full stop ends no term; "The introduction of new
         # technologies. (ICH Q10)" is a definition's sentence and its source, not a term.
