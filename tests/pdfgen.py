@@ -671,24 +671,36 @@ OJ_RIGHT = [
 ]
 
 
+#: The end of a left column that runs down to 6 % of the page height, a word broken at its line end with a
+#: soft hyphen (`two_column_pdf(full=True)`).
+OJ_LOW_END = ["The Agency shall publish a summary of the recom\u00ad",
+              "mendation within 15 days of its adoption.",
+              "The data shall be kept for a minimum of 30 years."]
+
+
 def two_column_pdf(path: Path, pages: int = 2, footer: str | None = None,
-                   halves: tuple[str, str, str] | None = None) -> Path:
+                   halves: tuple[str, str, str] | None = None, full: bool = False) -> Path:
     """An OJ-style page written line by line across both columns (as some producers do), under a
     full-width running header (and over `footer`, drawn across the middle); a text extractor that follows
     the content stream interleaves them. `halves` (left header, right header, left footer) instead prints
     a header and footer in two parts that leave the middle free (HSA), drawn after the columns, with a
-    "Page N of M" footer on the right."""
+    "Page N of M" footer on the right. `full`: the left column goes on down to 6 % of the page height,
+    ending with `OJ_LOW_END`."""
     c = canvas.Canvas(str(path), pagesize=A4)
     width, height = A4
+    left = OJ_LEFT
+    if full:
+        rows = int((height - 90 - 0.06 * height) / 12) + 1
+        left = (OJ_LEFT * 6)[:rows - len(OJ_LOW_END)] + OJ_LOW_END
     for number in range(1, pages + 1):
         c.setFont("Helvetica", 8)
         if halves is None:
             c.drawString(45, height - 40, f"L 324/{120 + number}   EN   Official Journal of the European Union   "
                                           "10.12.2007")
-        for i in range(max(len(OJ_LEFT), len(OJ_RIGHT))):
+        for i in range(max(len(left), len(OJ_RIGHT))):
             y = height - 90 - i * 12
-            if i < len(OJ_LEFT):
-                c.drawString(45, y, OJ_LEFT[i])
+            if i < len(left):
+                c.drawString(45, y, left[i])
             if i < len(OJ_RIGHT):
                 c.drawString(width / 2 + 15, y, OJ_RIGHT[i])
         if footer:

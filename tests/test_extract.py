@@ -412,6 +412,19 @@ def test_two_column_page_written_across_columns_is_read_column_by_column(tmp_pat
     assert "Official Journal of the European Union" in flat  # the full-width header line stays whole
 
 
+def test_a_column_that_runs_into_the_footer_band_keeps_its_last_lines(tmp_path: Path) -> None:
+    """The left column of an OJ page set down to 6 % of the page height: its last lines are the column's
+    end, not a footer read after the right column; and the soft hyphen PDFium reports as U+0002 in text
+    read from a rectangle joins its word ("recom-" / "mendation")."""
+    from tests.pdfgen import two_column_pdf
+
+    pages = extract_pages(two_column_pdf(tmp_path / "oj.pdf", footer="Page", full=True), "oj")
+    flat = " ".join(pages[0].text.split())
+    assert "summary of the recommendation within 15 days" in flat
+    assert "\x02" not in pages[0].text
+    assert flat.index("kept for a minimum of 30 years.") < flat.index("Article 3 Donation")
+
+
 def test_a_running_footer_across_both_columns_stays_whole_and_is_furniture(tmp_path: Path) -> None:
     """A TGA-style footer drawn across the middle of a two-column page: cut at the middle, its halves were
     glued to the last line of each column ("… concerning the TGA consultation: Regulation of bio")."""

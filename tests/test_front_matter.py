@@ -260,3 +260,19 @@ def test_a_swissmedic_header_line_and_an_hpra_code_alone(tmp_path: Path) -> None
                                                         "Guide to the Hospital Exemption for ATMPs", "IA-G0077-2",
                                                         "Date: 12 May 2023"], body, body]))
     assert (ie.reference, ie.date) == ("IA-G0077-2", "12 May 2023")
+
+
+def test_an_eu_regulation_is_cited_by_its_official_journal_title(tmp_path: Path) -> None:
+    """An Official Journal print: the act's title line in capitals gives the title and the reference, not the
+    "THE EUROPEAN PARLIAMENT AND THE COUNCIL …," formula under it nor the regulation it amends."""
+    cover = ["I", "(Legislative acts)", "REGULATIONS",
+             "REGULATION (EU) 2026/1187 OF THE EUROPEAN PARLIAMENT AND OF THE COUNCIL", "of 14 May 2026",
+             "amending Regulation (EC) No 1394/2007 on advanced therapy medicinal products",
+             "THE EUROPEAN PARLIAMENT AND THE COUNCIL OF THE EUROPEAN UNION,",
+             "Having regard to the Treaty on the Functioning of the European Union, and in particular Article 114,",
+             "Whereas:"]
+    body = ["Article 1", "Subject matter",
+            "This Regulation lays down specific rules concerning advanced therapy medicinal products."]
+    got = front(pdfgen.plain_pdf(tmp_path / "oj.pdf", [cover, body, body]))
+    assert got.reference == "Regulation (EU) 2026/1187"
+    assert got.title == "REGULATION (EU) 2026/1187 OF THE EUROPEAN PARLIAMENT AND OF THE COUNCIL"

@@ -971,3 +971,92 @@ def test_a_table_header_repeated_on_the_next_page_heads_no_section(tmp_path: Pat
     units = _built_units(plain_pdf(tmp_path / "hpra.pdf", [_CAR_T_INTRO, first, second]), "hpra")
     assert not any("Requirement Expectation" in " ".join(u.section_path) for u in units), \
         {tuple(u.section_path) for u in units}
+
+
+def _text_units(pages: list[str], doc_id: str):
+    """Units of pages given as their cleaned text (characters a test PDF's standard fonts cannot draw)."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import clean_pages
+    from atmp_rag.models import Page
+    from atmp_rag.units import build_units
+
+    texts = clean_pages(pages).texts
+    seg = segment(doc_id, [Page(doc_id=doc_id, number=n, text=t) for n, t in enumerate(texts, 1)])
+    return build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 60, 10, 10)).units
+
+
+def test_a_korean_guideline_in_translation() -> None:
+    """MFDS layout: "Ⅳ. …" (Unicode roman numerals) restarts its "1." subsections after "Ⅰ." had "1."–"2.",
+    and "1) …" nests under them (not "4. Release Specifications" under "3) rcAAV"); circled numbers "① …" are
+    the items of a "○ … following:" lead-in, and the next "○" paragraph is not one of them; a "※" note is a
+    unit of its own, not the tail of the item above it."""
+    overview = "\n".join([
+        "Ⅰ. Overview", "1. Purpose",
+        "○ This guideline sets out the quality data that applicants should submit for gene therapy products.",
+        "2. Scope", "○ The following products are excluded from the scope of this guideline:",
+        "- Oncolytic viruses intended for the treatment of cancer",
+        "- Plasmid DNA products administered directly to patients",
+        "※ For ex vivo genetically modified cell products, the quality of the final product is addressed elsewhere."])
+    quality = "\n".join([
+        "Ⅳ. Quality of AAV Vector Products", "1. Manufacturing Process and Process Controls",
+        "1) In-process controls",
+        "○ The following in-process controls should be established for the upstream process:",
+        "① Cell viability of at least 90% at the time of transfection",
+        "② Bioburden and mycoplasma testing of the unprocessed bulk",
+        "○ In-process control limits should be justified on the basis of data from at least three batches.",
+        "2. Characterisation", "1) Vector genome titer",
+        "○ The vector genome titer should be determined by droplet digital PCR using primers for the cassette.",
+        "3) Replication-competent AAV",
+        "○ The rcAAV test should consist of three serial passages on HEK293 cells with wild-type adenovirus.",
+        "3. Release Specifications",
+        "○ Release specifications for the drug substance should include at least the test items listed here."])
+    units = _text_units([overview, quality], "mfds")
+    def path(start: str) -> list[str]:
+        return next(u.section_path for u in units if u.text.startswith(start))
+
+    assert path("The vector genome titer") == [
+        "IV. Quality of AAV Vector Products", "2. Characterisation", "1) Vector genome titer"]
+    assert path("Release specifications") == ["IV. Quality of AAV Vector Products", "3. Release Specifications"]
+    items = [u.text for u in units if u.kind is UnitKind.item and ("bulk" in u.text or "viability" in u.text)]
+    assert items == ["Cell viability of at least 90% at the time of transfection",
+                     "Bioburden and mycoplasma testing of the unprocessed bulk"], items
+    limits = next(u for u in units if "limits should be justified" in u.text)
+    assert limits.kind is UnitKind.sentence
+    note = next(u for u in units if u.text.startswith("※"))
+    assert note.text.startswith("※ For ex vivo") and not any(
+        u.kind is UnitKind.item and "※" in u.text for u in units)
+
+
+def test_circled_numbers_survive_normalisation() -> None:
+    """NFKC folds "①" to "1", which reads as no list marker at all ("1 Cell viability …")."""
+    from atmp_rag.extract import normalize_text
+
+    assert normalize_text("① Cell viability\n② Bioburden") == "① Cell viability\n② Bioburden"
+    assert normalize_text("Ⅳ. Quality") == "IV. Quality"  # roman numeral characters still fold to letters
+
+
+def test_recitals_and_the_annex_of_an_eu_regulation(tmp_path: Path) -> None:
+    """A recital's first line as wide as the lines under it ("(1) Regulation (EC) No 1394/2007 of the
+    European" / "Parliament and of the Council established specific" / …) is a paragraph, not a section that
+    holds every recital after it; "ANNEX" alone on its line heads the annex."""
+    from tests.pdfgen import plain_pdf
+
+    recitals = ["Whereas:",
+                "(1) Regulation (EC) No 1394/2007 of the European",
+                "Parliament and of the Council established specific",
+                "rules concerning the authorisation, supervision and",
+                "pharmacovigilance of advanced therapy products.",
+                "(2) The hospital exemption should not become a parallel",
+                "route to the market that undermines the incentive to",
+                "seek a marketing authorisation.",
+                "Article 1", "Subject matter",
+                "This Regulation lays down specific rules concerning the classification of these products."]
+    annex = ["ANNEX",
+             "The report referred to in Article 5(1) shall contain at least the number of patients treated."]
+    units = _built_units(plain_pdf(tmp_path / "oj.pdf", [recitals, annex]), "oj")
+    paths = {tuple(u.section_path) for u in units}
+    assert not any(p and p[0].startswith("(1)") for p in paths), paths
+    hospital = next(u for u in units if u.text.startswith("The hospital exemption should not"))
+    assert not hospital.section_path
+    report = next(u for u in units if u.text.startswith("The report referred to"))
+    assert report.section_path == ["ANNEX"]

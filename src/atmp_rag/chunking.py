@@ -196,11 +196,18 @@ def _under_roman(state: _PathState) -> int | None:
     kinds = [(level, h.kind if (h := detect_heading(title)) else "") for level, title, _ in state.stack]
     for k in range(len(kinds) - 1, -1, -1):
         level, kind = kinds[k]
-        if kind == "letter":
+        if kind == "letter" and _upper_letter(state.stack[k][1]):
             return level if any(above == "roman" for _, above in kinds[:k]) else None
         if kind == "roman":
             return level
     return None
+
+
+def _upper_letter(title: str) -> bool:
+    """A heading numbered by a capital letter or a bracketed roman numeral ("A. Potency", "(I) Test
+    articles"), not by a digit ("3) Replication-competent AAV" nests under "2. Characterisation")."""
+    heading = detect_heading(title)
+    return heading is not None and heading.number.strip("().")[:1].isupper()
 
 
 def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tuple[str, int], ...] | None,
@@ -225,6 +232,9 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         state.last_number = None  # numbering restarts inside an annex or part
         state.push(heading.level, text, soft=False)
     elif heading.kind == "roman":
+        # Each roman-numbered section numbers its subsections afresh ("I. Overview" › "1. Purpose" …
+        # "IV. Quality" › "1. Manufacturing"): the next "1." follows no earlier number.
+        state.last_number = None
         state.push(heading.level, text, soft=False)
     elif (heading.kind == "caps" and heading.title.rstrip(":") in HARD_CAPS) or _closes_numbering(state, heading):
         state.push(1, text, soft=False)
@@ -443,8 +453,8 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
             continue
         title_caps = is_caps(heading.title) if heading.title else False
         below = following[joined - 1] if joined and len(following) >= joined else nxt  # the line under the heading
-        if heading.kind in ("numbered", "roman", "letter", "name", "question") and below[:1].islower() \
-                and not title_caps:
+        if (heading.kind in ("numbered", "roman", "letter", "name", "question") and below[:1].islower()
+                and not title_caps) or (heading.kind == "letter" and not joined and _opens_block(line, following)):
             prev_closed = line.rstrip()[-1:] in ".;:)"
             if heading.kind == "numbered":
                 paragraphs.add(heading.number)
@@ -503,6 +513,14 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
         heading_kind = heading.kind
         i += consumed
     return sections
+
+
+def _opens_block(line: str, following: list[str]) -> bool:
+    """A line as wide as the two lines under it, which are as wide as each other: the first line of a
+    justified paragraph ("(1) Regulation (EC) No 1394/2007 of the European" over "Parliament and of the
+    Council established specific" in a recital), not a title (a title wraps, if at all, onto a shorter line)."""
+    widths = [len(" ".join(ln.split())) for ln in (line, *following[:2])]
+    return len(widths) == 3 and min(widths) >= 40 and min(widths) >= 0.8 * max(widths)
 
 
 #: A numbered paragraph's first line ("1.16 Manufacturers should ensure …"), not a cross-reference that a

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple
 from atmp_rag.models import Page
 from atmp_rag.text.content import classify_pages
 from atmp_rag.text.headings import CONTENTS_TITLE, NUMBERED_ENTRY, roman_to_int
-from atmp_rag.text.sentences import RAISED, SUPERSCRIPT_DIGITS
+from atmp_rag.text.sentences import CIRCLED_DIGITS, RAISED, SUPERSCRIPT_DIGITS
 
 if TYPE_CHECKING:
     import pypdfium2 as pdfium
@@ -182,7 +182,8 @@ def two_columns(textpage: pdfium.PdfTextPage, width: float, height: float) -> tu
     across the middle (a full-width title or paragraph). The header and footer bands are kept whole (cut
     at the middle, a line's halves were glued to the first and last sentences of the columns).
     """
-    low, high = height * 0.07, height * 0.93
+    low = _band_edge(textpage, width, height * 0.07, -2.0, height)
+    high = _band_edge(textpage, width, height * 0.93, 2.0, height)
     for share in (0.5, 0.475, 0.525, 0.45, 0.55, 0.425, 0.575):
         x = width * share
         if textpage.get_text_bounded(left=x - 2, bottom=low, right=x + 2, top=high).strip():
@@ -200,6 +201,23 @@ def two_columns(textpage: pdfium.PdfTextPage, width: float, height: float) -> tu
         footer = textpage.get_text_bounded(left=0, bottom=0, right=width, top=bottom) if bottom > 0 else ""
         return tuple(t for t in (header, left, right, footer) if t.strip())
     return None
+
+
+def _band_edge(textpage: pdfium.PdfTextPage, width: float, edge: float, step: float, height: float) -> float:
+    """`edge` of a header or footer band moved by `step` (towards the page's edge) past the body's lines:
+    a column's last line set low on the page ("… linking of each product to the" at 6 % of the height)
+    belongs to the column, not to the footer band. A line goes with the body when it crosses the edge, or
+    lies just inside the band less than a line's gap (10 pt) from text just outside it; a running line is
+    set further off."""
+
+    def has_text(a: float, b: float) -> bool:
+        return bool(textpage.get_text_bounded(left=0, bottom=min(a, b), right=width, top=max(a, b)).strip())
+
+    gap = 10.0 * (1 if step > 0 else -1)
+    while 0.0 < edge < height and (has_text(edge - 0.5, edge + 0.5) or (
+            has_text(edge + step / 4, edge + gap) and has_text(edge - step / 4, edge - gap))):
+        edge += step
+    return min(max(edge, 0.0), height)
 
 
 #: Characters that may be raised: digits, and a sign right before a digit ("10⁻⁶").
@@ -415,8 +433,9 @@ _RAISED_BREAK = re.compile(rf"(?<={RAISED})\r?\n(?=[.,;:)\]])")
 #: A footnote's raised marker alone on its line, its text on the next ("⁴\r\nIntegrating vectors …"): joined.
 _MARKER_LINE = re.compile(rf"(?m)^({RAISED}{{1,3}})\r?\n(?=[A-Z])")
 #: Superscripts survive NFKC (folded to digits they would glue to the number before them again), and so
-#: does the micro sign ("µg", which NFKC turns into the Greek letter mu, a different character to search for).
-_KEPT = re.compile(rf"[{SUPERSCRIPT_DIGITS}⁺⁻]+|µ")
+#: does the micro sign ("µg", which NFKC turns into the Greek letter mu, a different character to search for)
+#: and circled numbers (Korean and Japanese list markers "① … ②": folded, "1 Cell viability" is no item).
+_KEPT = re.compile(rf"[{SUPERSCRIPT_DIGITS}⁺⁻]+|µ|[{CIRCLED_DIGITS}]")
 
 
 def _nfkc(text: str) -> str:
@@ -435,8 +454,8 @@ def normalize_text(text: str) -> str:
     NFKC folds compatibility characters (ligatures "ﬁ" -> "fi", no-break spaces, full-width
     forms) but not superscript digits, which would glue to the number before them; a soft hyphen
     before a line break marks a word broken by the typesetter, so the two halves are joined; other
-    soft hyphens are dropped. PDFium replaces a line-final hyphen by
-    U+FFFE and glues the lines together; the marker is turned back into "-\\n" so that
+    soft hyphens are dropped. PDFium replaces a line-final hyphen by U+FFFE (U+0002 in text read from
+    a rectangle) and glues the lines together; the marker is turned back into "-\\n" so that
     `join_hyphenation` decides for every backend alike. A raised footnote marker makes PDFium break
     the line right after it and go on with a space ("Directive3\r\n 2002/98/EC apply …"): that line is
     joined again, so the sentence is not cut in two at the marker; so is the break after a footnote's own
@@ -444,7 +463,8 @@ def normalize_text(text: str) -> str:
     """
     text = _MARKER_LINE.sub(r"\1 ", _RAISED_BREAK.sub("", _MARKER_BREAK.sub(" ", text)))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\ufffe", "-\n").replace("\u00ad\n", "").replace("\u00ad", "")
+    # (PDFium's bounded text, read for two-column pages, writes that marker as U+0002.)
+    text = text.replace("\ufffe", "-\n").replace("\x02", "-\n").replace("\u00ad\n", "").replace("\u00ad", "")
     text = text.translate(_PUA_MAP)
     text = _nfkc(text)
     # NFKC leaves these; they are line/paragraph separators or invisible.

@@ -31,7 +31,7 @@ from atmp_rag.chunking import Section, Segmented
 from atmp_rag.models import Chunk, QuoteUnit, UnitKind
 from atmp_rag.text.content import TABLE_CAPTION, TABLE_LABEL, is_prose_line, strip_lead_noise, unit_problem
 from atmp_rag.text.headings import DEFINITIONS_LEAD_IN, GLOSSARY_TITLES, VERBS, inline_glossary_entry
-from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, marker_style, split, strip_range
+from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, list_marker, marker_style, split, strip_range
 from atmp_rag.text.tables import LabelTable, label_table
 
 __all__ = ["UnitBuild", "build_units"]
@@ -332,8 +332,15 @@ def _prose_units(text: str, section: Section, start: int, end: int, max_list_cha
             j = i + 1
             items: list[tuple[int, int]] = []
             style = marker_style(text[ranges[j][0]:ranges[j][1]])
+            # A lead-in that is itself an item with another marker than its items ("○ The exercise should
+            # compare the following:" over "① …"): the next item with the lead-in's marker is its sibling.
+            lead = list_marker(text[a:b]) if _is_item(text, a) else None
+            if lead == list_marker(text[ranges[j][0]:ranges[j][1]]):
+                lead = None  # ("- A summary …, including:" over "- Pharmacokinetics …": the items of one list)
             while j < len(ranges):
                 s, e = ranges[j]
+                if lead is not None and list_marker(text[s:e]) == lead:
+                    break
                 if _is_item(text, s) and not (marker_style(text[s:e]) != style
                                               and text[:items[-1][1]].rstrip().endswith(".")):
                     # A finished list ("(c) … species.") is not continued by the next numbered paragraph
@@ -385,7 +392,10 @@ def _defined_term(text: str, a: int, b: int) -> tuple[int, int] | None:
 
 def _continues_item(text: str, item_end: int, start: int) -> bool:
     """A sentence after a list item belongs to it when it goes on in the same line, or the item's
-    last sentence had no end; a new line after a finished item starts a new paragraph."""
+    last sentence had no end; a new line after a finished item starts a new paragraph, and so does a note
+    ("※ For ex vivo …" under an unpunctuated item)."""
+    if text.startswith("※", start):
+        return False
     if "\n" not in text[item_end:start]:
         return True
     return text[:item_end].rstrip()[-1:] not in ".!?;"

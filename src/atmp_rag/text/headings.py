@@ -188,6 +188,9 @@ def detect_heading(line: str) -> Heading | None:
         level = 0 if kind == "part" else 1 + num.count(".")
         return Heading(number=f"{word} {num}", title=title, level=level, kind=kind, text=text)
 
+    if text in ("ANNEX", "APPENDIX"):
+        # The one annex of an EU legal act, its title on the next line.
+        return Heading(number=text, title="", level=1, kind="annex", text=text)
     m = _UNNUMBERED_ANNEX.match(text)
     if m and title_ok(m.group("title"), max_words=6):
         return Heading(number=m.group("word"), title=m.group("title").strip(), level=1, kind="annex", text=text)

@@ -38,6 +38,8 @@ ABBREVIATIONS = wordset(
 #: Superscript digits, as extraction writes raised footnote markers and exponents (`extract.mark_superscripts`);
 #: `RAISED` is their regex character class.
 SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+#: Circled numbers ① … ⑳, list markers of Korean, Japanese and Chinese documents.
+CIRCLED_DIGITS = "".join(chr(c) for c in range(0x2460, 0x2474))
 RAISED = f"[{SUPERSCRIPT_DIGITS}]"
 TO_SUPERSCRIPT = str.maketrans("0123456789", SUPERSCRIPT_DIGITS)
 FROM_SUPERSCRIPT = str.maketrans(SUPERSCRIPT_DIGITS, "0123456789")
@@ -49,7 +51,8 @@ _SENTENCE_END = re.compile(
     rf"(?=\s+[\"'“‘(\[]?(?:[A-Z0-9•▪➢✓◦]|{RAISED}))")
 #: A line that starts a list item: a bullet glyph, "(a)", "a)", "1.", "i)", "1)".
 #: (A number, one letter or a roman numeral: "(EC) No 1394/2007" on a line of its own is no item.)
-LIST_ITEM = re.compile(r"^(?P<marker>[•●▪■◦○➢✓\-–—*o](?=\s)|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{2,4})[.)](?=\s))\s+")
+LIST_ITEM = re.compile(rf"^(?P<marker>[•●▪■◦○➢✓\-–—*o{CIRCLED_DIGITS}](?=\s)"
+                       r"|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{2,4})[.)](?=\s))\s+")
 def marker_style(line: str) -> str | None:
     """The kind of list marker a line starts with: "bullet" (a glyph, or the letter o used as one), "digit"
     ("12.", "(3)", "1)"), "letter" (letters and roman numerals), or None for no marker."""
@@ -92,13 +95,15 @@ def list_marker(line: str) -> str | None:
 
 
 def blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Cut [start, end) at blank lines, before list items and after lines ending in ':' or ';'."""
+    """Cut [start, end) at blank lines, before list items and notes ("※ For vectors …", a Korean and
+    Japanese note mark, not part of the item above it) and after lines ending in ':' or ';'."""
     cuts = [start]
     prev_line = ""
     for off, line in lines_with_offsets(text[start:end]):
         pos = start + off
         stripped = line.strip()
-        if pos > start and (not stripped or LIST_ITEM.match(stripped) or prev_line.endswith((":", ";"))):
+        if pos > start and (not stripped or LIST_ITEM.match(stripped) or stripped.startswith("※")
+                            or prev_line.endswith((":", ";"))):
             cuts.append(pos)
         prev_line = stripped
     cuts.append(end)
