@@ -275,3 +275,19 @@ def test_the_names_a_glossary_term_goes_by(term: str, names: list[str]) -> None:
     from atmp_rag.text.headings import term_names
 
     assert term_names(term) == names
+
+
+def test_a_page_after_the_history_that_opens_with_parts_is_content_and_an_index_is_no_content() -> None:
+    """Medsafe: "Part 1: Introduction" › "1.1 Purpose" after a "Document history" page is the body, however many
+    years its prose cites ("Medicines Act 1981", "1 December 2025"); an alphabetical index at the back ("Aseptic
+    processing, 6", letter headings) is listed like a contents page, never chunked."""
+    history = "Document history\nEdition Date Changes\n1.0 March 2019 First edition.\n2.0 June 2022 Fees updated."
+    body = ("Part 1: Introduction\n1.1 Purpose\nThis guideline sets out what Medsafe expects from sponsors.\n"
+            "1.2 Legal basis\nUnder section 30 of the Medicines Act 1981, a clinical trial may only begin once\n"
+            "approved. Approval is separate from approval under the Hazardous Substances Act 1996.\n"
+            "Applications received before 1 December 2025 will be assessed under Edition 2.0.")
+    index = "Index\nA\n" + "\n".join(f"{term}, {n}, {n + 3}" for n, term in enumerate(
+        ["Action limits", "Alert limits", "Allogeneic donors", "Aseptic processing", "Batch records",
+         "Cleanrooms", "Deviations", "Media fills", "Qualified person", "Shipping", "Traceability"], 2))
+    kinds = classify_pages([history, body, index], [False] * 3)
+    assert kinds == [PageKind.history, PageKind.content, PageKind.toc]

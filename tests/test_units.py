@@ -1060,3 +1060,57 @@ def test_recitals_and_the_annex_of_an_eu_regulation(tmp_path: Path) -> None:
     assert not hospital.section_path
     report = next(u for u in units if u.text.startswith("The report referred to"))
     assert report.section_path == ["ANNEX"]
+
+
+def test_steps_a_checklist_notes_and_a_glossary_after_the_last_part() -> None:
+    """Medsafe layout: "Step 1 – Pre-submission meeting" heads a subsection of the section describing the steps;
+    a checklist item wrapped onto a short line ("… reporting in New" / "Zealand") heads nothing; a "Note:"
+    paragraph is a unit of its own; "Glossary" after "Part 6: …" is no part of Part 6, and an acronym's line
+    ("SUSAR") is its term, the "A suspected unexpected serious adverse reaction: …" under it its definition."""
+    page = "\n".join([
+        "Part 3: Applying for approval", "3.3 The review process",
+        "The review of a gene therapy trial application follows the steps below, in this order.",
+        "Step 1 – Pre-submission meeting",
+        "Sponsors are encouraged to request a pre-submission meeting at least 20 working days ahead.",
+        "Step 2 – Validation",
+        "Medsafe checks the application for completeness within 10 working days of its receipt.",
+        "Part 6: Checklist for applicants",
+        "Before you submit, check that your application includes each of the items below, in order.",
+        "☐ Covering letter signed by the sponsor, stating the vector type",
+        "☐ Name and contact details of the person responsible for SUSAR reporting in New",
+        "Zealand",
+        "Note: Incomplete applications will not be validated and will be returned to the sponsor.",
+        "Glossary", "SUSAR",
+        "A suspected unexpected serious adverse reaction: a serious adverse reaction whose",
+        "nature or severity is not consistent with the investigator's brochure.",
+        "Working day", "Any day other than a Saturday, a Sunday or a public holiday."])
+    units = _text_units([page], "medsafe")
+
+    def unit(start: str):
+        return next(u for u in units if u.text.startswith(start))
+
+    assert unit("Sponsors are encouraged").section_path == [
+        "Part 3: Applying for approval", "3.3 The review process", "Step 1 – Pre-submission meeting"]
+    assert unit("Medsafe checks").section_path[-1] == "Step 2 – Validation"
+    assert not any("Zealand" in u.section_path for u in units)
+    assert unit("Note: Incomplete").section_path == ["Part 6: Checklist for applicants"]
+    defined = {u.context: u.section_path for u in units if u.kind is UnitKind.definition}
+    assert defined == {"SUSAR": ["Glossary", "SUSAR"], "Working day": ["Glossary", "Working day"]}, defined
+
+
+def test_a_bare_numbered_title_wrapped_onto_a_short_line_and_endnotes(tmp_path: Path) -> None:
+    """MHRA layout: "3 Quality management and the qualified" / "person" over "3.1 …" is section 3, not a
+    paragraph of section 2; the "Endnotes" list of legislation is never quoted."""
+    from tests.pdfgen import plain_pdf
+
+    lines = ["1 Introduction", "This guidance sets out the expectations of the agency for manufacturers.",
+             "2 Scope", "This guidance applies to somatic cell therapy and tissue engineered products.",
+             "3 Quality management and the qualified", "person", "3.1 Pharmaceutical quality system",
+             "Each manufacturing site must operate a pharmaceutical quality system.",
+             "Endnotes",
+             "1. The Medicines for Human Use (Clinical Trials) Regulations 2004 (SI 2004/1031), as amended.",
+             "2. The Human Tissue (Quality and Safety for Human Application) Regulations 2007 (SI 2007/1523)."]
+    units = _built_units(plain_pdf(tmp_path / "mhra.pdf", [lines]), "mhra")
+    site = next(u for u in units if u.text.startswith("Each manufacturing site"))
+    assert site.section_path == ["3 Quality management and the qualified person", "3.1 Pharmaceutical quality system"]
+    assert not any("SI 2004/1031" in u.text or "SI 2007/1523" in u.text for u in units)

@@ -242,6 +242,21 @@ def asked_term(question: str) -> str:
     return m.group("term").strip().rstrip(".!") if m else ""
 
 
+def _full_term(question: str) -> str:
+    """The asked term with the words after it that `asked_term` cuts as a modifier ("batch of an autologous
+    product" for "… define a batch of an autologous product?"), up to the question's end or first comma."""
+    if _QUOTED.search(question):
+        return ""
+    m = _HOW_DEFINED.search(question) or _MEANT_BY.search(question) or _TERM_AFTER.search(question)
+    if not m:
+        return ""
+    end = m.end() if m.re is _HOW_DEFINED else len(question)
+    rest = re.split(r"[?,;]", question[m.start("term"):end], maxsplit=1)[0]
+    if m.re is _HOW_DEFINED:
+        rest = re.sub(r"\s+defined\b.*$", "", rest)
+    return " ".join(rest.split()).rstrip(".!")
+
+
 def lead_with_definition(question: str, ranked: list[Candidate]) -> list[Candidate]:
     """For a definition question, the best glossary entry of exactly the asked term comes first (without
     one, a sentence that opens by defining exactly that term).
@@ -254,6 +269,14 @@ def lead_with_definition(question: str, ranked: list[Candidate]) -> list[Candida
     """
     if not asks_for_term(question):
         return ranked
+    full = _full_term(question)
+    if full and full.lower() != asked_term(question).lower() and (phrase := _defining_opening(full, r"\b")):
+        # "How does the guidance define a batch of an autologous product?": a sentence defining the whole
+        # phrase ("… a batch of an autologous product is the quantity …") answers it, not the glossary entry
+        # "Batch" of the term that the modifier "of an …" was cut from.
+        specific = next((c for c in ranked if phrase.search(c.unit.text)), None)
+        if specific is not None:
+            return [specific] + [c for c in ranked if c is not specific]
     exact = next((c for c in ranked if c.features.get("term_exact")), None)
     if exact is None and (opening := _defining_opening(asked_term(question))) is not None:
         # No glossary entry: a sentence that opens by defining exactly the asked term ("Potency is the
@@ -741,10 +764,10 @@ def _defines_pattern(term: str) -> re.Pattern[str] | None:
                                    r"(?:for|of|in) (?:an? |the )?[\w-]+(?: [\w-]+)? (?:is|are) defined as")
 
 
-def _defining_opening(term: str) -> re.Pattern[str] | None:
+def _defining_opening(term: str, lead: str = r"\s*") -> re.Pattern[str] | None:
     """A sentence opening that defines `term`: "<term> is a/an/the …", "<term> means/refers to/is defined as"
-    ("Potency is measured …" does not define potency)."""
-    return _term_then(term, r"\s*", r"(?:is|are) (?:an?|the)\b|means\b|refers? to\b|(?:is|are) defined as\b")
+    ("Potency is measured …" does not define potency); with `lead` "\\b", the same anywhere in a sentence."""
+    return _term_then(term, lead, r"(?:is|are) (?:an?|the)\b|means\b|refers? to\b|(?:is|are) defined as\b")
 
 
 def _overlaps(a: Sequence[PageSpan], b: Sequence[PageSpan]) -> bool:

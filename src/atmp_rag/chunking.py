@@ -190,6 +190,12 @@ def _closes_numbering(state: _PathState, heading: Heading) -> bool:
     return state.last_number is not None and _back_matter(heading)
 
 
+def _closes_parts(state: _PathState, heading: Heading) -> bool:
+    """An unnumbered back-matter name right under a part ("Part 6: Checklist for applicants" … "Glossary"); under
+    a subsection of a part (Q3C's "PART VI" › "TERTIARY-BUTYL ALCOHOL" › "References") it stays there."""
+    return len(state.stack) == 1 and not state.stack[0][2] and state.stack[0][0] == 0 and _back_matter(heading)
+
+
 def _under_roman(state: _PathState) -> int | None:
     """The level a "1."-style heading nests below: the innermost "A."- or "(I)"-style heading on the path when
     a roman-numbered one is above it, else the innermost roman-numbered heading."""
@@ -236,6 +242,8 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
         # "IV. Quality" › "1. Manufacturing"): the next "1." follows no earlier number.
         state.last_number = None
         state.push(heading.level, text, soft=False)
+    elif _closes_parts(state, heading):
+        state.push(0, text, soft=False)
     elif (heading.kind == "caps" and heading.title.rstrip(":") in HARD_CAPS) or _closes_numbering(state, heading):
         state.push(1, text, soft=False)
     elif heading.kind in ("name", "label"):
@@ -331,6 +339,7 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
     at_start = after_front  # the text's first line, after front pages
     heading_kind = ""  # kind of the last heading
     paragraphs: set[str] = set()  # numbers that started paragraphs, not headings ("11.20 For each batch …")
+    definition_at = -1  # the line under a glossary term on its own line: the definition's first line
     table_headers: set[str] = set()  # the lines right under a table caption
     nonblank = [k for k, (_, ln) in enumerate(lines) if ln.strip()]
     nonblank_texts = [lines[k][1] for k in nonblank]
@@ -378,6 +387,15 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
             # ("PDE FOR CUMENE" + "ICH Harmonised Tripartite Guideline" + "Having reached Step 4 …").
             heading = unnumbered_subheading(line, nxt, following[1] if len(following) > 1 else "")
         joined = None
+        if heading is None and len(following) > 1 and re.match(r"\s*\d{1,2}\s+[A-Z]", line) \
+                and _title_tail(nxt, following[1]):
+            # "3 Quality management and the qualified" / "person" / "3.1 …": a bare-numbered title wrapped
+            # onto a short second line.
+            running = offset not in page_starts and _runs_on(_line_before(lines, i))
+            cand = bare_numbered_heading(f"{line.strip()} {nxt.strip()}", following[1],
+                                         None if running else _next_bare(state))
+            if cand is not None:
+                heading, joined = cand, 2
         if heading is None and nxt and prev_closed and not follows_heading and state.glossary_level is None \
                 and state.references_level is None and len(following) > 1 \
                 and (wrapped := wrapped_subheading(line, nxt, following[1])) is not None:
@@ -428,11 +446,11 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
                 # table's narrow first column, read cell by cell, its definition on the line after.
                 term, consumed = wrapped
                 body_start = lines[i + consumed - 1][0] + len(lines[i + consumed - 1][1])
-            if term is None and in_glossary and not state.in_heading_entry \
+            if term is None and in_glossary and not state.in_heading_entry and i != definition_at \
                     and (inline := inline_glossary_entry(line)) is not None:
                 term, body_start = inline[0], offset + inline[1]
             if term is None:
-                prev_closed = line.rstrip()[-1:] in ".;:)" or _whole_item(line)
+                prev_closed = line.rstrip()[-1:] in ".;:)" or _whole_item(line, lines[max(0, i - 6):i + 7])
                 i += 1
                 continue
             # A glossary term on its own line ("Batch (or Lot)", "Harm:") or before its definition on the
@@ -450,11 +468,15 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
             prev_closed = not inline or line.rstrip()[-1:] in ".;:)"
             state.in_heading_entry = False
             i += consumed
+            # Under an acronym on its own line ("SUSAR"), the definition starts: "A suspected unexpected serious
+            # adverse reaction: a serious adverse reaction …" spells the acronym out, it is no entry of its own.
+            definition_at = i if not inline and re.fullmatch(r"[A-Z][A-Z0-9-]{1,9}", named) else -1
             continue
         title_caps = is_caps(heading.title) if heading.title else False
         below = following[joined - 1] if joined and len(following) >= joined else nxt  # the line under the heading
         if (heading.kind in ("numbered", "roman", "letter", "name", "question") and below[:1].islower()
-                and not title_caps) or (heading.kind == "letter" and not joined and _opens_block(line, following)):
+                and not title_caps and not _title_tail(below, following[1] if len(following) > 1 else "")) \
+                or (heading.kind == "letter" and not joined and _opens_block(line, following)):
             prev_closed = line.rstrip()[-1:] in ".;:)"
             if heading.kind == "numbered":
                 paragraphs.add(heading.number)
@@ -515,6 +537,14 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
     return sections
 
 
+def _title_tail(below: str, after: str) -> bool:
+    """The line under a heading is its title's last word or two, a subheading right after it ("3 Quality
+    management and the qualified" / "person" / "3.1 Pharmaceutical quality system"): not a paragraph's
+    second line."""
+    words = below.split()
+    return 0 < len(words) <= 3 and below.rstrip()[-1] not in ".,;:" and detect_heading(after) is not None
+
+
 def _opens_block(line: str, following: list[str]) -> bool:
     """A line as wide as the two lines under it, which are as wide as each other: the first line of a
     justified paragraph ("(1) Regulation (EC) No 1394/2007 of the European" over "Parliament and of the
@@ -537,11 +567,14 @@ def _numbers_on(number: str, paragraphs: set[str]) -> bool:
     return ".".join([*parts[:-1], str(int(parts[-1]) - 1)]) in paragraphs
 
 
-def _whole_item(line: str) -> bool:
+def _whole_item(line: str, around: Sequence[tuple[int, str]]) -> bool:
     """A bulleted item that reads as complete ("• gene therapy products that do not contain cells"), not one
-    cut on a small word: bullets often end without punctuation, and a title may follow the list."""
+    cut on a small word nor one as wide as the widest line `around` it ("☐ Name and contact details … in New" /
+    "Zealand": wrapped): bullets often end without punctuation, and a title may follow the list."""
     words = line.split()
-    return marker_style(line) == "bullet" and len(words) >= 3 and words[-1].lower() not in SMALL_WORDS
+    wide = max((len(text.strip()) for _, text in around), default=0)
+    return (marker_style(line) == "bullet" and len(words) >= 3 and words[-1].lower() not in SMALL_WORDS
+            and len(line.strip()) < 0.8 * wide)
 
 
 # --------------------------------------------------------------------------------------------

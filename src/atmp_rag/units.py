@@ -31,7 +31,15 @@ from atmp_rag.chunking import Section, Segmented
 from atmp_rag.models import Chunk, QuoteUnit, UnitKind
 from atmp_rag.text.content import TABLE_CAPTION, TABLE_LABEL, is_prose_line, strip_lead_noise, unit_problem
 from atmp_rag.text.headings import DEFINITIONS_LEAD_IN, GLOSSARY_TITLES, VERBS, inline_glossary_entry
-from atmp_rag.text.sentences import LIST_ITEM, lines_with_offsets, list_marker, marker_style, split, strip_range
+from atmp_rag.text.sentences import (
+    LIST_ITEM,
+    NOTE,
+    lines_with_offsets,
+    list_marker,
+    marker_style,
+    split,
+    strip_range,
+)
 from atmp_rag.text.tables import LabelTable, label_table
 
 __all__ = ["UnitBuild", "build_units"]
@@ -394,7 +402,7 @@ def _continues_item(text: str, item_end: int, start: int) -> bool:
     """A sentence after a list item belongs to it when it goes on in the same line, or the item's
     last sentence had no end; a new line after a finished item starts a new paragraph, and so does a note
     ("※ For ex vivo …" under an unpunctuated item)."""
-    if text.startswith("※", start):
+    if NOTE.match(text, start):
         return False
     if "\n" not in text[item_end:start]:
         return True

@@ -52,7 +52,10 @@ _CONTACT = re.compile(
 )
 #: Headings that start the body of a guideline (a page holding one is not front matter).
 _BODY_HEADING = re.compile(
-    r"^(?:(?:\d{1,2}|[IVX]{1,4})\.?\s+\S|(?:chapter|section|article)\s+(?:\d|[IVX])|q(?:uestion)?\s?\d{1,3}\b|"
+    r"^(?:(?:\d{1,2}|[IVX]{1,4})\.?\s+\S|(?:chapter|section|article|part)\s+(?:\d|[IVX])|"
+    # "1.1 Purpose", not a version-history row ("3.0 July 2023 Third edition")
+    rf"\d{{1,2}}(?:\.\d{{1,2}}){{1,2}}\.?\s+(?!(?:{_MONTHS})\b)[A-Z][a-z]|"
+    r"q(?:uestion)?\s?\d{1,3}\b|"
     r"\d{1,2}\.0\s+(?:purpose|scope|introduction|background|objectives?)\b|"
     r"(?:executive\s+)?summary\b|introduction\b|scope\b|purpose\b|background\b|"
     r"preamble\b|objectives?\b|abstract\b|foreword\b|legal basis\b|general principles\b|questions? and answers?\b)",
@@ -151,6 +154,18 @@ def _starts_a_listed_section(lines: Sequence[str]) -> bool:
     return any(listed_title(ln, listed) is not None for ln in lines)
 
 
+#: A line of an alphabetical index: a term and the pages it is on ("Aseptic processing, 4, 7", "Batch, 3–5"), or
+#: the letter heading a group of them.
+_PAGES = r"\d{1,3}(?:\s*[–-]\s*\d{1,3})?"
+_INDEX_LINE = re.compile(rf"^(?:[A-Z]|\S.{{0,80}}?,\s*{_PAGES}(?:\s*,\s*{_PAGES})*)$")
+
+
+def _is_index(lines: Sequence[str]) -> bool:
+    """A page that is mostly index lines (two columns read line by line keep each line whole)."""
+    hits = sum(1 for ln in lines if _INDEX_LINE.match(ln.strip()))
+    return hits >= 10 and hits >= 0.6 * len(lines)
+
+
 def _contact_share(lines: Sequence[str]) -> float:
     return sum(1 for ln in lines if _CONTACT.search(ln)) / max(1, len(lines))
 
@@ -179,6 +194,8 @@ def classify_pages(texts: Sequence[str], toc: Sequence[bool]) -> list[PageKind]:
         elif (i > 0 and kinds[i - 1] is PageKind.history and not _has_body_heading(lines)
               and (_date_share(lines) >= 0.15 or sum(1 for ln in lines[:12] if _DATE.search(ln)) >= 2)):
             kinds[i] = PageKind.history  # a history table continued over several pages
+        elif _is_index(lines):
+            kinds[i] = PageKind.toc  # a back-of-book index: terms and the pages they are on
         elif (i == first_text and i <= 1 and not _has_body_heading(lines) and _sentences_count(lines) <= 4
               and len(lines) <= 60 and not _starts_a_listed_section(lines)):
             kinds[i] = PageKind.title

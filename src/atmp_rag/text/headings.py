@@ -109,6 +109,8 @@ _REVISION_MARK = r"(?:\s*(?:\*{1,2}|[†‡]|\((?:new|revised|updated|rev\.?\s*\
 #: "Q1: What is …?", "Q 12. Can …?", "Question 3 – Is …?": a numbered question of a Q&A document.
 _Q_ITEM = re.compile(r"^(?P<word>Q|Question)\s?(?P<num>\d{1,3})\s*[.:)–-]?\s+(?P<title>\S.*\?)"
                      + _REVISION_MARK + "$", re.IGNORECASE)
+#: "Step 1 – Pre-submission meeting", "Stage 2: Validation".
+_STEP = re.compile(r"^(?P<num>(?:Step|Stage)\s+\d{1,2})\s*[:.–—-]\s*(?P<title>[A-Z].*)$")
 #: The start of a numbered question, which may wrap onto the next line ("Q3: Can a simplified IMPD be …").
 Q_ITEM_START = re.compile(r"^\s*(?:Q|Question)\s?\d{1,3}\s*[.:)–-]?\s+[A-Z]")
 #: "(a) Title", "(iv) Title", and the "(1) Title" / "1) Title" levels of Japanese notifications.
@@ -195,6 +197,11 @@ def detect_heading(line: str) -> Heading | None:
     if m and title_ok(m.group("title"), max_words=6):
         return Heading(number=m.group("word"), title=m.group("title").strip(), level=1, kind="annex", text=text)
 
+    m = _STEP.match(text)
+    if m and title_ok(m.group("title"), max_words=8):
+        # A step of a procedure ("Step 1 – Pre-submission meeting"): a subsection of the section describing it,
+        # the next step its sibling.
+        return Heading(number=m.group("num"), title=m.group("title"), level=2, kind="label", text=text)
     m = _Q_ITEM.match(text)
     if m and _QUESTION_TITLE.match(m.group("title")) and title_ok(m.group("title")):
         number = f"{m.group('word')}{'' if m.group('word') == 'Q' else ' '}{m.group('num')}"
@@ -279,7 +286,7 @@ BACK_MATTER = frozenset({"ACKNOWLEDGEMENTS", "ACKNOWLEDGMENTS", "AUTHORS AND ACK
                          # EMA's template puts unnumbered "Definitions" after the numbered text, before or
                          # after "References"
                          "DEFINITIONS", "GLOSSARY", "ABBREVIATIONS", "LIST OF ABBREVIATIONS",
-                         "DEFINITIONS AND ABBREVIATIONS", "GLOSSARY OF TERMS"})
+                         "DEFINITIONS AND ABBREVIATIONS", "GLOSSARY OF TERMS", "ENDNOTES"})
 
 
 def is_section_name(title: str) -> bool:
@@ -380,7 +387,7 @@ def plausible_next(prev: tuple[tuple[str, int], ...] | None, cand: tuple[tuple[s
 GLOSSARY_TITLES = re.compile(r"\b(?:glossary|definitions?|terminology|terms and definitions)\b", re.IGNORECASE)
 #: Section titles of reference lists and bibliographies (never quoted as an answer).
 REFERENCE_TITLES = re.compile(
-    r"^(?:[\dIVX.]+\s*)?(?:references?|bibliography|literature(?: references)?|reference list|"
+    r"^(?:[\dIVX.]+\s*)?(?:references?|bibliography|literature(?: references)?|reference list|endnotes|"
     r"references? and (?:further )?(?:reading|bibliography)|further reading)\s*:?$",
     re.IGNORECASE,
 )

@@ -20,6 +20,7 @@ from atmp_rag.text.headings import wordset
 __all__ = [
     "ABBREVIATIONS",
     "LIST_ITEM",
+    "NOTE",
     "blocks",
     "lines_with_offsets",
     "list_marker",
@@ -49,9 +50,9 @@ FROM_SUPERSCRIPT = str.maketrans(SUPERSCRIPT_DIGITS, "0123456789")
 _SENTENCE_END = re.compile(
     rf"(?:[.!?][\"'”’)\]]*{RAISED}*|(?<=[a-z]{{2}})\.\d{{1,2}}|(?<=\))\.\d{{1,2}})"
     rf"(?=\s+[\"'“‘(\[]?(?:[A-Z0-9•▪➢✓◦]|{RAISED}))")
-#: A line that starts a list item: a bullet glyph, "(a)", "a)", "1.", "i)", "1)".
+#: A line that starts a list item: a bullet glyph (a checklist's "☐" too), "(a)", "a)", "1.", "i)", "1)".
 #: (A number, one letter or a roman numeral: "(EC) No 1394/2007" on a line of its own is no item.)
-LIST_ITEM = re.compile(rf"^(?P<marker>[•●▪■◦○➢✓\-–—*o{CIRCLED_DIGITS}](?=\s)"
+LIST_ITEM = re.compile(rf"^(?P<marker>[•●▪■◦○➢►▶✓✔☐☑☒\-–—*o{CIRCLED_DIGITS}](?=\s)"
                        r"|\(?(?:\d{1,3}|[a-zA-Z]|[ivxIVX]{2,4})[.)](?=\s))\s+")
 def marker_style(line: str) -> str | None:
     """The kind of list marker a line starts with: "bullet" (a glyph, or the letter o used as one), "digit"
@@ -94,15 +95,20 @@ def list_marker(line: str) -> str | None:
     return m.group("marker") if m else None
 
 
+#: A note's start: Korean and Japanese "※", "Note:", "NOTE 2:", "Important:" (a paragraph of its own, never the
+#: tail of the list item above it).
+NOTE = re.compile(r"※|(?:Note|NOTE|Important|IMPORTANT)(?:\s+\d{1,2})?\s*:")
+
+
 def blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Cut [start, end) at blank lines, before list items and notes ("※ For vectors …", a Korean and
-    Japanese note mark, not part of the item above it) and after lines ending in ':' or ';'."""
+    """Cut [start, end) at blank lines, before list items and notes (`NOTE`: "※ For vectors …", "Note: …",
+    not part of the item above them) and after lines ending in ':' or ';'."""
     cuts = [start]
     prev_line = ""
     for off, line in lines_with_offsets(text[start:end]):
         pos = start + off
         stripped = line.strip()
-        if pos > start and (not stripped or LIST_ITEM.match(stripped) or stripped.startswith("※")
+        if pos > start and (not stripped or LIST_ITEM.match(stripped) or NOTE.match(stripped)
                             or prev_line.endswith((":", ";"))):
             cuts.append(pos)
         prev_line = stripped
