@@ -9,6 +9,7 @@ import pytest
 from atmp_rag.extract import (
     ExtractionError,
     Vocabulary,
+    clean_pages,
     collapse_blank_lines,
     extract_pages,
     find_page_numbers,
@@ -481,3 +482,19 @@ def test_a_contents_list_followed_by_the_first_section_leaves_a_content_page(tmp
     assert pages[0].kind.value == "content"
     assert "Table of contents" not in pages[0].text and "Starting materials 3" not in pages[0].text
     assert "In this guidance document, cell therapy products" in pages[0].text
+
+
+def test_a_line_number_margin_goes_on_over_a_page_of_unnumbered_table_lines() -> None:
+    """EMA template: the margin numbers every text line but not a figure's labels or a table's cells. On a page
+    mostly of those, the margin covers too few lines to count alone; going on from the page before (120 after
+    119), it is still the margin and comes off ("122 syringe or a catheter …" was quoted with its number)."""
+    first = "\n".join(f"{n} The applicant should describe the product and its manufacture in line {n}." for n in
+                      range(100, 120))
+    cells = [f"Cell text {k} of the decision tree" for k in range(14)]
+    second = "\n".join([f"{n} A device that is only co-packaged with the product is not part of it." for n in
+                        range(120, 126)] + cells)
+    texts = clean_pages([first, second]).texts
+    assert texts[1].startswith("A device that is only co-packaged")
+    assert "122 " not in texts[1]
+    # alone (no page before it), such a page keeps its numbers: a numbered list or table rows look alike
+    assert clean_pages([second]).texts[0].startswith("120 A device")

@@ -1114,3 +1114,20 @@ def test_a_bare_numbered_title_wrapped_onto_a_short_line_and_endnotes(tmp_path: 
     site = next(u for u in units if u.text.startswith("Each manufacturing site"))
     assert site.section_path == ["3 Quality management and the qualified person", "3.1 Pharmaceutical quality system"]
     assert not any("SI 2004/1031" in u.text or "SI 2007/1523" in u.text for u in units)
+
+
+def test_case_studies_head_their_paragraphs() -> None:
+    """An EMA reflection paper's annex: "Case 2: Donor-derived virus-specific T cells" heads the case it
+    describes (its text was the heading's run-on sentence), the next case its sibling."""
+    page = "\n".join([
+        "Annex I – Case studies",
+        "The following anonymised case studies are based on classification requests assessed by the CAT.",
+        "Case 1: Autologous chondrocytes for cartilage defects",
+        "Chondrocytes are isolated from a cartilage biopsy of the patient and expanded in culture.",
+        "Case 2: Donor-derived virus-specific T cells",
+        "T cells specific for Epstein-Barr virus are selected from the blood of a stem cell donor."])
+    units = _text_units([page], "cat")
+    case = next(u for u in units if u.text.startswith("T cells specific"))
+    assert case.section_path == ["Annex I – Case studies", "Case 2: Donor-derived virus-specific T cells"]
+    first = next(u for u in units if u.text.startswith("Chondrocytes are isolated"))
+    assert first.section_path == ["Annex I – Case studies", "Case 1: Autologous chondrocytes for cartilage defects"]

@@ -66,6 +66,7 @@ __all__ = [
     "interpolate_labels",
     "is_toc_page",
     "join_hyphenation",
+    "line_number_margin",
     "mark_superscripts",
     "normalize_text",
     "normalize_whitespace",
@@ -490,15 +491,40 @@ def normalize_whitespace(text: str) -> str:
 _LEADING_INT = re.compile(r"^(\d{1,5})(?: (.*))?$")
 
 
-def remove_line_numbers(lines: list[str], min_run: int = 5, min_share: float = 0.6) -> list[str]:
+def remove_line_numbers(lines: list[str], min_run: int = 5, min_share: float = 0.6,
+                        follows: int | None = None) -> list[str]:
     """Remove an EMA-style line-number margin from one page's lines.
 
     A margin is the longest chain of lines (in reading order, other lines may sit in between)
     whose leading integers increase by exactly one; it counts only when it covers at least
     `min_run` lines and `min_share` of the page's text lines, so numbered lists and table rows
-    stay untouched. Bare numbers (a backend emitting the margin as separate lines) are dropped,
-    prefixed numbers stripped.
+    stay untouched. A chain that goes on from `follows`, the last margin number of the page before,
+    needs no share: a page with a figure or a table of unnumbered lines keeps its margin off. Bare
+    numbers (a backend emitting the margin as separate lines) are dropped, prefixed numbers stripped.
     """
+    margin = line_number_margin(lines, min_run)
+    if margin is None:
+        return lines
+    chain, first, _ = margin
+    # Bare margin numbers are not text lines: the share is measured against real text lines.
+    text_lines = sum(1 for i, line in enumerate(lines) if line.strip() and not (i in chain and " " not in line))
+    if len(chain) < min_share * max(text_lines, 1) and (follows is None or first != follows + 1):
+        return lines
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if i in chain:
+            m = _LEADING_INT.match(line)
+            rest = m.group(2) if m else None
+            if rest:
+                out.append(rest)
+            continue
+        out.append(line)
+    return out
+
+
+def line_number_margin(lines: list[str], min_run: int = 5) -> tuple[set[int], int, int] | None:
+    """The longest chain of lines whose leading integers increase by one (indices, first and last number),
+    if it is at least `min_run` long: a line-number margin when `remove_line_numbers` accepts it."""
     best_len: dict[int, int] = {}
     best_end: dict[int, int] = {}
     prev: dict[int, int] = {}
@@ -514,30 +540,17 @@ def remove_line_numbers(lines: list[str], min_run: int = 5, min_share: float = 0
             if value - 1 in best_end and length > 1:
                 prev[i] = best_end[value - 1]
     if not best_len:
-        return lines
+        return None
     end_value = max(best_len, key=lambda v: (best_len[v], -v))
     run = best_len[end_value]
     if run < min_run:
-        return lines
+        return None
     chain: set[int] = set()
     idx: int | None = best_end[end_value]
     while idx is not None and len(chain) < run:
         chain.add(idx)
         idx = prev.get(idx)
-    # Bare margin numbers are not text lines: the share is measured against real text lines.
-    text_lines = sum(1 for i, line in enumerate(lines) if line.strip() and not (i in chain and " " not in line))
-    if run < min_share * max(text_lines, 1):
-        return lines
-    out: list[str] = []
-    for i, line in enumerate(lines):
-        if i in chain:
-            m = _LEADING_INT.match(line)
-            rest = m.group(2) if m else None
-            if rest:
-                out.append(rest)
-            continue
-        out.append(line)
-    return out
+    return chain, end_value - run + 1, end_value
 
 
 def _furniture_key(line: str) -> str:
@@ -870,9 +883,14 @@ class Cleaned(NamedTuple):
 
 def clean_pages(raw_texts: Sequence[str]) -> Cleaned:
     """Run the whole cleaning pipeline over a document."""
-    split = [
-        remove_line_numbers(normalize_whitespace(normalize_text(t)).split("\n")) for t in raw_texts
-    ]
+    split: list[list[str]] = []
+    follows: int | None = None  # the last margin number of the page before
+    for t in raw_texts:
+        lines = normalize_whitespace(normalize_text(t)).split("\n")
+        kept = remove_line_numbers(lines, follows=follows)
+        margin = line_number_margin(lines) if kept is not lines else None
+        follows = margin[2] if margin is not None else None
+        split.append(kept)
     running = find_running_lines(split)
     numbers = find_page_numbers(split, running=running)
     labels = interpolate_labels(numbers)

@@ -109,8 +109,8 @@ _REVISION_MARK = r"(?:\s*(?:\*{1,2}|[†‡]|\((?:new|revised|updated|rev\.?\s*\
 #: "Q1: What is …?", "Q 12. Can …?", "Question 3 – Is …?": a numbered question of a Q&A document.
 _Q_ITEM = re.compile(r"^(?P<word>Q|Question)\s?(?P<num>\d{1,3})\s*[.:)–-]?\s+(?P<title>\S.*\?)"
                      + _REVISION_MARK + "$", re.IGNORECASE)
-#: "Step 1 – Pre-submission meeting", "Stage 2: Validation".
-_STEP = re.compile(r"^(?P<num>(?:Step|Stage)\s+\d{1,2})\s*[:.–—-]\s*(?P<title>[A-Z].*)$")
+#: "Step 1 – Pre-submission meeting", "Stage 2: Validation", "Case 1: Autologous chondrocytes for …".
+_STEP = re.compile(r"^(?P<num>(?:Step|Stage|Case(?: study)?)\s+\d{1,2})\s*[:.–—-]\s*(?P<title>[A-Z].*)$")
 #: The start of a numbered question, which may wrap onto the next line ("Q3: Can a simplified IMPD be …").
 Q_ITEM_START = re.compile(r"^\s*(?:Q|Question)\s?\d{1,3}\s*[.:)–-]?\s+[A-Z]")
 #: "(a) Title", "(iv) Title", and the "(1) Title" / "1) Title" levels of Japanese notifications.
@@ -199,8 +199,8 @@ def detect_heading(line: str) -> Heading | None:
 
     m = _STEP.match(text)
     if m and title_ok(m.group("title"), max_words=8):
-        # A step of a procedure ("Step 1 – Pre-submission meeting"): a subsection of the section describing it,
-        # the next step its sibling.
+        # A step of a procedure ("Step 1 – Pre-submission meeting") or a case study ("Case 2: …"): a subsection of
+        # the section describing them, the next one its sibling.
         return Heading(number=m.group("num"), title=m.group("title"), level=2, kind="label", text=text)
     m = _Q_ITEM.match(text)
     if m and _QUESTION_TITLE.match(m.group("title")) and title_ok(m.group("title")):
