@@ -238,22 +238,22 @@ def asked_term(question: str) -> str:
     quoted = _QUOTED.search(question)
     if quoted:
         return quoted.group(1)
-    m = _HOW_DEFINED.search(question) or _MEANT_BY.search(question) or _TERM_AFTER.search(question)
+    m = _term_match(question)
     return m.group("term").strip().rstrip(".!") if m else ""
+
+
+def _term_match(question: str) -> re.Match[str] | None:
+    return _HOW_DEFINED.search(question) or _MEANT_BY.search(question) or _TERM_AFTER.search(question)
 
 
 def _full_term(question: str) -> str:
     """The asked term with the words after it that `asked_term` cuts as a modifier ("batch of an autologous
-    product" for "… define a batch of an autologous product?"), up to the question's end or first comma."""
-    if _QUOTED.search(question):
+    product" for "… define a batch of an autologous product?"), up to the question's end or first comma; ""
+    when nothing was cut from it (a quoted term, "how is X defined")."""
+    m = None if _QUOTED.search(question) else _term_match(question)
+    if m is None or m.re is _HOW_DEFINED:
         return ""
-    m = _HOW_DEFINED.search(question) or _MEANT_BY.search(question) or _TERM_AFTER.search(question)
-    if not m:
-        return ""
-    end = m.end() if m.re is _HOW_DEFINED else len(question)
-    rest = re.split(r"[?,;]", question[m.start("term"):end], maxsplit=1)[0]
-    if m.re is _HOW_DEFINED:
-        rest = re.sub(r"\s+defined\b.*$", "", rest)
+    rest = re.split(r"[?,;]", question[m.start("term"):], maxsplit=1)[0]
     return " ".join(rest.split()).rstrip(".!")
 
 

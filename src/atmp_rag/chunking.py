@@ -199,21 +199,15 @@ def _closes_parts(state: _PathState, heading: Heading) -> bool:
 def _under_roman(state: _PathState) -> int | None:
     """The level a "1."-style heading nests below: the innermost "A."- or "(I)"-style heading on the path when
     a roman-numbered one is above it, else the innermost roman-numbered heading."""
-    kinds = [(level, h.kind if (h := detect_heading(title)) else "") for level, title, _ in state.stack]
-    for k in range(len(kinds) - 1, -1, -1):
-        level, kind = kinds[k]
-        if kind == "letter" and _upper_letter(state.stack[k][1]):
-            return level if any(above == "roman" for _, above in kinds[:k]) else None
-        if kind == "roman":
+    # ("3) Replication-competent AAV", numbered by a digit, is no such subsection: it nests under "2. …".)
+    heads = [(level, detect_heading(title)) for level, title, _ in state.stack]
+    for k in range(len(heads) - 1, -1, -1):
+        level, h = heads[k]
+        if h is not None and h.kind == "letter" and h.number.strip("().")[:1].isupper():
+            return level if any(above is not None and above.kind == "roman" for _, above in heads[:k]) else None
+        if h is not None and h.kind == "roman":
             return level
     return None
-
-
-def _upper_letter(title: str) -> bool:
-    """A heading numbered by a capital letter or a bracketed roman numeral ("A. Potency", "(I) Test
-    articles"), not by a digit ("3) Replication-competent AAV" nests under "2. Characterisation")."""
-    heading = detect_heading(title)
-    return heading is not None and heading.number.strip("().")[:1].isupper()
 
 
 def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tuple[str, int], ...] | None,

@@ -502,14 +502,20 @@ def remove_line_numbers(lines: list[str], min_run: int = 5, min_share: float = 0
     needs no share: a page with a figure or a table of unnumbered lines keeps its margin off. Bare
     numbers (a backend emitting the margin as separate lines) are dropped, prefixed numbers stripped.
     """
+    return _strip_margin(lines, min_run, min_share, follows)[0]
+
+
+def _strip_margin(lines: list[str], min_run: int = 5, min_share: float = 0.6,
+                  follows: int | None = None) -> tuple[list[str], int | None]:
+    """`remove_line_numbers`, and the last number of the margin it removed (None when it removed none)."""
     margin = line_number_margin(lines, min_run)
     if margin is None:
-        return lines
-    chain, first, _ = margin
+        return lines, None
+    chain, first, last = margin
     # Bare margin numbers are not text lines: the share is measured against real text lines.
     text_lines = sum(1 for i, line in enumerate(lines) if line.strip() and not (i in chain and " " not in line))
     if len(chain) < min_share * max(text_lines, 1) and (follows is None or first != follows + 1):
-        return lines
+        return lines, None
     out: list[str] = []
     for i, line in enumerate(lines):
         if i in chain:
@@ -519,7 +525,7 @@ def remove_line_numbers(lines: list[str], min_run: int = 5, min_share: float = 0
                 out.append(rest)
             continue
         out.append(line)
-    return out
+    return out, last
 
 
 def line_number_margin(lines: list[str], min_run: int = 5) -> tuple[set[int], int, int] | None:
@@ -886,10 +892,7 @@ def clean_pages(raw_texts: Sequence[str]) -> Cleaned:
     split: list[list[str]] = []
     follows: int | None = None  # the last margin number of the page before
     for t in raw_texts:
-        lines = normalize_whitespace(normalize_text(t)).split("\n")
-        kept = remove_line_numbers(lines, follows=follows)
-        margin = line_number_margin(lines) if kept is not lines else None
-        follows = margin[2] if margin is not None else None
+        kept, follows = _strip_margin(normalize_whitespace(normalize_text(t)).split("\n"), follows=follows)
         split.append(kept)
     running = find_running_lines(split)
     numbers = find_page_numbers(split, running=running)

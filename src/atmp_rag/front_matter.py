@@ -54,8 +54,9 @@ _LABELLED_REFERENCE = re.compile(
 _COMMISSION_REFERENCE = re.compile(r"\b(?:C|COM|SWD|SEC)\(\d{4}\)\s?\d{1,5}(?:\s+final)?\b")
 #: An EU legal act by the title line of its Official Journal print, in capitals ("REGULATION (EU) 2026/1187 OF
 #: THE EUROPEAN PARLIAMENT …"): not "Regulation (EC) No 1394/2007", which a guideline's prose cites.
-_EU_ACT = re.compile(r"^\s*(?:COMMISSION\s+)?(?:IMPLEMENTING\s+|DELEGATED\s+)?(?P<act>REGULATION|DIRECTIVE|DECISION)"
-                     r"\s+(?P<number>(?:\((?:EU|EC|EEC)\)\s+)?(?:No\s+)?\d{2,4}/\d{1,4}(?:/(?:EU|EC|EEC))?)\b")
+_EU_ACT_TITLE = (r"(?:COMMISSION\s+)?(?:IMPLEMENTING\s+|DELEGATED\s+)?(?P<act>REGULATION|DIRECTIVE|DECISION)"
+                 r"\s+(?P<number>(?:\((?:EU|EC|EEC)\)\s+)?(?:No\s+)?\d{2,4}/\d{1,4}(?:/(?:EU|EC|EEC))?)\b")
+_EU_ACT = re.compile(rf"^\s*{_EU_ACT_TITLE}")
 #: "PFSB Notification No. 0907-2", "PSEHB/PED Notification No. 0612-1" (Japanese notices).
 _NOTIFICATION = re.compile(r"\b(?:[A-Z]{2,}(?:/[A-Z]{2,})?\s+)?Notification\s+No\.\s*\d[\d-]*\b")
 #: A numbered act of a regulator, as its cover or running head names it: "Guide No. 47/2025" (ANVISA),
@@ -103,8 +104,7 @@ _TITLE_START = re.compile(
     r"^\s*(?:draft\s+)?(?:guidelines?|guidance|reflection paper|questions and answers|concept paper|"
     r"note for guidance|points to consider|position paper|recommendations?|"
     # An EU legal act: "REGULATION (EU) 2026/1187 OF THE EUROPEAN PARLIAMENT …", "COMMISSION DIRECTIVE 2009/120/EC"
-    r"(?:commission\s+)?(?:implementing\s+|delegated\s+)?(?:regulation|directive|decision)\s+(?:\((?:eu|ec|eec)\)\s+)?"
-    r"(?:no\s+)?\d{2,4}/\d{1,4}\b)\b",
+    rf"{_EU_ACT_TITLE})\b",
     re.IGNORECASE,
 )
 #: "Guidance for Industry" over or under an FDA title.
