@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from reportlab.lib.pagesizes import A4
@@ -440,30 +440,63 @@ GLOSSARY_CELL_ROWS: list[tuple[list[str], list[str]]] = [
 ]
 
 
-def glossary_cells_pdf(path: Path) -> Path:
-    """One page: a body paragraph, "APPENDIX 1 GLOSSARY", a "Term | Definition" header and the rows of
-    `GLOSSARY_CELL_ROWS`, each drawn cell by cell (the term cell's lines, then the definition's)."""
+def _cells_page(path: Path, intro: Sequence[str], xs: Sequence[float], headers: Sequence[str],
+                rows: Sequence[Sequence[Sequence[str]]], label: str) -> Path:
+    """One page: `intro` lines, a header row, then `rows` drawn cell by cell (each cell's lines at its column's x,
+    one row under the other), and the page `label` at the foot."""
     c = canvas.Canvas(str(path), pagesize=A4)
     _, height = A4
     c.setFont("Helvetica", 10)
     y = height - 80
-    for line in ("1. Scope", "This guide applies to products prepared under the hospital exemption.",
-                 "APPENDIX 1 GLOSSARY"):
+    for line in intro:
         c.drawString(72, y, line)
         y -= 18
-    c.drawString(72, y, "Term")
-    c.drawString(230, y, "Definition")
+    for x, head in zip(xs, headers, strict=True):
+        c.drawString(x, y, head)
     y -= 18
-    for term, definition in GLOSSARY_CELL_ROWS:
-        for k, line in enumerate(term):
-            c.drawString(72, y - 12 * k, line)
-        for k, line in enumerate(definition):
-            c.drawString(230, y - 12 * k, line)
-        y -= 12 * max(len(term), len(definition)) + 8
-    c.drawCentredString(300, 30, "8")
+    for row in rows:
+        for x, cell in zip(xs, row, strict=True):
+            for k, line in enumerate(cell):
+                c.drawString(x, y - 12 * k, line)
+        y -= 12 * max(len(cell) for cell in row) + 8
+    c.drawCentredString(300, 30, label)
     c.showPage()
     c.save()
     return path
+
+
+def glossary_cells_pdf(path: Path) -> Path:
+    """One page: a body paragraph, "APPENDIX 1 GLOSSARY", a "Term | Definition" header and the rows of
+    `GLOSSARY_CELL_ROWS`, each drawn cell by cell (the term cell's lines, then the definition's)."""
+    return _cells_page(path, ("1. Scope", "This guide applies to products prepared under the hospital exemption.",
+                              "APPENDIX 1 GLOSSARY"), (72, 230), ("Term", "Definition"), GLOSSARY_CELL_ROWS, "8")
+
+
+#: Rows of an inspection aide-memoire (a PIC/S layout): an area label, a key question and a note, each cell a
+#: few words to a line, and a cross-reference.
+CHECKLIST_ROWS: list[tuple[list[str], list[str], list[str], list[str]]] = [
+    (["3.1 Storage", "of banks"],
+     ["Are the master and working", "banks each stored in at least", "two separate locations?"],
+     ["Each storage", "location should have an", "independent power supply", "and its own alarm system."],
+     ["Annex 2A, 5.4"]),
+    (["3.2 Passage", "limits"],
+     ["Is the maximum number of", "passages after thaw", "specified in the batch", "record?"],
+     ["Unless validated, the", "production culture should", "not exceed 20 passages", "after thaw."],
+     ["Annex 2A, 5.8"]),
+    (["3.3 Waste", "inactivation"],
+     ["Is liquid waste from live", "vector areas inactivated", "before it is discharged?"],
+     ["Inactivation by heat or", "chemical treatment should", "be validated for the", "vector concerned."],
+     ["Annex 2A,", "5.27"]),
+]
+
+
+def checklist_pdf(path: Path) -> Path:
+    """One page: a numbered section, a paragraph, "3. AIDE-MEMOIRE", a four-column header and the rows of
+    `CHECKLIST_ROWS`, each drawn cell by cell in narrow columns (label, question, note, cross-reference)."""
+    return _cells_page(path, ("2. Purpose",
+                              "This document gives inspectors a structured set of key questions for vector sites.",
+                              "3. AIDE-MEMOIRE"), (72, 170, 330, 470), ("Area", "Key questions", "Notes", "Crossref."),
+                       CHECKLIST_ROWS, "4")
 
 
 #: UK/WHO-style guidance: unnumbered headings (a title right over a subheading), every paragraph numbered
@@ -711,6 +744,50 @@ def two_column_pdf(path: Path, pages: int = 2, footer: str | None = None,
             c.drawString(45, 30, halves[2])
             c.drawRightString(width - 45, 30, f"Page {number} of {pages}")
         c.showPage()
+    c.save()
+    return path
+
+
+#: Rows of an ICH-style Q&A table: number and date of approval, the question, its longer answer.
+QA_TABLE_ROWS: list[tuple[str, str, str]] = [
+    ("1.1 Nov 2025", "Does the testing programme for master cell banks also apply to producer cell lines?",
+     "Yes. Packaging and producer cell lines used for the manufacture of viral vectors should be qualified as "
+     "cell substrates. Testing of the master cell bank should include tests for adventitious viruses using in "
+     "vitro methods, and tests for retroviruses where relevant. For producer cell lines that contain "
+     "integrated vector sequences, the test design should account for interference of the vector."),
+    ("1.2 Nov 2025", "Can next generation sequencing replace the in vivo assays for adventitious viruses?",
+     "NGS may replace the in vivo assays when the method has been shown to have an equal or greater breadth of "
+     "detection for the viruses of concern. The validation package should include spiking studies with a panel "
+     "of model viruses representing different genome types. A risk assessment justifying the replacement "
+     "should be included in the marketing application."),
+    ("1.3 May 2026", "Is viral testing of each plasmid lot used for transient transfection required?",
+     "Plasmids produced in bacterial systems are not considered a source of adventitious viruses that infect "
+     "mammalian cells. Viral testing of plasmid lots is therefore not required, but the plasmid manufacturing "
+     "process should be described in the application, and any materials of animal origin used in the "
+     "process should be addressed in the risk assessment."),
+]
+
+
+def qa_table_pdf(path: Path) -> Path:
+    """One page of an ICH Q&A table: a "Questions" column and a wider "Answers" column with an empty strip
+    between them, each row drawn cell by cell (the question's lines, then the answer's)."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    width, height = A4
+    c.setFont("Helvetica", 10)
+    y = height - 80
+    c.drawString(60, y, "# Date Questions")
+    c.drawString(320, y, "Answers")
+    y -= 20
+    for number, question, answer in QA_TABLE_ROWS:
+        q_lines = textwrap.wrap(f"{number} {question}", 40)
+        a_lines = textwrap.wrap(answer, 48)
+        for k, line in enumerate(q_lines):
+            c.drawString(60, y - 13 * k, line)
+        for k, line in enumerate(a_lines):
+            c.drawString(320, y - 13 * k, line)
+        y -= 13 * max(len(q_lines), len(a_lines)) + 10
+    c.drawCentredString(width / 2, 30, "Page 4 of 8")
+    c.showPage()
     c.save()
     return path
 

@@ -89,6 +89,9 @@ def test_a_glossary_entry_of_the_asked_term_is_evidence_when_retrieval_drifted(a
     # The document a question names before "mean by" is not the term ("NMPA guideline" was taken).
     ("What does the NMPA guideline mean by on-target off-tumour toxicity?", "on-target off-tumour toxicity"),
     ("What does the ANVISA guide mean by shedding?", "shedding"),
+    # "in vitro" belongs to the term; "in" cuts only a modifier ("… in GCP")
+    ("What is the definition of the limit of in vitro cell age?", "limit of in vitro cell age"),
+    ("What is a certified copy in GCP?", "certified copy"),
 ])
 def test_the_asked_term_stops_before_a_modifier(question: str, term: str) -> None:
     from atmp_rag.answer import asked_term

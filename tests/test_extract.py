@@ -498,3 +498,14 @@ def test_a_line_number_margin_goes_on_over_a_page_of_unnumbered_table_lines() ->
     assert "122 " not in texts[1]
     # alone (no page before it), such a page keeps its numbers: a numbered list or table rows look alike
     assert clean_pages([second]).texts[0].startswith("120 A device")
+
+
+def test_a_q_and_a_table_with_an_empty_strip_between_its_columns_is_not_two_columns(tmp_path: Path) -> None:
+    """An ICH Q&A table ("Questions" | "Answers") leaves the middle of the page empty and both sides read as
+    running text, like two columns; but beside every answer longer than its question the question side is
+    empty. Read as two columns, every question of the page came before every answer."""
+    from tests.pdfgen import qa_table_pdf
+
+    flat = " ".join(extract_pages(qa_table_pdf(tmp_path / "qa.pdf"), "qa")[0].text.split())
+    assert flat.index("interference of the vector.") < flat.index("Can next generation sequencing")
+    assert flat.index("in the marketing application.") < flat.index("Is viral testing of each plasmid")

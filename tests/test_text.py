@@ -291,3 +291,36 @@ def test_a_page_after_the_history_that_opens_with_parts_is_content_and_an_index_
          "Cleanrooms", "Deviations", "Media fills", "Qualified person", "Shipping", "Traceability"], 2))
     kinds = classify_pages([history, body, index], [False] * 3)
     assert kinds == [PageKind.history, PageKind.content, PageKind.toc]
+
+
+def test_a_row_label_on_the_line_of_its_cells_first_sentence_is_no_part_of_it() -> None:
+    """An uncaptioned "Party | Responsibilities" table read row by row: the label shares its line with the
+    cell's first sentence ("Qualified person The qualified person certifies …"); a capitalised "The" only a new
+    sentence has marks where the label ends. Words that hold a verb, a symbol or a single letter before a
+    capital ("F1 = A factor …", "grade A and B areas", "If The …") are left alone."""
+    for row, quote in [
+        ("Qualified person The qualified person certifies that each batch has been manufactured.",
+         "The qualified person certifies"),
+        ("Sponsor, or its legal representative The sponsor is responsible for the IMPD.", "The sponsor is"),
+        ("Not an ATMP The finished product contains no viable or non-viable cells.", "The finished product"),
+    ]:
+        assert row[strip_lead_noise(row, 0, len(row)):].startswith(quote)
+    for sentence in ("F1 = A factor to account for extrapolation between species.",
+                     "Microorganisms recovered from grade A and B areas should be identified to species level.",
+                     "Results should be recorded The same day.", "If The sponsor agrees, the site may start."):
+        assert strip_lead_noise(sentence, 0, len(sentence)) == 0
+
+
+def test_a_document_control_table_at_the_front_is_history_but_a_document_control_section_is_not() -> None:
+    """SFDA's page 2 opens with "Document Control" over "Version | Author | Date | Comments" rows whose "1.0
+    Biological Products Evaluation" read as section headings, under which the whole introduction was filed; a
+    GMP guide's "Document control" section deep in the body stays content."""
+    title = "Saudi Food & Drug Authority\nDrug Sector\nGuidance on Quality Requirements\nVersion 1.1"
+    control = ("Document Control\nVersion Author Date Comments\n1.0 Biological Products Evaluation\nDepartment\n"
+               "03 March\n2025\nInitial version\nDisclaimer\nThis guidance represents the current thinking of the "
+               "authority. It does not create or confer any rights.")
+    body = "1. INTRODUCTION\nThis guidance applies to cell therapy products. It describes the quality information."
+    gmp = "4.3 Document control\nDocuments should be approved, signed and dated by authorised persons."
+    kinds = classify_pages([title, control, body, body, gmp], [False] * 5)
+    assert kinds[1] is PageKind.history
+    assert kinds[4] is PageKind.content

@@ -1131,3 +1131,104 @@ def test_case_studies_head_their_paragraphs() -> None:
     assert case.section_path == ["Annex I – Case studies", "Case 2: Donor-derived virus-specific T cells"]
     first = next(u for u in units if u.text.startswith("Chondrocytes are isolated"))
     assert first.section_path == ["Annex I – Case studies", "Case 1: Autologous chondrocytes for cartilage defects"]
+
+
+def test_a_checklist_of_key_questions_and_notes_in_narrow_columns(tmp_path: Path) -> None:
+    """PIC/S aide-memoire layout: a table whose question and note cells run four words to a line, drawn cell by
+    cell. The short lines are no figure's text: each note is a sentence, each key question a quotable unit (a
+    checklist's questions are its content) with the row label and the cross-reference read before it as its
+    context, and a note's short last line ("and its own alarm system.") stays in its sentence."""
+    from tests.pdfgen import checklist_pdf
+
+    units = _built_units(checklist_pdf(tmp_path / "am.pdf"), "am")
+    texts = {" ".join(u.text.split()): u for u in units}
+    assert "Each storage location should have an independent power supply and its own alarm system." in texts
+    assert "Unless validated, the production culture should not exceed 20 passages after thaw." in texts
+    assert "Inactivation by heat or chemical treatment should be validated for the vector concerned." in texts
+    question = texts["Are the master and working banks each stored in at least two separate locations?"]
+    assert " ".join(question.context.split()) == "3.1 Storage of banks"
+    later = texts["Is the maximum number of passages after thaw specified in the batch record?"]
+    assert " ".join(later.context.split()) == "Annex 2A, 5.4 3.2 Passage limits"
+    assert all(u.section_path == ["3. AIDE-MEMOIRE"] for u in units if u.text.startswith(("Is ", "Are ", "Each")))
+
+
+def test_items_with_drawn_bullets_are_quoted_with_their_lead_in() -> None:
+    """A list whose bullets are drawn, not written (Health Canada layout): the lead-in's colon, then items in
+    lower case without markers, each ending on a short line. They are one list unit with the lead-in (they
+    were dropped as sentences starting mid-sentence), and the paragraph after them is a sentence of its own.
+    A sentence that merely goes on after a colon over full lines (ICH E6 3.1.2) is no list."""
+    page = [
+        "2.1.1 Study design",
+        "A biodistribution study should use the intended clinical route of administration and a",
+        "formulation representative of the clinical product. The following elements should be "
+        "included:",
+        "a minimum of three animals per sex per time point, unless a smaller number is justified by "
+        "the",
+        "use of a large animal species",
+        "at least one time point at or near the expected peak of vector presence and at least one "
+        "later",
+        "time point to characterise persistence or clearance",
+        "the highest dose planned for the toxicity studies and, where feasible, a lower dose to show",
+        "whether distribution is dose-dependent",
+        "Biodistribution assessments may be conducted as stand-alone studies or incorporated into "
+        "the",
+        "pivotal toxicity studies.",
+    ]
+    units = _text_units(["\n".join(page) + "\n"], "hc")
+    lists = [u for u in units if u.kind is UnitKind.list]
+    assert len(lists) == 1
+    text = " ".join(lists[0].text.split())
+    assert text.startswith("The following elements should be included: a minimum of three animals")
+    assert text.endswith("whether distribution is dose-dependent")
+    assert "Biodistribution assessments may be conducted as stand-alone studies or incorporated into the pivotal " \
+           "toxicity studies." in {" ".join(u.text.split()) for u in units}
+
+    e6 = _text_units(["3.1 Responsibilities\n"
+                      "3.1.2 The IRB/IEC should obtain the following documents:\n"
+                      "trial protocol(s)/amendment(s), written informed consent form(s) and consent form\n"
+                      "updates that the investigator proposes for use in the trial, subject recruitment procedures\n"
+                      "(e.g., advertisements), written information to be provided to subjects, Investigator's\n"
+                      "Brochure (IB), available safety information, and any other documents that the\n"
+                      "IRB/IEC may need to fulfil its responsibilities.\n"], "e6")
+    assert not [u for u in e6 if u.kind is UnitKind.list]
+    assert not [u for u in e6 if u.text.startswith("Brochure")]
+
+
+def test_a_sentence_ends_on_its_own_line_above_table_cells() -> None:
+    """"application." ends the sentence wrapped from the line above it; the short lines of a Q&A table's next
+    row (the question cell) start below it. It was taken as the first line of those cells and dropped with
+    them, cutting the sentence at "… in the marketing"."""
+    units = _text_units(["3.1 Cell substrates\n"
+                         "The EOPC should be cells at or beyond the maximum in vitro cell age used for production. "
+                         "Cells should be expanded to at least the limit\n"
+                         "of in vitro cell age that is proposed in the marketing\n"
+                         "application.\n"
+                         "3.1.4 Nov 2025 Is testing for bovine and porcine\n"
+                         "viruses required if animal derived\n"
+                         "reagents were used only during the\n"
+                         "historical establishment of the cell\n"
+                         "line?\n"
+                         "Yes, unless the absence of such agents can be justified by other means.\n"], "qa")
+    texts = {" ".join(u.text.split()) for u in units}
+    assert "Cells should be expanded to at least the limit of in vitro cell age that is proposed in the marketing " \
+           "application." in texts
+
+
+def test_a_charts_axis_ticks_are_no_table() -> None:
+    """The text of a chart (ICH Q8's drying-profile figure): axis ticks "0%", "5%" … on lines of their own hold
+    digits like a table's rows, but a table's rows hold a label and values; the chart is figure text, never a
+    table unit, and the sentence above it keeps its last line."""
+    units = _text_units(["4. Design space\n"
+                         "The design space is shown for the drying step of the granulation process used for the "
+                         "tablets.\n"
+                         "Operating above the upper limit of the design space can cause excessive impurity\n"
+                         "formation, while operating below the lower limit of the design space can result in\n"
+                         "excessive particle attrition.\n"
+                         "0%\n5%\n10%\n15%\n20%\n0 2 4 6 8 10 12\ntime (hr)\nMoisture Content\nDesign space\n"
+                         "lower limit\n"
+                         "The endpoint criterion of the drying step is set at the lower limit of the design space.\n"],
+                        "q8")
+    assert not [u for u in units if "0%" in u.text]
+    assert "Operating above the upper limit of the design space can cause excessive impurity formation, while " \
+           "operating below the lower limit of the design space can result in excessive particle attrition." \
+           in {" ".join(u.text.split()) for u in units}

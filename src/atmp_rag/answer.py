@@ -91,7 +91,8 @@ _ANAPHOR = re.compile(r"^(?:it|this|these|that|those|they|such|in this case|in s
                       r"also|furthermore|moreover|in addition|additionally)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"['‘\"“]([^'’\"”]{2,60})['’\"”]")
 #: Words after an asked term that narrow it rather than belong to it ("… in GCP", "… for biotech products").
-_MODIFIER = r"(?:in|according|under|for|as defined|as used|of\s+(?:an?|the))"
+#: ("in vitro", "in vivo" are part of a term: "limit of in vitro cell age")
+_MODIFIER = r"(?:in(?!\s+(?:vitro|vivo|situ|silico)\b)|according|under|for|as defined|as used|of\s+(?:an?|the))"
 _TERM_AFTER = re.compile(
     r"\b(?:(?:what|who)\s+(?:counts|qualifies|(?:is|are)\s+(?:considered|regarded))\s+(?:to\s+be\s+|as\s+)?(?:an?\s+|the\s+)?|"
     r"what\s+(?:is|are)\s+(?!meant\b|the\s+(?:meaning|definition)\b)(?:an?\s+|the\s+)?|define\s+(?:an?\s+|the\s+)?|definition\s+of\s+(?:an?\s+|the\s+)?|"

@@ -180,7 +180,8 @@ def two_columns(textpage: pdfium.PdfTextPage, width: float, height: float) -> tu
     strip near the middle holds no character between the header and footer bands, and each side reads
     as running text (at least 8 lines, median line at least 30 characters): a table whose cells leave
     the middle empty has short lines and keeps the usual extraction; so does any page with a line
-    across the middle (a full-width title or paragraph). The header and footer bands are kept whole (cut
+    across the middle (a full-width title or paragraph), and a table of prose cells whose rows leave one
+    side empty beside a longer cell of the other (`_unpaired`). The header and footer bands are kept whole (cut
     at the middle, a line's halves were glued to the first and last sentences of the columns).
     """
     low = _band_edge(textpage, width, height * 0.07, -2.0, height)
@@ -196,12 +197,35 @@ def two_columns(textpage: pdfium.PdfTextPage, width: float, height: float) -> tu
         bottom = low if textpage.get_text_bounded(left=0, bottom=0, right=width, top=low).strip() else 0.0
         left = textpage.get_text_bounded(left=0, bottom=bottom, right=x, top=top)
         right = textpage.get_text_bounded(left=x, bottom=bottom, right=width, top=top)
-        if not (_running_text(left) and _running_text(right)):
+        if not (_running_text(left) and _running_text(right)) or _unpaired(textpage, width, x, low, high) > 0.33:
             return None
         header = textpage.get_text_bounded(left=0, bottom=top, right=width, top=height) if top < height else ""
         footer = textpage.get_text_bounded(left=0, bottom=0, right=width, top=bottom) if bottom > 0 else ""
         return tuple(t for t in (header, left, right, footer) if t.strip())
     return None
+
+
+def _unpaired(textpage: pdfium.PdfTextPage, width: float, x: float, low: float, high: float,
+              step: float = 3.0) -> float:
+    """The larger share of text-bearing heights, between the first and last height where both sides of `x` bear
+    text, at which only one side does.
+
+    Two columns of running text are both full down the page (gaps only between paragraphs, about 10–20 % of
+    the heights); a table of prose cells (an ICH Q&A's "Questions" | "Answers") leaves one column empty beside
+    every answer longer than its question (40–50 %), and read as two columns would put every question of the
+    page before every answer."""
+    bands = []
+    y = low
+    while y < high:
+        bands.append((bool(textpage.get_text_bounded(left=0, bottom=y, right=x, top=y + step).strip()),
+                      bool(textpage.get_text_bounded(left=x, bottom=y, right=width, top=y + step).strip())))
+        y += step
+    both = [k for k, (a, b) in enumerate(bands) if a and b]
+    if not both:
+        return 1.0
+    inner = bands[both[0]:both[-1] + 1]
+    bearing = sum(1 for a, b in inner if a or b)
+    return max(sum(1 for a, b in inner if a and not b), sum(1 for a, b in inner if b and not a)) / bearing
 
 
 def _band_edge(textpage: pdfium.PdfTextPage, width: float, edge: float, step: float, height: float) -> float:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from atmp_rag.chunking import Section, Segmented
 from atmp_rag.models import Chunk, QuoteUnit, UnitKind
 from atmp_rag.text.content import TABLE_CAPTION, TABLE_LABEL, is_prose_line, strip_lead_noise, unit_problem
-from atmp_rag.text.headings import DEFINITIONS_LEAD_IN, GLOSSARY_TITLES, VERBS, inline_glossary_entry
+from atmp_rag.text.headings import DEFINITIONS_LEAD_IN, GLOSSARY_TITLES, SMALL_WORDS, VERBS, inline_glossary_entry
 from atmp_rag.text.sentences import (
     LIST_ITEM,
     NOTE,
@@ -57,6 +57,7 @@ class _Draft:
     context: tuple[int, int] | None = None
     context_tail: tuple[int, int] | None = None  # more of the context elsewhere (a glossary term's wrapped tail)
     rest: tuple[int, int, int] | None = None  # a list's items beyond the quote: start, end, count
+    cell: bool = False  # a sentence of a table cell in a narrow column (a checklist's question is its content)
 
 
 @dataclass
@@ -95,7 +96,7 @@ def _row_like(line: str) -> bool:
 
 
 def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
-    """Runs of ≥ 3 lines that are not running text: (first line index, end index, "table" | "figure")."""
+    """Runs of ≥ 3 lines that are not running text: (first line index, end index, "table" | "figure" | "cells")."""
     texts = [text[a:b] for a, b in lines]
     out = []
     i = 0
@@ -103,6 +104,12 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
         if i + 1 < len(texts) and TABLE_LABEL.match(texts[i + 1]) and texts[i].rstrip()[-1:] in ".;:!?":
             # The last line of the paragraph above ("acceptable.", "Table 1 lists examples of … cells.") is not
             # the table's first: the caption below is.
+            i += 1
+        elif 0 < i < len(texts) - 1 and texts[i][:1].islower() and texts[i].rstrip()[-1:] in ".;!?" \
+                and is_prose_line(texts[i - 1]) and texts[i - 1].rstrip()[-1:] not in ".;:!?" \
+                and not TABLE_LABEL.match(texts[i - 1]):
+            # "application." ends the sentence wrapped from the line above ("… proposed in the marketing"), not
+            # the first line of the cells below it.
             i += 1
         # The caption heads the run, or sits right above it when it reads like prose itself ("Table 1.
         # Release tests and acceptance criteria for the finished CAR-T cell product").
@@ -114,7 +121,9 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
                                                                                               caption_at)):
                 j += 1
                 continue
-            if is_prose_line(line) or (LIST_ITEM.match(line) and not TABLE_LABEL.match(line)) \
+            if (is_prose_line(line) and not (j - i >= 3 and (_ends_a_cell(texts[j - 1], line) or (
+                    len(line.split()) <= 10 and _narrow_prose(texts[i:j]))))) \
+                    or (LIST_ITEM.match(line) and not TABLE_LABEL.match(line)) \
                     or (j > 0 and _ends_a_sentence_before(texts[j - 1], line)):
                 break
             j += 1
@@ -125,14 +134,23 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
             # a numbered caption right above a run of rows whose values are words ("Sterility Ph. Eur. 2.6.27
             # No growth", "Identity Flow cytometry CAR-positive T cells detected") heads a table too.
             captioned = caption_at == i - 1 and TABLE_CAPTION.match(texts[i - 1]) is not None
+            # A chart's text is mostly single tokens (axis ticks "0%", "5%", labels); a table's rows hold a label
+            # and values.
+            ticks = sum(1 for ln in run if len(ln.split()) == 1) >= len(run) / 2
             if TABLE_LABEL.match(run[0]) or TABLE_LABEL.match(run[-1]) or captioned \
-                    or (rows >= 1 and rows >= len(run) / 3):
+                    or (rows >= 1 and rows >= len(run) / 3 and not ticks):
                 out.append((i, j, "table"))
             elif _FIGURE.match(run[0]) or (sum(len(ln.split()) for ln in run) / len(run) <= 4.5
                                            and not _wrapped_prose(texts, i, j)):
-                out.append((i, j, "figure"))
+                out.append((i, j, "cells" if not _FIGURE.match(run[0]) and _narrow_prose(run) else "figure"))
         i = max(j, i + 1)
     return out
+
+
+def _ends_a_cell(previous: str, line: str) -> bool:
+    """`line` is the short last line of a sentence wrapped in a narrow cell ("independent power supply" / "and its
+    own alarm system."): it goes on in lower case from a line that ends nothing."""
+    return line[:1].islower() and len(line.split()) <= 6 and previous.rstrip()[-1:] not in ".;:!?"
 
 
 def _wrapped_prose(texts: Sequence[str], i: int, j: int) -> bool:
@@ -141,6 +159,43 @@ def _wrapped_prose(texts: Sequence[str], i: int, j: int) -> bool:
     material: …"): prose, not the text of a figure. (A run that merely goes on with the sentence of the line
     above may be a table's cells, "X X" / "Investigator/", or a formula's symbols, which stay a figure.)"""
     return texts[j - 1].rstrip().endswith(":") and j < len(texts) and bool(LIST_ITEM.match(texts[j]))
+
+
+def _narrow_prose(run: Sequence[str]) -> bool:
+    """Short lines that join into whole sentences: the cells of a table of prose set in narrow columns (a PIC/S
+    aide-memoire's "Key questions" and "Notes", four words to a line), not the text of a figure. Most of the
+    run's words must lie in at least two sentences that start with a capital, end with a full stop or
+    question mark, run to six words or more and have a verb; a diagram's boxes ("Risk Review" / "Risk
+    Communication") end no sentence."""
+    joined = "\n".join(run)
+    words = len(joined.split())
+    whole = [joined[a:b] for a, b in split(joined)]
+    whole = [s for s in whole if s[:1].isupper() and s.rstrip()[-1:] in ".?" and len(s.split()) >= 6
+             and any(w.lower() in VERBS for w in s.split())]
+    return len(whole) >= 2 and sum(len(s.split()) for s in whole) >= 0.6 * words
+
+
+def _cell_units(text: str, lines: list[tuple[int, int]], section: Section) -> list[_Draft]:
+    """The sentences of a table of prose in narrow columns (`_narrow_prose`), cell after cell as the text layer
+    gives them. Lines without a verb before a line that starts with a capitalised word are the cells read before
+    the sentence (a cross-reference "Annex 2A, 5.25; Annex 1, 6.7", a row label "5.1.2 Storage" / "locations"),
+    unless they end with a small word ("Materials of animal origin used in" / "Europe should …" is one
+    sentence): they become the sentence's context, so the quote starts with the cell's own words. A question
+    is a checklist's content here ("Are the MCB and the WCB each stored in at least two separate locations …?")."""
+    drafts = []
+    starts = [a for a, _ in lines]
+    for a, b in split(text, lines[0][0], lines[-1][1]):
+        begin = a
+        for pos in starts[bisect.bisect_right(starts, a):bisect.bisect_left(starts, b)]:
+            before = text[a:pos].split()
+            word = text[pos:b].split()[0] if text[pos:b].split() else ""
+            if any(w.lower() in VERBS for w in before):
+                break
+            if word[:1].isupper() and any(c.islower() for c in word) and before[-1].lower() not in SMALL_WORDS:
+                begin = pos
+        context = strip_range(text, a, begin) if begin > a else None
+        drafts.append(_Draft(UnitKind.sentence, begin, b, section, context=context, cell=True))
+    return drafts
 
 
 def _prose_like_row(texts: Sequence[str], j: int, caption_at: int) -> bool:
@@ -292,7 +347,9 @@ def _body_units(text: str, section: Section, start: int, end: int, max_list_char
         if TABLE_LABEL.match(above) and not TABLE_LABEL.match(text[lines[i][0]:lines[i][1]]) and not (
                 i > 1 and _ends_a_sentence_before(text[lines[i - 2][0]:lines[i - 2][1]], above)):
             caption = lines[i - 1]
-        if kind == "table":
+        if kind == "cells":
+            drafts.extend(_cell_units(text, lines[i:j], section))
+        elif kind == "table":
             first = text[lines[i][0]:lines[i][1]]
             # A table broken over a page goes on at the next page's top with rows, or with a row whose
             # values sit on a later line ("Ethyl ether Diethyl ether" above its formula and class) when
@@ -377,6 +434,18 @@ def _prose_units(text: str, section: Section, start: int, end: int, max_list_cha
                     drafts.append(_Draft(UnitKind.item, s, e, section, context=(a, b)))
             i = j
             continue
+        if text[a:b].rstrip().endswith(":") and i + 1 < len(ranges) \
+                and (items_end := _unmarked_items(text, ranges[i + 1][0], end)) is not None:
+            # Items whose bullets are drawn, not written: the lead-in and its lower-case lines up to the next
+            # sentence are one list, and the text after them is split afresh.
+            kept_end = items_end
+            if items_end - a > max_list_chars:
+                cut = text.rfind("\n", a, a + max_list_chars)
+                kept_end = cut if cut > ranges[i + 1][0] else items_end
+            drafts.append(_Draft(UnitKind.list, a, kept_end, section))
+            ranges = ranges[:i + 1] + split(text, items_end, end)
+            i += 1
+            continue
         if _is_item(text, a):
             a = _after_marker(text, a, b)
         term = _defined_term(text, a, b)
@@ -384,6 +453,37 @@ def _prose_units(text: str, section: Section, start: int, end: int, max_list_cha
                       else _Draft(UnitKind.sentence, a, b, section))
         i += 1
     return drafts
+
+
+def _unmarked_items(text: str, start: int, end: int) -> int | None:
+    """Where the items of a list with drawn bullets end, when `start` (the text after a lead-in's colon) begins
+    one: "The following elements should be included:" / "a minimum of three animals per sex … use of" / "a
+    large animal species" / "at least one time point …" / "Biodistribution assessments may be …".
+
+    Without markers an item is told from a wrapped line by the short line that ends the item before it: the
+    items begin in lower case, and at least one line shorter than 0.7 of the widest ends an item that the next
+    lower-case line follows. They run to a line that begins with a capital after a short or punctuated line
+    (after a full line it goes on with the sentence: "… Investigator's" / "Brochure (IB) …"). None when
+    `start` begins no such list (a sentence that merely goes on after the colon)."""
+    lines = []
+    for off, line in lines_with_offsets(text[start:end]):
+        stripped = line.strip()
+        if not stripped or (lines and LIST_ITEM.match(stripped)):
+            break
+        lines.append((start + off + len(line) - len(line.lstrip()), stripped))
+    if len(lines) < 2 or not lines[0][1][:1].islower() or LIST_ITEM.match(lines[0][1]):
+        return None
+    width = max(len(line) for _, line in lines)
+    short = [len(line) < 0.7 * width for _, line in lines]
+    stop = len(lines)
+    for k in range(1, len(lines)):
+        if lines[k][1][:1].isupper() and (short[k - 1] or lines[k - 1][1][-1:] in ".;:"):
+            stop = k
+            break
+    if stop < 2 or not any(short[k] and lines[k + 1][1][:1].islower() for k in range(stop - 1)):
+        return None
+    pos, line = lines[stop - 1]
+    return pos + len(line)
 
 
 #: A definition in the style of a law: '"Residual undifferentiated cells" means iPS cells …', "'Advanced therapy
@@ -470,6 +570,8 @@ def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 9
                 dropped["list lead-in is a fragment"] += 1
                 continue
             problem = unit_problem(text[start:d.end], d.kind.value)
+            if problem == "a question, not a statement" and d.cell:
+                problem = None
             if problem is None and d.kind is UnitKind.sentence and _title_like_lines(text[start:d.end]) \
                     and (not section.path or not units):
                 # Before the first heading a line that ends no sentence is the document's title or a running

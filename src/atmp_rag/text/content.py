@@ -41,6 +41,9 @@ _HISTORY_TITLE = re.compile(
     r"|^history of (?:changes|revisions|amendments|the document)\b|^record of (?:changes|amendments|revisions)\b",
     re.IGNORECASE,
 )
+#: "Document Control" / "Version control" (SFDA): a history table's title only at the top of a front page (a GMP
+#: guide's "Document control" section is body text).
+_CONTROL_TITLE = re.compile(r"^(?:document|version)\s+control\b", re.IGNORECASE)
 _MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
           "oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 _DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b|\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b", re.IGNORECASE)
@@ -187,7 +190,8 @@ def classify_pages(texts: Sequence[str], toc: Sequence[bool]) -> list[PageKind]:
         if len(lines) >= 3 and _contact_share(lines) >= 0.4 and _sentences_count(lines) <= 3:
             kinds[i] = PageKind.contact
         elif any(_HISTORY_TITLE.match(ln) for ln in lines[:6]) or (
-                i <= 2 and not _has_body_heading(lines) and any(_HISTORY_TITLE.match(ln) for ln in lines)):
+                i <= 2 and not _has_body_heading(lines) and any(_HISTORY_TITLE.match(ln) for ln in lines)) or (
+                i <= 2 and any(_CONTROL_TITLE.match(ln) for ln in lines[:2])):
             # Near the front, a "Version history" table under the copyright and confidentiality notices
             # (TGA) makes the page front matter too.
             kinds[i] = PageKind.history
@@ -214,6 +218,7 @@ def strip_lead_noise(text: str, start: int, end: int, preamble: bool = False) ->
     "https://www.gov.uk/…\nKey points\nThe non-clinical programme…" both its lines, and a caption line
     ("Figure 1: Typical process flow …\nThe total time …") its caption.
     """
+    start = _past_row_label(text, start, end)
     while True:
         marker = _FOOTNOTE_MARK.match(text, start, end)
         if marker:
@@ -253,6 +258,31 @@ def strip_lead_noise(text: str, start: int, end: int, preamble: bool = False) ->
         start = nl + 1
         while start < end and text[start].isspace():
             start += 1
+
+
+#: A sentence's opening word in capitals after a table row's label on the same line ("Manufacturer The manufacturer
+#: is responsible …"): mid-sentence, these words are written in lower case.
+_ROW_OPENER = re.compile(r"\s(?:The|Each|All|Any|This|These|It|Where|When|If)\s")
+_LABEL_WORD = re.compile(r"[^\W\d_][\w'’()/-]*,?")
+
+
+def _past_row_label(text: str, start: int, end: int) -> int:
+    """`start` moved past the label of an uncaptioned table's row read on the line of its cell's first sentence
+    ("Qualified person The qualified person certifies …", "Sponsor, or its legal representative The sponsor …"):
+    one to six words of letters that start with a capital (not an opener such as "If"), hold no verb and end no
+    sentence, then a capitalised "The"/"Each"/"If"/… that only a new sentence has ("A" may be a grade: "grade A
+    and B areas")."""
+    line_end = text.find("\n", start, end)
+    line = text[start:end if line_end < 0 else line_end]
+    m = _ROW_OPENER.search(line)
+    if m is None:
+        return start
+    label = line[:m.start()].split()
+    if not (1 <= len(label) <= 6) or not label[0][:1].isupper() or label[0].lower() in SMALL_WORDS | _OPENERS \
+            or any(w.lower() in VERBS for w in label) or label[-1][-1:] in ".;:!?," \
+            or not all(_LABEL_WORD.fullmatch(w) for w in label) or not any(len(w) >= 3 for w in label):
+        return start
+    return start + m.start() + 1
 
 
 #: The first line of a footnote: its number (or symbol) and a capitalised text of several words.
@@ -329,12 +359,22 @@ def footnote_anchor(text: str, start: int) -> int | None:
 
 def _figure_dump(lines: Sequence[str]) -> bool:
     """Many short lines without sentence ends or verbs: the text layer of a diagram."""
-    if len(lines) < 4:
+    if len(lines) < 4 or _one_sentence(lines):
         return False
     words_per_line = sum(len(ln.split()) for ln in lines) / len(lines)
     ended = sum(1 for ln in lines if ln[-1:] in ".;:!?")
     with_verb = sum(1 for ln in lines if any(w.lower() in VERBS for w in ln.split()))
     return words_per_line <= 4.5 and ended <= 0.25 * len(lines) and with_verb <= 0.25 * len(lines)
+
+
+def _one_sentence(lines: Sequence[str]) -> bool:
+    """The lines read as one sentence wrapped in a narrow column ("Each storage" / "location should have an" /
+    "independent power supply" / "and its own alarm system."): a capital start, a verb, mostly lower-case
+    words and a full stop at the end; a diagram's boxes are capitalised and end no sentence."""
+    words = " ".join(lines).split()
+    lower = sum(1 for w in words if w[:1].islower())
+    return (lines[0][:1].isupper() and lines[-1][-1:] in ".!?" and any(w.lower() in VERBS for w in words)
+            and lower >= 0.6 * len(words))
 
 
 def _worked_calculation(lines: Sequence[str]) -> bool:

@@ -133,6 +133,11 @@ def is_caps(text: str) -> bool:
     return len(letters) >= 2 and sum(c.isupper() for c in letters) >= 0.9 * len(letters)
 
 
+#: A date at a title's start ("Nov 2025", "14 May 2026"): a table row's date cell, never a heading's title.
+_DATED = re.compile(r"(?:\d{1,2}\s+)?(?:January|February|March|April|May|June|July|August|September|October|November|"
+                    r"December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?\s+(?:19|20)\d\d\b")
+
+
 def title_ok(title: str, max_words: int = 16) -> bool:
     """Does `title` read like a heading title rather than a sentence, a value or a table cell?"""
     title = title.strip()
@@ -141,6 +146,8 @@ def title_ok(title: str, max_words: int = 16) -> bool:
     first = title.lstrip("\"'“‘(")
     if not first[:1].isupper():
         return False
+    if _DATED.match(first):
+        return False  # "3.1.2 Nov 2025 Can next generation …": a Q&A table's row, its date of approval
     words = _words(title)
     if _QUESTION_TITLE.match(title):
         # Question-and-answer documents head each answer with its question ("3. Can a CAR-T product be
