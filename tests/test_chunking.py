@@ -87,7 +87,7 @@ def test_detect_heading_positives(line: str, number: str | None, level: int | No
         "2005 Q9 Approval by the Steering Committee",
         # a row of an ICH Q&A table: number, date of approval, the question's first line
         "3.1.2 Nov 2025 Can next generation sequencing",
-        "4.1 14 May 2026 Which model viruses",
+        "2.4 May 2026 Model viruses for AAV",
         "",
         "Quality risk management is a systematic process for the assessment, control, communication.",
     ],

@@ -188,13 +188,13 @@ def two_columns(textpage: pdfium.PdfTextPage, width: float, height: float) -> tu
     high = _band_edge(textpage, width, height * 0.93, 2.0, height)
     for share in (0.5, 0.475, 0.525, 0.45, 0.55, 0.425, 0.575):
         x = width * share
-        if textpage.get_text_bounded(left=x - 2, bottom=low, right=x + 2, top=high).strip():
+        if _has_text(textpage, x - 2, low, x + 2, high):
             continue
         # Header and footer bands are read whole, before and after the columns, whether or not a line
         # crosses the middle: a header in two parts ("HEALTH SCIENCES AUTHORITY" left, the title right)
         # would otherwise end each column's text, where no running-line check looks for it.
-        top = high if textpage.get_text_bounded(left=0, bottom=high, right=width, top=height).strip() else height
-        bottom = low if textpage.get_text_bounded(left=0, bottom=0, right=width, top=low).strip() else 0.0
+        top = high if _has_text(textpage, 0, high, width, height) else height
+        bottom = low if _has_text(textpage, 0, 0, width, low) else 0.0
         left = textpage.get_text_bounded(left=0, bottom=bottom, right=x, top=top)
         right = textpage.get_text_bounded(left=x, bottom=bottom, right=width, top=top)
         if not (_running_text(left) and _running_text(right)) or _unpaired(textpage, width, x, low, high) > 0.33:
@@ -203,6 +203,11 @@ def two_columns(textpage: pdfium.PdfTextPage, width: float, height: float) -> tu
         footer = textpage.get_text_bounded(left=0, bottom=0, right=width, top=bottom) if bottom > 0 else ""
         return tuple(t for t in (header, left, right, footer) if t.strip())
     return None
+
+
+def _has_text(textpage: pdfium.PdfTextPage, left: float, bottom: float, right: float, top: float) -> bool:
+    """Whether any visible character lies in the rectangle."""
+    return bool(textpage.get_text_bounded(left=left, bottom=bottom, right=right, top=top).strip())
 
 
 def _unpaired(textpage: pdfium.PdfTextPage, width: float, x: float, low: float, high: float,
@@ -217,8 +222,7 @@ def _unpaired(textpage: pdfium.PdfTextPage, width: float, x: float, low: float, 
     bands = []
     y = low
     while y < high:
-        bands.append((bool(textpage.get_text_bounded(left=0, bottom=y, right=x, top=y + step).strip()),
-                      bool(textpage.get_text_bounded(left=x, bottom=y, right=width, top=y + step).strip())))
+        bands.append((_has_text(textpage, 0, y, x, y + step), _has_text(textpage, x, y, width, y + step)))
         y += step
     both = [k for k, (a, b) in enumerate(bands) if a and b]
     if not both:
@@ -236,7 +240,7 @@ def _band_edge(textpage: pdfium.PdfTextPage, width: float, edge: float, step: fl
     set further off."""
 
     def has_text(a: float, b: float) -> bool:
-        return bool(textpage.get_text_bounded(left=0, bottom=min(a, b), right=width, top=max(a, b)).strip())
+        return _has_text(textpage, 0, min(a, b), width, max(a, b))
 
     gap = 10.0 * (1 if step > 0 else -1)
     while 0.0 < edge < height and (has_text(edge - 0.5, edge + 0.5) or (

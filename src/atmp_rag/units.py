@@ -29,7 +29,14 @@ from dataclasses import dataclass
 
 from atmp_rag.chunking import Section, Segmented
 from atmp_rag.models import Chunk, QuoteUnit, UnitKind
-from atmp_rag.text.content import TABLE_CAPTION, TABLE_LABEL, is_prose_line, strip_lead_noise, unit_problem
+from atmp_rag.text.content import (
+    TABLE_CAPTION,
+    TABLE_LABEL,
+    is_prose_line,
+    strip_lead_noise,
+    unit_problem,
+    whole_sentence,
+)
 from atmp_rag.text.headings import DEFINITIONS_LEAD_IN, GLOSSARY_TITLES, SMALL_WORDS, VERBS, inline_glossary_entry
 from atmp_rag.text.sentences import (
     LIST_ITEM,
@@ -168,11 +175,8 @@ def _narrow_prose(run: Sequence[str]) -> bool:
     question mark, run to six words or more and have a verb; a diagram's boxes ("Risk Review" / "Risk
     Communication") end no sentence."""
     joined = "\n".join(run)
-    words = len(joined.split())
-    whole = [joined[a:b] for a, b in split(joined)]
-    whole = [s for s in whole if s[:1].isupper() and s.rstrip()[-1:] in ".?" and len(s.split()) >= 6
-             and any(w.lower() in VERBS for w in s.split())]
-    return len(whole) >= 2 and sum(len(s.split()) for s in whole) >= 0.6 * words
+    whole = [joined[a:b] for a, b in split(joined) if whole_sentence(joined[a:b], ".?", 6)]
+    return len(whole) >= 2 and sum(len(s.split()) for s in whole) >= 0.6 * len(joined.split())
 
 
 def _cell_units(text: str, lines: list[tuple[int, int]], section: Section) -> list[_Draft]:
@@ -188,7 +192,7 @@ def _cell_units(text: str, lines: list[tuple[int, int]], section: Section) -> li
         begin = a
         for pos in starts[bisect.bisect_right(starts, a):bisect.bisect_left(starts, b)]:
             before = text[a:pos].split()
-            word = text[pos:b].split()[0] if text[pos:b].split() else ""
+            word = (text[pos:b].split(maxsplit=1) or [""])[0]
             if any(w.lower() in VERBS for w in before):
                 break
             if word[:1].isupper() and any(c.islower() for c in word) and before[-1].lower() not in SMALL_WORDS:

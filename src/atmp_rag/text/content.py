@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from atmp_rag.models import PageKind
 from atmp_rag.text.headings import (
+    MONTHS,
     SMALL_WORDS,
     VERBS,
     bare_numbered_heading,
@@ -34,7 +35,10 @@ from atmp_rag.text.headings import (
 )
 from atmp_rag.text.sentences import FROM_SUPERSCRIPT, RAISED, TO_SUPERSCRIPT, lines_with_offsets
 
-__all__ = ["classify_pages", "footnote_anchor", "footnote_start", "is_prose_line", "strip_lead_noise", "unit_problem"]
+__all__ = [
+    "classify_pages", "footnote_anchor", "footnote_start", "is_prose_line", "strip_lead_noise", "unit_problem",
+    "whole_sentence",
+]
 
 _HISTORY_TITLE = re.compile(
     r"^(?:[\dIVX.]+\s*)?(?:document|revision|change|version|amendment|publication)s?\s+(?:history|record|log)\b"
@@ -44,9 +48,7 @@ _HISTORY_TITLE = re.compile(
 #: "Document Control" / "Version control" (SFDA): a history table's title only at the top of a front page (a GMP
 #: guide's "Document control" section is body text).
 _CONTROL_TITLE = re.compile(r"^(?:document|version)\s+control\b", re.IGNORECASE)
-_MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
-          "oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
-_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b|\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b", re.IGNORECASE)
+_DATE = re.compile(rf"\b(?:{MONTHS})\b|\b(?:19|20)\d{{2}}\b|\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b", re.IGNORECASE)
 _CONTACT = re.compile(
     r"\b(?:tel(?:ephone)?|phone|fax|facsimile|e-?mail|website|web site)\b\s*[:.+]?|www\.|https?://|"
     r"[\w.-]+@[\w-]+\.\w|\+\d{1,3}[\s(]|\bp\.?\s?o\.?\s+box\b|©|\(c\)\s*(?:19|20)\d{2}|all rights reserved|"
@@ -57,7 +59,7 @@ _CONTACT = re.compile(
 _BODY_HEADING = re.compile(
     r"^(?:(?:\d{1,2}|[IVX]{1,4})\.?\s+\S|(?:chapter|section|article|part)\s+(?:\d|[IVX])|"
     # "1.1 Purpose", not a version-history row ("3.0 July 2023 Third edition")
-    rf"\d{{1,2}}(?:\.\d{{1,2}}){{1,2}}\.?\s+(?!(?:{_MONTHS})\b)[A-Z][a-z]|"
+    rf"\d{{1,2}}(?:\.\d{{1,2}}){{1,2}}\.?\s+(?!(?:{MONTHS})\b)[A-Z][a-z]|"
     r"q(?:uestion)?\s?\d{1,3}\b|"
     r"\d{1,2}\.0\s+(?:purpose|scope|introduction|background|objectives?)\b|"
     r"(?:executive\s+)?summary\b|introduction\b|scope\b|purpose\b|background\b|"
@@ -367,14 +369,21 @@ def _figure_dump(lines: Sequence[str]) -> bool:
     return words_per_line <= 4.5 and ended <= 0.25 * len(lines) and with_verb <= 0.25 * len(lines)
 
 
+def whole_sentence(text: str, ends: str = ".!?", min_words: int = 1) -> bool:
+    """`text` reads as a whole sentence: a capital start, a verb, at least `min_words` words and one of `ends`
+    at the end (a diagram's boxes, "Risk Review" / "Risk Communication", end no sentence)."""
+    words = text.split()
+    return (text[:1].isupper() and text.rstrip()[-1:] in ends and len(words) >= min_words
+            and any(w.lower() in VERBS for w in words))
+
+
 def _one_sentence(lines: Sequence[str]) -> bool:
     """The lines read as one sentence wrapped in a narrow column ("Each storage" / "location should have an" /
-    "independent power supply" / "and its own alarm system."): a capital start, a verb, mostly lower-case
-    words and a full stop at the end; a diagram's boxes are capitalised and end no sentence."""
-    words = " ".join(lines).split()
-    lower = sum(1 for w in words if w[:1].islower())
-    return (lines[0][:1].isupper() and lines[-1][-1:] in ".!?" and any(w.lower() in VERBS for w in words)
-            and lower >= 0.6 * len(words))
+    "independent power supply" / "and its own alarm system."), mostly in lower-case words; a diagram's boxes are
+    capitalised and end no sentence."""
+    joined = " ".join(lines)
+    words = joined.split()
+    return whole_sentence(joined) and sum(1 for w in words if w[:1].islower()) >= 0.6 * len(words)
 
 
 def _worked_calculation(lines: Sequence[str]) -> bool:

@@ -133,9 +133,11 @@ def is_caps(text: str) -> bool:
     return len(letters) >= 2 and sum(c.isupper() for c in letters) >= 0.9 * len(letters)
 
 
+#: Month names and their abbreviations, for case-insensitive patterns ("Nov 2025", "14 May 2026", "Sept").
+MONTHS = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
+         "oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
 #: A date at a title's start ("Nov 2025", "14 May 2026"): a table row's date cell, never a heading's title.
-_DATED = re.compile(r"(?:\d{1,2}\s+)?(?:January|February|March|April|May|June|July|August|September|October|November|"
-                    r"December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?\s+(?:19|20)\d\d\b")
+_DATED = re.compile(rf"(?:\d{{1,2}}\s+)?(?:{MONTHS})\.?\s+(?:19|20)\d\d\b", re.IGNORECASE)
 
 
 def title_ok(title: str, max_words: int = 16) -> bool:
