@@ -394,6 +394,30 @@ def test_lettered_parts_hold_numbered_questions_wrapped_or_marked_as_revised() -
     assert not any(p.startswith("A. Regulatory framework › Q2") and "B." in p for p in paths)
 
 
+def test_a_long_numbered_question_wrapped_over_three_lines_heads_its_answer() -> None:
+    """A Q&A appendix (a Japanese notification's): "Q3. …" sets the scene in a sentence before it asks and runs
+    over three lines; it heads its answer, so the answer is not cited under the question before it. A "Q4."
+    line that never ends its question within four lines heads nothing."""
+    qa = ("Appendix: Q&A\n"
+          "Q2. May lots manufactured at a research facility be used in non-clinical safety studies?\n"
+          "A2. Yes. Non-clinical studies may be conducted using lots manufactured at research scale.\n"
+          "Q3. When a product containing human T cells, such as CAR-T cells, is administered to severely\n"
+          "immunodeficient mice, the animals often develop xenogeneic graft-versus-host disease\n"
+          "(GVHD). How should tumorigenicity be evaluated in such cases?\n"
+          "A3. In NOG mice, xenogeneic GVHD usually develops within 4 to 8 weeks after administration.\n"
+          "Q4. The following lots were used in the studies of the sponsor and they were all made at\n"
+          "the research facility of the sponsor under the conditions described in section 4 of the\n"
+          "application, which were agreed with the agency at the meeting held before the submission of\n"
+          "the study reports to the agency for the purposes of the review.\n")
+    sections = sections_by_path(qa)
+    q3 = ("Appendix: Q&A › Q3. When a product containing human T cells, such as CAR-T cells, is administered to "
+          "severely immunodeficient mice, the animals often develop xenogeneic graft-versus-host disease (GVHD). "
+          "How should tumorigenicity be evaluated in such cases?")
+    assert q3 in sections
+    assert qa[sections[q3].body_start:sections[q3].end].strip().startswith("A3. In NOG mice")
+    assert not any("Q4." in p for p in sections)
+
+
 def test_unnumbered_sentence_case_subheadings_after_body_text() -> None:
     """"Repeated dose toxicity" and "Genotoxicity" on lines of their own, after body text and before a
     paragraph, head subsections of the monograph (siblings of each other); a short line right under a
@@ -471,3 +495,31 @@ def test_purpose_and_discussion_are_standard_section_names() -> None:
     body = "This procedure describes how shedding samples are collected and reported to the sponsor.\n"
     sections = sections_by_path(f"1 Purpose\n{body}2 Discussion\n{body}")
     assert {"1 Purpose", "2 Discussion"} <= set(sections)
+
+
+def test_a_table_cell_wrapped_after_a_small_word_heads_no_section_on_a_page_of_full_width_text() -> None:
+    """A WHO-style table of release tests on a page of full-width text: the method cell "Sequence-specific PCR or" /
+    "sequencing" over the next cell's first line reads like a subheading wrapped in a narrow column, but the line
+    under it is as short as a cell, not a line of the page's text, so it heads nothing and what follows stays in
+    section 4.4. In a narrow column, where every line is that short, such a wrapped title still heads a section."""
+    wide = ("4.4 Specifications and release testing\n"
+            "Specifications should be established for both the drug substance and the drug product. Table 1\n"
+            "summarizes the release tests usually expected for the final product. The acceptance criteria\n"
+            "shown are examples only; the specifications for a particular product should be justified on the\n"
+            "basis of manufacturing experience, clinical data and stability data.\n"
+            "Table 1\nRelease tests for rAAV drug product (examples)\n"
+            "Quality attribute Example method Example acceptance criterion\n"
+            "Identity (vector\ngenome)\nSequence-specific PCR or\nsequencing\nMatches the expected transgene and\n"
+            "regulatory elements.\n"
+            "Residual host cell DNA in products made in HEK293 cells should be limited to no more than 10 ng\n"
+            "per dose, and the median fragment size should be reduced to below 200 base pairs in all cases.\n")
+    assert set(sections_by_path(wide)) == {"", "4.4 Specifications and release testing"}
+    narrow = ("5. Clinical aspects\n"
+              "The first administration to humans should be\n"
+              "planned with the nonclinical data in mind.\n"
+              "Dose escalation in\nfirst-in-human trials\n"
+              "First-in-human trials of cell and gene\n"
+              "therapy products should start at a dose\n"
+              "supported by the animal studies and should\n"
+              "increase in steps agreed in the protocol.\n")
+    assert "5. Clinical aspects › Dose escalation in first-in-human trials" in sections_by_path(narrow)

@@ -1232,3 +1232,64 @@ def test_a_charts_axis_ticks_are_no_table() -> None:
     assert "Operating above the upper limit of the design space can cause excessive impurity formation, while " \
            "operating below the lower limit of the design space can result in excessive particle attrition." \
            in {" ".join(u.text.split()) for u in units}
+
+
+def test_a_wrapped_row_label_of_a_series_starts_its_row() -> None:
+    """An FDA-style table of risk tiers (label, examples, activities): "Tier 2 (low to" / "moderate risk)" is the
+    next label of the series "Tier 1 …", wrapped in its column over the cell's short first line. It starts a
+    row: the cells after it are cited with their own tier, not the tier before (the activities of tier 2 had
+    been cited with "Tier 1 (low risk)"), and the example cell, a phrase without a verb wrapped four words to a
+    line, is a quote, not a diagram's text. Cells of a table of values read into each other ("… resistance gene"
+    / "Report result; …") are no such phrase."""
+    from atmp_rag.units import _wrapped_phrase
+
+    page = [
+        "3.1 Risk assessment",
+        "You may use a tiered classification system to assign a level of risk to each material and to determine "
+        "the",
+        "extent of qualification needed, as shown in Table 1 below for the materials used in manufacture.",
+        "Table 1. Example of a Tiered Risk Classification",
+        "Risk Tier Examples Recommended Qualification Activities",
+        "Tier 1 (low risk) Licensed biologics and approved drugs",
+        "intended for human use, such as",
+        "U.S.-licensed human serum albumin.",
+        "Confirm identity on receipt; review the",
+        "certificate of analysis (CoA); assess the impact",
+        "of the material on the process.",
+        "Tier 2 (low to",
+        "moderate risk)",
+        "Well-characterized reagents",
+        "manufactured under current good",
+        "manufacturing practice (CGMP) for use",
+        "as ancillary materials, such as",
+        "recombinant cytokines produced in",
+        "animal-free systems.",
+        "Tier 1 activities, plus functional testing and",
+        "supplier qualification, such as a questionnaire",
+        "or audit.",
+        "Tier 3 (moderate",
+        "risk)",
+        "Reagents not intended for therapeutic",
+        "use, such as research-grade monoclonal",
+        "antibodies and growth factors produced",
+        "in media containing animal components.",
+        "Tier 2 activities, plus testing for sterility,",
+        "mycoplasma, and endotoxin; evaluation of",
+        "adventitious agent risk; consider replacing with",
+        "a higher-grade material.",
+        "You should justify the tier assigned to each material in your submission, and you should reassess the",
+        "assignment whenever the supplier, grade, or source of the material changes.",
+    ]
+    units = {" ".join(u.text.split()): " ".join(u.context.split()) for u in _text_units(["\n".join(page)], "fda")}
+    assert units["Tier 1 activities, plus functional testing and supplier qualification, such as a questionnaire "
+                 "or audit."] == "Tier 2 (low to moderate risk)"
+    assert units["Well-characterized reagents manufactured under current good manufacturing practice (CGMP) for use "
+                 "as ancillary materials, such as recombinant cytokines produced in animal-free systems."] \
+        == "Tier 2 (low to moderate risk)"
+    assert units["Confirm identity on receipt; review the certificate of analysis (CoA); assess the impact of the "
+                 "material on the process."] == "Tier 1 (low risk)"
+    assert units["Tier 2 activities, plus testing for sterility, mycoplasma, and endotoxin; evaluation of "
+                 "adventitious agent risk; consider replacing with a higher-grade material."] \
+        == "Tier 3 (moderate risk)"
+    assert not _wrapped_phrase("DNA qPCR for the plasmid\nbackbone, including the\nkanamycin resistance gene\n"
+                               "Report result; limits justified.")

@@ -34,6 +34,7 @@ here and the quotable units of `units.py` are cut from them.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import re
@@ -48,6 +49,7 @@ from atmp_rag.text.headings import (
     GLOSSARY_TABLE_HEADER,
     GLOSSARY_TITLES,
     HARD_CAPS,
+    Q_ITEM_MAX_WORDS,
     Q_ITEM_START,
     REFERENCE_TITLES,
     SMALL_WORDS,
@@ -297,8 +299,56 @@ def _answered_questions(lines: Sequence[tuple[int, str]]) -> dict[int, Heading]:
     return found if len(found) >= QA_MIN_QUESTIONS else {}
 
 
+def _wrapped_question(lines: Sequence[tuple[int, str]], i: int) -> tuple[Heading | None, int | None]:
+    """The numbered question that starts at line `i` ("Q3. When a product containing human T cells …") and
+    ends on one of the next three lines (the first to hold a question mark), and how many lines it takes;
+    (None, None) when no line ends it or a blank line or the length limit comes first."""
+    parts = [lines[i][1].strip()]
+    for k in range(i + 1, min(i + 4, len(lines))):
+        line = lines[k][1].strip()
+        if not line:
+            break
+        parts.append(line)
+        if len(" ".join(parts).split()) > Q_ITEM_MAX_WORDS:
+            break
+        if "?" in line:
+            cand = detect_heading(" ".join(parts))
+            return (cand, len(parts)) if cand is not None and cand.kind == "question" else (None, None)
+    return None, None
+
+
 #: Bare-numbered title lines "1 …", "2 …", "3 …" in order that make them a document's sections.
 BARE_SEQUENCE_MIN = 3
+
+
+def _page_at(starts: Sequence[int], offset: int) -> int:
+    """The start offset of the page holding `offset`, from the sorted page starts (0 before the first)."""
+    k = bisect.bisect_right(starts, offset)
+    return starts[k - 1] if k else 0
+
+
+def _page_measures(lines: Sequence[tuple[int, str]], starts: Sequence[int]) -> dict[int, float]:
+    """Each page's measure (by its start offset, `starts` sorted): the median length of its lines of eight words
+    or more, the width its running text is set in (a column's on a two-column page)."""
+    lengths: dict[int, list[int]] = {}
+    for offset, line in lines:
+        if len(line.split()) >= 8:
+            lengths.setdefault(_page_at(starts, offset), []).append(len(line.strip()))
+    return {page: float(sorted(v)[len(v) // 2]) for page, v in lengths.items()}
+
+
+def _paragraph_below(below: Sequence[str], measure: float) -> bool:
+    """The lines under a title wrapped in a narrow column are a paragraph: its first line is as wide as the
+    page's running text (`measure`, from `_page_measures`), or it runs on over two more lines of about its
+    width (a paragraph in the narrow column). Under "Sequence-specific PCR or" / "sequencing" in a table on a
+    page of full-width text, "Matches the expected transgene and" / "regulatory elements." is the next cell."""
+    if not below:
+        return False
+    width = len(below[0].strip())
+    if width >= 0.6 * measure:
+        return True
+    more = [len(line.strip()) for line in below[1:3]]
+    return len(more) == 2 and all(0.7 * width <= w <= 1.5 * width for w in more)
 
 
 def _bare_sequence(lines: Sequence[tuple[int, str]]) -> dict[int, Heading]:
@@ -326,6 +376,8 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
     lines = lines_with_offsets(g)
     questions = _answered_questions(lines)
     bare = _bare_sequence(lines)
+    starts = sorted(page_starts)
+    measure = _page_measures(lines, starts)
     state = _PathState()
     sections: list[Section] = [Section(path=[], start=0, end=len(g), body_start=0)]
     prev_closed = True  # the previous non-blank line ended a sentence (or was a heading)
@@ -392,8 +444,10 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
                 heading, joined = cand, 2
         if heading is None and nxt and prev_closed and not follows_heading and state.glossary_level is None \
                 and state.references_level is None and len(following) > 1 \
-                and (wrapped := wrapped_subheading(line, nxt, following[1])) is not None:
-            heading, joined = wrapped, 2  # "Dose escalation in" / "first-in-human trials" in a narrow column
+                and (wrapped := wrapped_subheading(line, nxt, following[1])) is not None \
+                and _paragraph_below(following[1:], measure.get(_page_at(starts, offset), 0.0)):
+            # "Dose escalation in" / "first-in-human trials" in a narrow column (`_paragraph_below`).
+            heading, joined = wrapped, 2
         if heading is None and nxt and lines[i + 1][1].strip() and re.match(r"\s*\d+(?:\.\d+)*\.?\s+\S", line):
             # "5.2.3 Qualification of Source or Starting Materials for" + "Biotechnological/Biological Drug
             # Substances": a numbered title cut after a small word reads as a heading only when joined.
@@ -403,13 +457,10 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
                 if cand is not None else None
             if cut is not None and cut.kind == "numbered" and continues_heading(cut, nxt, after):
                 heading, joined = cand, 2
-        if heading is None and nxt and lines[i + 1][1].strip() and Q_ITEM_START.match(line) \
-                and "?" not in line and len(nxt.split()) <= 15:
+        if heading is None and Q_ITEM_START.match(line) and "?" not in line:
             # "Q3: Can a simplified IMPD be submitted for an ATMP that already holds a marketing" +
-            # "authorisation?": a numbered question wrapped onto a second line.
-            cand = detect_heading(f"{line.strip()} {nxt.strip()}")
-            if cand is not None and cand.kind == "question":
-                heading, joined = cand, 2
+            # "authorisation?": a numbered question wrapped onto the next lines, up to the one that ends it.
+            heading, joined = _wrapped_question(lines, i)
         if heading is not None and heading.kind != "numbered" and " ".join(line.split()) in table_headers:
             # A table's header row repeated on the page it continues on ("Requirement Expectation") heads
             # no section: under its caption it was the table's first line.

@@ -22,6 +22,7 @@ how many candidates were dropped and why.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -64,7 +65,7 @@ class _Draft:
     context: tuple[int, int] | None = None
     context_tail: tuple[int, int] | None = None  # more of the context elsewhere (a glossary term's wrapped tail)
     rest: tuple[int, int, int] | None = None  # a list's items beyond the quote: start, end, count
-    cell: bool = False  # a sentence of a table cell in a narrow column (a checklist's question is its content)
+    cell: bool = False  # a sentence of a table's cell, read row by row (a checklist's question is its content)
 
 
 @dataclass
@@ -313,7 +314,7 @@ def _label_units(text: str, lines: list[tuple[int, int]], table: LabelTable, sec
                 pieces[-1] = (pieces[-1][0], b)  # "… dose levels;" + "vehicle and … controls.": one phrase list
             else:
                 pieces.append((a, b))
-        drafts.extend(_Draft(UnitKind.sentence, a, b, section, context=label) for a, b in pieces)
+        drafts.extend(_Draft(UnitKind.sentence, a, b, section, context=label, cell=True) for a, b in pieces)
     return drafts
 
 
@@ -546,6 +547,15 @@ def _section_drafts(text: str, section: Section, max_list_chars: int, max_table_
     return _body_units(text, section, start, end, max_list_chars, max_table_chars, dropped, page_tops)
 
 
+def _wrapped_phrase(text: str) -> bool:
+    """One phrase or sentence wrapped over narrow lines: it ends with a full stop or semicolon, and no line
+    starts with a capital unless the line before it ended a sentence. (A capital after an unfinished line is
+    the next cell of the row read into this one: "… kanamycin resistance gene" / "Report result; …".)"""
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    return bool(lines) and lines[-1][-1:] in ".;" and all(
+        not line[:1].isupper() or before[-1:] in ".;:" for before, line in itertools.pairwise(lines))
+
+
 def _title_like_lines(text: str) -> bool:
     """Lines that end no sentence and hold none: a title block, not a sentence with a footer glued on."""
     # A footnote marker may follow the full stop ("… to humans.1", "… (42 U.S.C. 262).¹").
@@ -574,7 +584,10 @@ def build_units(seg: Segmented, chunks: Sequence[Chunk], max_list_chars: int = 9
                 dropped["list lead-in is a fragment"] += 1
                 continue
             problem = unit_problem(text[start:d.end], d.kind.value)
-            if problem == "a question, not a statement" and d.cell:
+            if d.cell and (problem == "a question, not a statement"
+                           or (problem == "figure text" and _wrapped_phrase(text[start:d.end]))):
+                # A cell of a table read row by row: its question is a checklist's content, and its phrase
+                # wrapped in a narrow column ("Well-characterized reagents" / "manufactured under …") no diagram.
                 problem = None
             if problem is None and d.kind is UnitKind.sentence and _title_like_lines(text[start:d.end]) \
                     and (not section.path or not units):

@@ -22,6 +22,7 @@ __all__ = [
     "GLOSSARY_TITLES",
     "HARD_CAPS",
     "NUMBERED_ENTRY",
+    "Q_ITEM_MAX_WORDS",
     "Q_ITEM_START",
     "REFERENCE_TITLES",
     "Heading",
@@ -173,6 +174,29 @@ def title_ok(title: str, max_words: int = 16) -> bool:
     return True
 
 
+#: Words and characters a numbered question of a Q&A document may run to (over three or four lines).
+Q_ITEM_MAX_WORDS, _Q_ITEM_MAX_CHARS = 60, 420
+
+
+def _numbered_question(text: str) -> Heading | None:
+    """ "Q1: What is …?", "Question 3 – Is …?": a Q&A document's numbered question, as the heading of its answer.
+
+    The label and the final question mark say it is a question, so it may be long and may set the scene in a
+    sentence of its own before it asks ("Q3. When CAR-T cells are given to immunodeficient mice, the animals
+    develop GVHD. How should tumorigenicity be evaluated?"); it must start with a capital, end with its only
+    question mark and not start with a date (a Q&A table's row).
+    """
+    m = _Q_ITEM.match(text)
+    if m is None:
+        return None
+    title = m.group("title").strip()
+    if len(title) > _Q_ITEM_MAX_CHARS or len(title.split()) > Q_ITEM_MAX_WORDS or title.count("?") != 1 \
+            or not title.lstrip("\"'“‘(")[:1].isupper() or _DATED.match(title):
+        return None
+    number = f"{m.group('word')}{'' if m.group('word') == 'Q' else ' '}{m.group('num')}"
+    return Heading(number=number, title=title, level=2, kind="question", text=text)
+
+
 def detect_heading(line: str) -> Heading | None:
     """Classify one line as a heading, or None.
 
@@ -185,6 +209,8 @@ def detect_heading(line: str) -> Heading | None:
     unless its title is in capitals.
     """
     text = " ".join(line.split())
+    if (question := _numbered_question(text)) is not None:
+        return question  # (it may be long: a Q&A document's question wrapped over several lines)
     if not text or len(text) > 130:
         return None
 
@@ -211,11 +237,6 @@ def detect_heading(line: str) -> Heading | None:
         # A step of a procedure ("Step 1 – Pre-submission meeting") or a case study ("Case 2: …"): a subsection of
         # the section describing them, the next one its sibling.
         return Heading(number=m.group("num"), title=m.group("title"), level=2, kind="label", text=text)
-    m = _Q_ITEM.match(text)
-    if m and _QUESTION_TITLE.match(m.group("title")) and title_ok(m.group("title")):
-        number = f"{m.group('word')}{'' if m.group('word') == 'Q' else ' '}{m.group('num')}"
-        return Heading(number=number, title=m.group("title"), level=2, kind="question", text=text)
-
     m = _PAREN_ITEM.match(text)
     if m:
         title = m.group("title")

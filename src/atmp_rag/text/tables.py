@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from atmp_rag.text.content import TABLE_CAPTION, TABLE_LABEL
-from atmp_rag.text.headings import VERBS, detect_heading, table_glossary_entry
+from atmp_rag.text.headings import SMALL_WORDS, VERBS, detect_heading, table_glossary_entry
 
 __all__ = ["LabelRow", "LabelTable", "is_caption", "label_table"]
 
@@ -78,9 +78,11 @@ def _label_line(line: str) -> bool:
     return 0 < len(words) <= 3 and line.rstrip()[-1] not in ".;:!?," and not any(w.lower() in VERBS for w in words)
 
 
-def _row_start(texts: Sequence[str], j: int) -> LabelRow | None:
-    """A row starting at line `j`: the label and the cell's first words on one line, or a label of up to
-    three short lines over a capitalised cell line of five words or more. `last` is set by the caller."""
+def _row_start(texts: Sequence[str], j: int, series: str = "") -> LabelRow | None:
+    """A row starting at line `j`: the label and the cell's first words on one line, a label of up to
+    three short lines over a capitalised cell line of five words or more, or (`series`: the first word of the
+    first row's label) the next label of the series wrapped in its column (`_series_row`). `last` is set by
+    the caller."""
     line = texts[j]
     entry = table_glossary_entry(line)
     if entry is not None and len(entry[0].split()) <= _MAX_LABEL_WORDS:
@@ -90,6 +92,8 @@ def _row_start(texts: Sequence[str], j: int) -> LabelRow | None:
         return None
     if (heading := detect_heading(line)) is not None and heading.kind in ("annex", "part", "roman", "numbered"):
         return None  # "Appendix Glossary" after the table's last row opens a section, it labels no row
+    if series and (row := _series_row(texts, j, series)) is not None:
+        return row
     for m in range(1, 4):
         if j + m >= len(texts) or not _label_line(texts[j + m - 1]):
             return None
@@ -99,6 +103,35 @@ def _row_start(texts: Sequence[str], j: int) -> LabelRow | None:
             if len(label.split()) <= _MAX_LABEL_WORDS:
                 return LabelRow((j, 0), (j + m - 1, len(texts[j + m - 1].rstrip())), (j + m, 0), j + m)
             return None
+    return None
+
+
+#: The number of a row label in a series ("Tier 2", "Grade B", "Class III", "Phase 1"), after its first word.
+_SERIES_NUMBER = re.compile(r"^(?:\d{1,2}[a-z]?|[A-Z]|[IVX]{1,4})[.:)]?$")
+
+
+def _series_row(texts: Sequence[str], j: int, series: str) -> LabelRow | None:
+    """The next label of a series of row labels ("Tier 1 (low risk)", … "Tier 2 (low to" / "moderate risk)"),
+    wrapped in its column over the cell's first line ("Well-characterized reagents", too short for a row start
+    of its own): the label goes on while a parenthesis is open or a line ends with a small word, for at most
+    three lines, and the cell starts on the next line with a capital. Without it the row is read into the row
+    before, and its cell is cited with the wrong label."""
+    words = texts[j].split()
+    if len(words) < 2 or words[0] != series or not _SERIES_NUMBER.match(words[1]):
+        return None
+    label = ""
+    for m in range(3):
+        if j + m + 1 >= len(texts):
+            return None
+        line = texts[j + m].strip()
+        label = f"{label} {line}".strip()
+        if line[-1:] in ".;:!?," or any(w.lower() in VERBS for w in line.split()):
+            return None
+        if label.count("(") <= label.count(")") and line.split()[-1].lower() not in SMALL_WORDS:
+            cell = texts[j + m + 1].strip()
+            if not cell[:1].isupper() or len(label.split()) > 2 * _MAX_LABEL_WORDS:
+                return None
+            return LabelRow((j, 0), (j + m, len(texts[j + m].rstrip())), (j + m + 1, 0), j + m + 1)
     return None
 
 
@@ -131,7 +164,8 @@ def label_table(texts: Sequence[str], k: int) -> LabelTable | None:
         if closed and is_caption(line) and j + 1 < len(texts) and " ".join(texts[j + 1].split()) == header:
             j += 2  # "Table 1 (continued)" and its header
             continue
-        row = _row_start(texts, j) if closed and not TABLE_LABEL.match(line.strip()) else None
+        series = texts[rows[0].label_start[0]].split()[0] if rows else ""
+        row = _row_start(texts, j, series) if closed and not TABLE_LABEL.match(line.strip()) else None
         if row is not None:
             rows.append(row)
             j = row.last
