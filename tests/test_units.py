@@ -1293,3 +1293,8 @@ def test_a_wrapped_row_label_of_a_series_starts_its_row() -> None:
         == "Tier 3 (moderate risk)"
     assert not _wrapped_phrase("DNA qPCR for the plasmid\nbackbone, including the\nkanamycin resistance gene\n"
                                "Report result; limits justified.")
+    # A cell's sentence that starts with the series' word is no label, however its lines end.
+    from atmp_rag.text.tables import _series_row
+
+    assert _series_row(["Tier 1 activities, plus", "Supplier qualification by audit."], 0, "Tier") is None
+    assert _series_row(["Tier 2", "Supplier qualification by audit."], 0, "Tier") is not None

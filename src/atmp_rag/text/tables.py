@@ -125,8 +125,9 @@ def _series_row(texts: Sequence[str], j: int, series: str) -> LabelRow | None:
             return None
         line = texts[j + m].strip()
         label = f"{label} {line}".strip()
-        if line[-1:] in ".;:!?," or any(w.lower() in VERBS for w in line.split()):
-            return None
+        name = " ".join(line.split()[2:]) if m == 0 else line  # (past "Tier 2." / "Grade B:")
+        if any(mark in name for mark in ",;:!?.") or any(w.lower() in VERBS for w in line.split()):
+            return None  # a name, not a cell's sentence ("Tier 1 activities, plus functional testing and")
         if label.count("(") <= label.count(")") and line.split()[-1].lower() not in SMALL_WORDS:
             cell = texts[j + m + 1].strip()
             if not cell[:1].isupper() or len(label.split()) > 2 * _MAX_LABEL_WORDS:
