@@ -49,7 +49,6 @@ from atmp_rag.text.headings import (
     GLOSSARY_TABLE_HEADER,
     GLOSSARY_TITLES,
     HARD_CAPS,
-    Q_ITEM_MAX_WORDS,
     Q_ITEM_START,
     REFERENCE_TITLES,
     SMALL_WORDS,
@@ -302,15 +301,13 @@ def _answered_questions(lines: Sequence[tuple[int, str]]) -> dict[int, Heading]:
 def _wrapped_question(lines: Sequence[tuple[int, str]], i: int) -> tuple[Heading | None, int | None]:
     """The numbered question that starts at line `i` ("Q3. When a product containing human T cells …") and
     ends on one of the next three lines (the first to hold a question mark), and how many lines it takes;
-    (None, None) when no line ends it or a blank line or the length limit comes first."""
+    (None, None) when no line ends it, a blank line comes first or it is too long (`detect_heading`)."""
     parts = [lines[i][1].strip()]
     for k in range(i + 1, min(i + 4, len(lines))):
         line = lines[k][1].strip()
         if not line:
             break
         parts.append(line)
-        if len(" ".join(parts).split()) > Q_ITEM_MAX_WORDS:
-            break
         if "?" in line:
             cand = detect_heading(" ".join(parts))
             return (cand, len(parts)) if cand is not None and cand.kind == "question" else (None, None)

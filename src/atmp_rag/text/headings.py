@@ -22,7 +22,6 @@ __all__ = [
     "GLOSSARY_TITLES",
     "HARD_CAPS",
     "NUMBERED_ENTRY",
-    "Q_ITEM_MAX_WORDS",
     "Q_ITEM_START",
     "REFERENCE_TITLES",
     "Heading",
@@ -175,7 +174,7 @@ def title_ok(title: str, max_words: int = 16) -> bool:
 
 
 #: Words and characters a numbered question of a Q&A document may run to (over three or four lines).
-Q_ITEM_MAX_WORDS, _Q_ITEM_MAX_CHARS = 60, 420
+_Q_ITEM_MAX_WORDS, _Q_ITEM_MAX_CHARS = 60, 420
 
 
 def _numbered_question(text: str) -> Heading | None:
@@ -190,7 +189,7 @@ def _numbered_question(text: str) -> Heading | None:
     if m is None:
         return None
     title = m.group("title").strip()
-    if len(title) > _Q_ITEM_MAX_CHARS or len(title.split()) > Q_ITEM_MAX_WORDS or title.count("?") != 1 \
+    if len(title) > _Q_ITEM_MAX_CHARS or len(title.split()) > _Q_ITEM_MAX_WORDS or title.count("?") != 1 \
             or not title.lstrip("\"'“‘(")[:1].isupper() or _DATED.match(title):
         return None
     number = f"{m.group('word')}{'' if m.group('word') == 'Q' else ' '}{m.group('num')}"

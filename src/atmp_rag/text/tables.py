@@ -156,6 +156,7 @@ def label_table(texts: Sequence[str], k: int) -> LabelTable | None:
     rows: list[LabelRow] = []
     closed = True
     width = 0  # the longest line of a cell so far: the cell column's width in characters
+    series = ""  # the first word of the first row's label, which the next labels of a series share
     j = k + 2
     while j < len(texts):
         line = texts[j]
@@ -165,9 +166,10 @@ def label_table(texts: Sequence[str], k: int) -> LabelTable | None:
         if closed and is_caption(line) and j + 1 < len(texts) and " ".join(texts[j + 1].split()) == header:
             j += 2  # "Table 1 (continued)" and its header
             continue
-        series = texts[rows[0].label_start[0]].split()[0] if rows else ""
         row = _row_start(texts, j, series) if closed and not TABLE_LABEL.match(line.strip()) else None
         if row is not None:
+            if not rows:
+                series = texts[row.label_start[0]].split()[0]  # the first label's word ("Tier 1 …")
             rows.append(row)
             j = row.last
             width = max(width, len(texts[j].strip()) - row.cell_start[1])
