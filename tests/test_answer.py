@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from atmp_rag.answer import Answerer, quote_text, verify_quote, verify_unit
 from atmp_rag.models import Answer, Status
+from atmp_rag.text.lexical import coverage
 
 Q9 = "ich-q9-quality-risk-management-2005"
 Q5C = "ich-q5c-stability-biotech-products-1995"
@@ -385,6 +386,42 @@ def test_naming_the_document_neither_raises_nor_lowers_the_coverage_abstention_r
     assert named.features["coverage"] == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize(("question", "asked"), [
+    ("Our liquid biologic is filled in vials with rubber stoppers. Should some stability samples be stored upside "
+     "down?", "Should some stability samples be stored upside down?"),
+    ("We make an API by fermentation. Who may enter the cell bank room? And must entry be logged?",
+     "Who may enter the cell bank room? And must entry be logged?"),
+    ("What is the PDE of TBA?", None),  # one sentence
+    ("What is the PDE of TBA? And its class?", None),  # questions only: nothing to leave out
+    ("Stability testing of frozen products, e.g. cell therapies.", None),  # no question at all
+])
+def test_the_asked_part_of_a_question_leaves_out_the_situation_stated_before_it(question: str,
+                                                                                 asked: str | None) -> None:
+    from atmp_rag.answer import asked_part
+
+    assert asked_part(question) == asked
+
+
+def test_a_situation_stated_before_the_question_does_not_lower_the_coverage_abstention_reads(answerer,
+                                                                                           store) -> None:
+    """The Q5C sentence on storing liquid products inverted covers "Should some stability samples be stored upside
+    down or on their side?" as much after the asker's "We are a small start-up company preparing our first
+    submission next spring." as without it: the situation's words, which the answer need not repeat, no longer
+    dilute it (they had, from 0.14 to 0.05, below any abstention threshold's reach)."""
+    asked = "Should some stability samples be stored upside down or on their side?"
+    scenario = "We are a small start-up company preparing our first submission next spring. " + asked
+    unit = next(u for u in store.units if "inverted or horizontal position" in " ".join(u.text.split()))
+    passages = [store.passage(unit.chunk_ids[0])]
+
+    def gold(question: str):
+        _, cands = answerer.candidates(question, passages)
+        return next(c for c in cands if c.unit.unit_id == unit.unit_id)
+
+    alone, after = gold(asked), gold(scenario)
+    whole = coverage(answerer.query_terms(scenario), answerer.unit_tokens(after.row))
+    assert after.own_coverage == pytest.approx(alone.own_coverage) and after.own_coverage > 2 * whole
+
+
 def test_off_topic_question_abstains(answerer, retriever) -> None:
     a = ask(answerer, retriever, "Who won the football world cup in 2018?")
     assert a.abstained and not a.citations
@@ -425,3 +462,21 @@ def test_cite_cli_formats(session_settings, session_index, store) -> None:
     assert item["number"] == "ICH Q5C"
     assert CliRunner().invoke(app, ["cite", chunk.chunk_id, "--format", "docx"], env=env).exit_code == 2
     assert CliRunner().invoke(app, ["cite", "no-such-chunk"], env=env).exit_code == 1
+
+
+def test_a_scope_section_is_background_unless_the_question_asks_about_the_document(answerer, retriever) -> None:
+    """Units under a heading of the document's scope, background or purpose are marked as setting out what the
+    document covers (a scorer signal, fitted on dev): a scope's list of the materials a guidance covers shares a
+    question's nouns without stating a requirement. A question about the document itself ("Does the guideline
+    cover …?") is answered there, so for it the mark is off."""
+    passages = retriever.retrieve("scope of the stability guideline new drug substances and products", k=5).passages
+    for question, marked in (("How long should long-term stability studies of a new drug substance last?", 1.0),
+                             ("Does the stability guideline cover biotechnological products?", 0.0)):
+        _, cands = answerer.candidates(question, passages)
+        scope = [c for c in cands if any("scope" in h.lower() for h in c.unit.section_path)]
+        others = [c for c in cands if not any(w in " ".join(c.unit.section_path).lower()
+                                              for w in ("scope", "introduction", "background", "objective",
+                                                        "purpose", "preamble", "foreword"))]
+        assert scope and others
+        assert {c.features["background_unasked"] for c in scope} == {marked}
+        assert {c.features["background_unasked"] for c in others} == {0.0}

@@ -1298,3 +1298,49 @@ def test_a_wrapped_row_label_of_a_series_starts_its_row() -> None:
 
     assert _series_row(["Tier 1 activities, plus", "Supplier qualification by audit."], 0, "Tier") is None
     assert _series_row(["Tier 2", "Supplier qualification by audit."], 0, "Tier") is not None
+
+
+def test_a_table_of_three_columns_continued_on_the_next_page_lends_no_row_its_neighbours_label(
+        tmp_path: Path) -> None:
+    """A WHO-style release-test table (attribute, method, criterion) continued under "Table 1 continued" and
+    its repeated header: the text layer interleaves the three columns' lines, so a row's label cannot be told
+    from its cells. It is no table of labels and prose: the row "Residual helper virus or" / "baculovirus" had
+    been cited with the label "Residual plasmid" of the row above, and "Residual host cell DNA" cut to
+    "Residual host cell". Every row is still quoted, starting with its own label."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import plain_pdf
+
+    pages = [
+        ["4.4 Specifications and release testing",
+         "Specifications should be established for both the drug substance and the drug product, and the",
+         "acceptance criteria should be justified on the basis of manufacturing experience and clinical data.",
+         "Table 1",
+         "Release tests for rAAV drug product (examples)",
+         "Quality attribute\tExample method\tExample acceptance criterion",
+         "Appearance\tVisual inspection\tClear, colourless solution."],
+        ["Table 1 continued",
+         "Quality attribute\tExample method\tExample acceptance criterion",
+         "Residual host cell DNA\tqPCR for a host-specific\tNot more than 10 ng per dose;",
+         "\tsequence\tfragments below 200 base pairs.",
+         "Residual plasmid DNA\tqPCR for the plasmid\tReport result; limits justified.",
+         "\tbackbone, including the",
+         "\tkanamycin resistance gene",
+         "Residual helper virus or\tInfectivity assay and qPCR\tNot detected.",
+         "baculovirus",
+         "Sterility\tPharmacopoeial sterility test\tNo growth.",
+         "Mycoplasma\tCulture method or validated\tNot detected.",
+         "\tnucleic acid amplification test",
+         "5. Nonclinical evaluation",
+         "The nonclinical programme should address the biodistribution of the vector in relevant species."],
+    ]
+    seg = segment("who", extract_pages(plain_pdf(tmp_path / "who.pdf", pages), "who"))
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 80, 10, 10))
+    rows = {"Residual host cell DNA", "Residual plasmid DNA", "Residual helper virus or\nbaculovirus", "Sterility",
+            "Mycoplasma"}
+    labelled = [(u.context, u.text) for u in built.units if u.context]
+    assert not [(c, t) for c, t in labelled if any(r.startswith(c.split()[0]) for r in rows)], labelled
+    helper = [u for u in built.units if "Infectivity assay" in u.text]
+    assert helper and all("Residual helper virus or" in u.text for u in helper)
+    assert not any(u.context.startswith("Residual host cell") and u.text.startswith("DNA") for u in built.units)

@@ -48,7 +48,7 @@ from atmp_rag.embed import Embedder
 from atmp_rag.models import Answer, Citation, PageSpan, Passage, QuoteUnit, Status, UnitKind
 from atmp_rag.store import IndexStore, definition_keys, term_key
 from atmp_rag.text.lexical import QueryTerms, coverage
-from atmp_rag.text.sentences import RAISED
+from atmp_rag.text.sentences import RAISED, split
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,16 @@ FEATURES = (
     "dense", "dense_rel", "coverage", "coverage_rel", "section_coverage", "passage_rank", "passage_dense",
     "passage_score_rel", "retrieved", "definition_match", "defines_term", "term_exact", "numeric_match", "type_match",
     "rare_hit", "bigrams", "first_in_section", "is_list", "table_for_value", "is_item", "is_definition", "log_words",
-    "bm25", "neighbor_coverage", "neighbor_dense", "section_dense",
+    "bm25", "neighbor_coverage", "neighbor_dense", "section_dense", "background_unasked",
 )
+#: Headings of a document's setting out (its scope, background, purpose): what it covers, not what it requires.
+_BACKGROUND_HEADING = re.compile(r"\b(?:scope|background|introduction|purpose|objectives?|foreword|preamble)\b",
+                                 re.IGNORECASE)
+#: A question about the document itself (which guideline, what it covers or applies to, its purpose), which
+#: its setting-out sections answer.
+_ASKS_ABOUT_DOCUMENT = re.compile(
+    r"\b(?:guidelines?|guidances?|documents?|scope|background|introduction|purpose|objectives?|apply|applies|"
+    r"applicable|application|cover|covers|covered|excluded|exempt)\b", re.IGNORECASE)
 #: Questions asking for a quantity: a unit holding a number is more likely to answer them.
 #: Words after a definition question's term that narrow it to what it is a quantity of ("… for TBA?").
 _QUALIFIER = re.compile(r"\s*(?:for|of|in|at|during|under|when|after|before)\s+\S", re.IGNORECASE)
@@ -211,6 +219,19 @@ def evidence_score(top_dense: float, best_coverage: float) -> float:
     return 0.5 * max(0.0, top_dense) + 0.5 * best_coverage
 
 
+def asked_part(question: str) -> str | None:
+    """The sentences of a question that ask ("… ? "), when others state the asker's situation ("Our cell product
+    only keeps for a couple of days, so it has to be given before the sterility test is finished. What can we
+    base lot release on?"); None for a question of one sentence or of questions only.
+
+    The situation's words (how long the product keeps, who the asker is) need not appear in the text that
+    answers: abstention also reads how well the asked part is covered (see `Answerer.candidates`).
+    """
+    spans = split(question)
+    asked = [question[a:b] for a, b in spans if question[a:b].rstrip().endswith("?")]
+    return " ".join(asked) if asked and len(asked) < len(spans) else None
+
+
 def is_definition_question(question: str) -> bool:
     """Whether the question asks what a term means."""
     return bool(DEFINITION_QUESTION.match(question.strip()))
@@ -309,6 +330,7 @@ class _DocFeatures:
     has_digit: list[bool]
     first_in_section: list[bool]
     neighbors: list[list[int]]  # unit rows
+    background: list[bool]  # under a heading of the document's scope, background or purpose
     section_of: list[int]  # index into `centroids`
     centroids: np.ndarray  # normalised mean vector of each section's units
 
@@ -402,6 +424,7 @@ class Answerer:
             neighbors=[[rows.start + j for j in (i - 1, i + 1)
                         if 0 <= j < len(units) and units[j].section_path == u.section_path]
                        for i, u in enumerate(units)],
+            background=[any(_BACKGROUND_HEADING.search(h) for h in u.section_path) for u in units],
             section_of=section_of,
             centroids=centroids,
         )
@@ -499,6 +522,13 @@ class Answerer:
         # Paul-Ehrlich-Institut charge …?"), nor does a unit fail to answer for not repeating its name.
         unnamed = {f.lo: {t: w for t, w in terms.items() if t not in f.doc_tokens} or terms for f, _ in feats.values()}
         own = [coverage(unnamed[feats[r][0].lo], feats[r][0].tokens[feats[r][1]]) for r in rows]
+        if (asked := asked_part(question)) is not None and (asked_terms := self.query_terms(asked)):
+            # A question after a statement of the asker's situation: a unit that covers what is asked covers
+            # the question (the situation's words dragged scenario questions below the abstention threshold).
+            named = {f.lo: {t: w for t, w in asked_terms.items() if t not in f.doc_tokens} or asked_terms
+                     for f, _ in feats.values()}
+            own = [max(o, coverage(named[feats[r][0].lo], feats[r][0].tokens[feats[r][1]]))
+                   for o, r in zip(own, rows, strict=True)]
         total_idf = sum(terms.values()) or 1.0
         # Dense similarity of every neighbour in one product, and each section's, instead of per candidate.
         neighbors = {r: f.neighbors[i] for r, (f, i) in feats.items()}
@@ -514,6 +544,7 @@ class Answerer:
         term_pattern = _defines_pattern(asked_term(question)) if definitional else None
         numeric = bool(NUMERIC_QUESTION.search(question))
         wanted = [unit_re for q_re, unit_re in ANSWER_TYPES if q_re.search(question)]
+        about_document = _ASKS_ABOUT_DOCUMENT.search(question) is not None
         rarest = max(terms.values(), default=0.0) or 1.0
         q_bigrams = _bigrams([t for t in self.tokenizer.one(question) if t in terms])
         top_score = max((p.score for p in top), default=0.0) or 1.0
@@ -561,6 +592,9 @@ class Answerer:
                 "neighbor_coverage": max((coverage(terms, self.unit_tokens(j)) for j in neighbors[row]), default=0.0),
                 "neighbor_dense": max((around_dense.get(j, 0.0) for j in neighbors[row]), default=0.0),
                 "section_dense": section_dense.get(section_key[row], 0.0),
+                # A scope section's list of the materials or products a guidance covers shares a question's
+                # nouns ("… irradiated murine embryonic fibroblasts") without saying what is required of them.
+                "background_unasked": float(f.background[u] and not about_document),
             }
             out.append(Candidate(row, unit, p, features, own_coverage=own[i]))
         return terms, out

@@ -72,6 +72,16 @@ def _header(line: str) -> str | None:
     return text
 
 
+def _columns(header: str) -> int:
+    """How many columns a header line in sentence case names: one per capitalised word ("Quality attribute
+    Example method Example acceptance criterion": 3), acronyms aside ("Type of ATMP Considerations": 2). A header
+    in title case ("Test Method Acceptance Criterion") does not tell its columns apart: 2, the least a table has."""
+    words = header.split()
+    if not any(w[:1].islower() and w.lower() not in SMALL_WORDS for w in words):
+        return 2
+    return max(2, sum(1 for w in words if w[:1].isupper() and not w.isupper()))
+
+
 def _label_line(line: str) -> bool:
     """A line of a label wrapped in its narrow column: at most three words, no verb, no sentence end."""
     words = line.split()
@@ -146,12 +156,17 @@ def _cell_line(line: str, width: int) -> bool:
 def label_table(texts: Sequence[str], k: int) -> LabelTable | None:
     """The table of labels and prose whose caption is line `k` of `texts` (non-blank lines), or None.
 
-    Under the caption, a line of column headers; then rows, each starting after a line that ended a
+    Under the caption, a line of two column headers; then rows, each starting after a line that ended a
     sentence; the lines after a row's start until the next start are its cell. The caption and headers
     repeated after a page break are skipped. A line after a finished row that starts no row ends the
     table, as does a caption of another table. At least two rows make a table.
     """
     if k + 3 >= len(texts) or not is_caption(texts[k]) or (header := _header(texts[k + 1])) is None:
+        return None
+    if _columns(header) > 2:
+        # A label and the cells of two or more columns ("Residual host cell DNA qPCR for a host-specific" over
+        # "Not more than 10 ng per dose"): the text layer interleaves the columns' lines, so a row's label
+        # cannot be told from its cells and a wrapped label was cited with the row above's.
         return None
     rows: list[LabelRow] = []
     closed = True
