@@ -525,9 +525,9 @@ class Answerer:
         if (asked := asked_part(question)) is not None and (asked_terms := self.query_terms(asked)):
             # A question after a statement of the asker's situation: a unit that covers what is asked covers
             # the question (the situation's words dragged scenario questions below the abstention threshold).
-            named = {f.lo: {t: w for t, w in asked_terms.items() if t not in f.doc_tokens} or asked_terms
-                     for f, _ in feats.values()}
-            own = [max(o, coverage(named[feats[r][0].lo], feats[r][0].tokens[feats[r][1]]))
+            asked_unnamed = {f.lo: {t: w for t, w in asked_terms.items() if t not in f.doc_tokens} or asked_terms
+                             for f, _ in feats.values()}
+            own = [max(o, coverage(asked_unnamed[feats[r][0].lo], feats[r][0].tokens[feats[r][1]]))
                    for o, r in zip(own, rows, strict=True)]
         total_idf = sum(terms.values()) or 1.0
         # Dense similarity of every neighbour in one product, and each section's, instead of per candidate.
