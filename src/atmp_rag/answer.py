@@ -520,15 +520,16 @@ class Answerer:
         # Abstention reads the unit's own words for the question's terms other than those naming its document:
         # naming a document of the corpus says nothing of whether it answers ("What fee does the
         # Paul-Ehrlich-Institut charge …?"), nor does a unit fail to answer for not repeating its name.
-        unnamed = {f.lo: {t: w for t, w in terms.items() if t not in f.doc_tokens} or terms for f, _ in feats.values()}
-        own = [coverage(unnamed[feats[r][0].lo], feats[r][0].tokens[feats[r][1]]) for r in rows]
+        def own_coverage(wanted: dict[str, float]) -> list[float]:
+            unnamed = {f.lo: {t: w for t, w in wanted.items() if t not in f.doc_tokens} or wanted
+                       for f, _ in feats.values()}
+            return [coverage(unnamed[feats[r][0].lo], feats[r][0].tokens[feats[r][1]]) for r in rows]
+
+        own = own_coverage(terms)
         if (asked := asked_part(question)) is not None and (asked_terms := self.query_terms(asked)):
             # A question after a statement of the asker's situation: a unit that covers what is asked covers
             # the question (the situation's words dragged scenario questions below the abstention threshold).
-            asked_unnamed = {f.lo: {t: w for t, w in asked_terms.items() if t not in f.doc_tokens} or asked_terms
-                             for f, _ in feats.values()}
-            own = [max(o, coverage(asked_unnamed[feats[r][0].lo], feats[r][0].tokens[feats[r][1]]))
-                   for o, r in zip(own, rows, strict=True)]
+            own = [max(o, a) for o, a in zip(own, own_coverage(asked_terms), strict=True)]
         total_idf = sum(terms.values()) or 1.0
         # Dense similarity of every neighbour in one product, and each section's, instead of per candidate.
         neighbors = {r: f.neighbors[i] for r, (f, i) in feats.items()}
