@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from atmp_rag.answer import Answerer, quote_text, verify_quote, verify_unit
+from atmp_rag.answer import Answerer, Assessment, Candidate, quote_text, verify_quote, verify_unit
 from atmp_rag.models import Answer, Status
 from atmp_rag.text.lexical import coverage
 
@@ -204,6 +204,51 @@ def test_answer_quotes_the_gold_sentence_on_its_page(answerer, retriever, store)
     assert c.page_labels == [store.labels[(Q5C, 8)]]
     assert c.file == f"{Q5C}.pdf" and c.reference == "ICH Q5C" and c.section
     assert f"[{c.n}]" in a.answer
+
+
+def _unit_at(store, doc_id: str, page: int, opening: str) -> tuple[int, object]:
+    """The row and unit of the sentence of `doc_id` that starts on `page` with `opening`."""
+    for row, unit in enumerate(store.units):
+        if unit.doc_id == doc_id and unit.pages[0] == page and " ".join(unit.text.split()).startswith(opening):
+            return row, unit
+    raise AssertionError(f"no unit of {doc_id} p{page} opens with {opening!r}")
+
+
+def _candidate(retriever, row: int, unit, score: float) -> Candidate:
+    """A candidate of `unit` with a passage that holds it, as `Answerer.candidates` makes them."""
+    found = retriever.retrieve(" ".join(unit.text.split()), k=10).passages
+    passage = next(p for p in found if p.chunk.chunk_id in unit.chunk_ids)
+    return Candidate(row, unit, passage, {}, score=score)
+
+
+def test_a_lead_sentence_that_leans_back_is_quoted_from_where_its_thought_starts(answerer, retriever,
+                                                                                 store) -> None:
+    # Q5C 5: "With only a few exceptions, however, the shelf-lives … . Therefore, the guidance is based upon …
+    # . This takes into account …": two sentences lean back, so the quote starts two sentences earlier.
+    row, unit = _unit_at(store, Q5C, 9, "This takes into account the fact that degradation")
+    [lead] = answerer.select(Assessment({}, [_candidate(retriever, row, unit, 0.6)]))
+    text = " ".join(lead.unit.text.split())
+    assert text.startswith("With only a few exceptions, however, the shelf-lives"), text
+    assert " ".join(unit.text.split()) in text and "Therefore, the guidance is based upon" in text
+    assert verify_unit(store, lead.unit) and lead.unit.pages == [9]
+    [citation] = answerer.cite([lead])
+    assert citation.pages == [9] and verify_quote(store, Q5C, [9], citation.quote)
+
+
+def test_a_neighbour_sentence_on_the_previous_page_joins_the_quote_across_the_page_break(answerer, retriever,
+                                                                                         store) -> None:
+    # Q1A: a sentence ends page 11 ("… within acceptance criteria.") and the next opens page 12.
+    row, unit = _unit_at(store, Q1A, 12, "The nature of any degradation relationship will determine")
+    previous = store.units[row - 1]
+    assert previous.pages == [11] and " ".join(previous.text.split()).endswith("within acceptance criteria.")
+    ranked = [_candidate(retriever, row, unit, 0.6), _candidate(retriever, row - 1, previous, 0.4)]
+    lead = answerer.select(Assessment({}, ranked))[0]
+    assert lead.unit.pages == [11, 12] and [s.page for s in lead.unit.spans] == [11, 12]
+    assert verify_unit(store, lead.unit)
+    text = " ".join(lead.unit.text.split())
+    assert text.startswith(" ".join(previous.text.split())) and " ".join(unit.text.split()) in text
+    [citation] = answerer.cite([lead])
+    assert citation.pages == [11, 12] and verify_quote(store, Q1A, [11, 12], citation.quote)
 
 
 def test_answer_text_is_the_quotes_with_markers(answerer, retriever) -> None:

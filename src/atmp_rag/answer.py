@@ -708,36 +708,66 @@ class Answerer:
         return chosen
 
     def _extend(self, best: Candidate, assessment: Assessment, max_words: int = 90) -> Candidate:
-        """The best sentence joined with an adjacent sentence of its paragraph that completes it.
+        """The best sentence joined with the adjacent sentences of its paragraph that complete it.
 
-        A neighbour is taken when it continues the thought ("It should include…", "However, …") or
-        the scorer rates it at least half as likely to answer; the quote stays one verbatim range of
-        one page. Either way the result reads on its own instead of starting with a dangling "It".
+        A neighbour is taken when the quote would otherwise start or stop mid-thought (the first sentence
+        leans back, "In this case, …", "These parameters …"; the next one continues, "It should include…",
+        "However, …") or when the scorer rates it at least half as likely to answer. Growing stops at
+        `max_words`, at a section's end, and at anything but a sentence; a sentence running over a page
+        break joins like any other. The quote stays one verbatim range of the text, so it reads on its own.
         """
-        unit = best.unit
-        if unit.kind is not UnitKind.sentence or len(unit.spans) != 1:
+        if best.unit.kind is not UnitKind.sentence:
             return best
         units = self.store.units
         prob = {c.row: c.score for c in assessment.ranked}
+
+        def wanted(row: int) -> bool:
+            return prob.get(row, 0.0) >= 0.5 * best.score
+
         lo = hi = best.row
-        if lo > 0 and _adjacent(units[lo - 1], unit) and (
-                _ANAPHOR.match(unit.text) or prob.get(lo - 1, 0.0) >= 0.5 * best.score):
+        words = len(best.unit.text.split())
+        while lo > 0 and self._adjacent(units[lo - 1], units[lo]) and (
+                _ANAPHOR.match(units[lo].text) or wanted(lo - 1)):
+            if words + len(units[lo - 1].text.split()) > max_words:
+                break
             lo -= 1
-        if hi + 1 < len(units) and _adjacent(unit, units[hi + 1]) and (
-                _ANAPHOR.match(units[hi + 1].text) or prob.get(hi + 1, 0.0) >= 0.5 * best.score):
+            words += len(units[lo].text.split())
+        while hi + 1 < len(units) and self._adjacent(units[hi], units[hi + 1]) and (
+                _ANAPHOR.match(units[hi + 1].text) or wanted(hi + 1)):
+            if words + len(units[hi + 1].text.split()) > max_words:
+                break
             hi += 1
+            words += len(units[hi].text.split())
         if lo == hi:
             return best
-        first, last = units[lo], units[hi]
-        page = self.store.page(unit.doc_id, unit.spans[0].page)
-        start, end = first.spans[0].start, last.spans[0].end
-        if page is None or end > len(page.text) or len(page.text[start:end].split()) > max_words:
+        spans: list[PageSpan] = []
+        for row in range(lo, hi + 1):
+            for s in units[row].spans:
+                if spans and spans[-1].page == s.page:
+                    spans[-1] = PageSpan(page=s.page, start=spans[-1].start, end=s.end)
+                else:
+                    spans.append(s)
+        text = _span_text(self.store, best.unit.doc_id, spans)
+        if text is None:
             return best
-        merged = unit.model_copy(update={
-            "text": page.text[start:end], "spans": [PageSpan(page=unit.spans[0].page, start=start, end=end)],
-            "unit_id": f"{first.unit_id}+{last.ordinal - first.ordinal}",
-        })
+        first, last = units[lo], units[hi]
+        merged = best.unit.model_copy(update={
+            "text": text, "spans": spans, "unit_id": f"{first.unit_id}+{last.ordinal - first.ordinal}"})
         return replace(best, unit=merged)
+
+    def _adjacent(self, a: QuoteUnit, b: QuoteUnit) -> bool:
+        """`b` is the sentence right after sentence `a` in the same section, on the same page or across a
+        page break (`a` ends its page, `b` starts the next)."""
+        if not (a.doc_id == b.doc_id and a.kind is b.kind is UnitKind.sentence
+                and a.section_path == b.section_path):
+            return False
+        end, start = a.spans[-1], b.spans[0]
+        if end.page == start.page:
+            return 0 <= start.start - end.end <= 2
+        if start.page != end.page + 1 or start.start > 2:
+            return False
+        page = self.store.page(a.doc_id, end.page)
+        return page is not None and len(page.text) - end.end <= 2
 
     def _redundant(self, a: Candidate, b: Candidate, vectors: np.ndarray) -> bool:
         """Overlapping text, most words shared, or nearly the same meaning."""
@@ -773,13 +803,6 @@ class Answerer:
             "section": unit.section or base.section, "context": unit.context, "note": unit.note,
             "kind": unit.kind.value, "unit_id": unit.unit_id, "spans": list(unit.spans),
         })
-
-
-def _adjacent(a: QuoteUnit, b: QuoteUnit) -> bool:
-    """`b` is the sentence right after sentence `a` on the same page and in the same section."""
-    return (a.doc_id == b.doc_id and a.kind is b.kind is UnitKind.sentence and a.section_path == b.section_path
-            and len(a.spans) == len(b.spans) == 1 and a.spans[0].page == b.spans[0].page
-            and 0 <= b.spans[0].start - a.spans[0].end <= 2)
 
 
 def _term_then(term: str, lead: str, verbs: str) -> re.Pattern[str] | None:
