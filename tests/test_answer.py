@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from atmp_rag.answer import Answerer, Assessment, Candidate, quote_text, verify_quote, verify_unit
-from atmp_rag.models import Answer, Status
+from atmp_rag.models import Answer, Status, UnitKind
 from atmp_rag.text.lexical import coverage
 
 Q9 = "ich-q9-quality-risk-management-2005"
@@ -465,6 +465,46 @@ def test_a_situation_stated_before_the_question_does_not_lower_the_coverage_abst
     alone, after = gold(asked), gold(scenario)
     whole = coverage(answerer.query_terms(scenario), answerer.unit_tokens(after.row))
     assert after.own_coverage == pytest.approx(alone.own_coverage) and after.own_coverage > 2 * whole
+
+
+def test_a_situation_stated_before_the_question_does_not_lower_a_units_ranking_coverage(answerer, store) -> None:
+    """Ranking reads the same coverage as abstention: every unit covers the scenario question at least as well as
+    it covers the asking sentence alone, so the sentence that answers what is asked is not outranked by one
+    that repeats the situation's words."""
+    asked = "Should some stability samples be stored upside down or on their side?"
+    scenario = "We are a small start-up company preparing our first submission next spring. " + asked
+    unit = next(u for u in store.units if "inverted or horizontal position" in " ".join(u.text.split()))
+    passages = [store.passage(unit.chunk_ids[0])]
+    alone = {c.row: c.features["coverage"] for c in answerer.candidates(asked, passages)[1]}
+    after = {c.row: c.features["coverage"] for c in answerer.candidates(scenario, passages)[1]}
+    # (the units closest to each question's vector join both; the passage's own units are common to both)
+    common = alone.keys() & after.keys()
+    assert len(common) >= 3 and all(after[r] >= alone[r] - 1e-9 for r in common)
+    gold = next(r for r in alone if store.units[r].unit_id == unit.unit_id)
+    named = answerer._features(gold)[0].doc_tokens  # the ranking signal counts the document's name as covered
+    whole = coverage(answerer.query_terms(scenario), answerer.unit_tokens(gold) | named)
+    assert after[gold] > 2 * whole
+
+
+def test_numbers_in_the_situation_do_not_make_the_question_ask_for_a_value(answerer, retriever) -> None:
+    """ "Our long-term study runs at 25°C/60% RH and we saw a significant change at 40°C/75% RH. What additional
+    study is expected?" asks for a study, not for a condition: Q1A's table of storage conditions, which shares
+    the situation's numbers, must not lead as the answer to a value question would (it did)."""
+    question = ("Our long-term stability study runs at 25°C/60% RH and we saw a significant change at 40°C/75% RH. "
+                "What additional study is expected?")
+    retrieval = retriever.retrieve(question, k=5)
+    _, cands = answerer.candidates(question, retrieval.passages, retrieval.query_vector)
+    assert any(c.unit.kind is UnitKind.table for c in cands)
+    assert not any(c.features["table_for_value"] or c.features["numeric_match"] for c in cands)
+    a = answerer.answer(question, retrieval.passages, query_vector=retrieval.query_vector)
+    first = a.citations[0]
+    assert first.kind == UnitKind.sentence.value and first.doc_id == Q1A, first.quote
+    assert "additional testing at the intermediate storage condition" in " ".join(first.quote.split())
+    # Asked for the condition itself, the question does want a value.
+    value = "What is the intermediate storage condition for a study at 25°C/60% RH?"
+    retrieval = retriever.retrieve(value, k=5)
+    _, cands = answerer.candidates(value, retrieval.passages, retrieval.query_vector)
+    assert any(c.features["table_for_value"] for c in cands)
 
 
 def test_off_topic_question_abstains(answerer, retriever) -> None:

@@ -526,7 +526,10 @@ class Answerer:
             return [coverage(unnamed[feats[r][0].lo], feats[r][0].tokens[feats[r][1]]) for r in rows]
 
         own = own_coverage(terms)
-        if (asked := asked_part(question)) is not None and (asked_terms := self.query_terms(asked)):
+        asked = asked_part(question)
+        if asked is not None and (asked_terms := self.query_terms(asked)):
+            covers = [max(c, coverage(asked_terms, feats[r][0].tokens[feats[r][1]] | feats[r][0].doc_tokens))
+                      for c, r in zip(covers, rows, strict=True)]
             # A question after a statement of the asker's situation: a unit that covers what is asked covers
             # the question (the situation's words dragged scenario questions below the abstention threshold).
             own = [max(o, a) for o, a in zip(own, own_coverage(asked_terms), strict=True)]
@@ -543,9 +546,13 @@ class Answerer:
                                  strict=True)) if qvec is not None and sections else {}
         best_dense, best_cover = float(max(dense)), max(covers)
         term_pattern = _defines_pattern(asked_term(question)) if definitional else None
-        numeric = bool(NUMERIC_QUESTION.search(question))
-        wanted = [unit_re for q_re, unit_re in ANSWER_TYPES if q_re.search(question)]
-        about_document = _ASKS_ABOUT_DOCUMENT.search(question) is not None
+        # What kind of answer is wanted is said by the asking sentences: "the cells have to be infused before
+        # the 14-day sterility culture is finished. If that culture later comes back positive, what are we
+        # expected to do and how fast?" asks for an action and a deadline, not for the 14 days.
+        asking = asked or question
+        numeric = bool(NUMERIC_QUESTION.search(asking))
+        wanted = [unit_re for q_re, unit_re in ANSWER_TYPES if q_re.search(asking)]
+        about_document = _ASKS_ABOUT_DOCUMENT.search(asking) is not None
         rarest = max(terms.values(), default=0.0) or 1.0
         q_bigrams = _bigrams([t for t in self.tokenizer.one(question) if t in terms])
         top_score = max((p.score for p in top), default=0.0) or 1.0
