@@ -11,7 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from atmp_rag.answer import Answerer, Assessment, Candidate, quote_text, verify_quote, verify_unit
+from atmp_rag.answer import (
+    ANSWER_TYPES,
+    NUMERIC_QUESTION,
+    Answerer,
+    Assessment,
+    Candidate,
+    quote_text,
+    verify_quote,
+    verify_unit,
+)
 from atmp_rag.models import Answer, Status, UnitKind
 from atmp_rag.text.lexical import coverage
 
@@ -505,6 +514,24 @@ def test_numbers_in_the_situation_do_not_make_the_question_ask_for_a_value(answe
     retrieval = retriever.retrieve(value, k=5)
     _, cands = answerer.candidates(value, retrieval.passages, retrieval.query_vector)
     assert any(c.features["table_for_value"] for c in cands)
+
+
+@pytest.mark.parametrize(("question", "value", "when"), [
+    ("At what time points should participants have their blood checked for replication-competent virus?", True,
+     True),
+    ("pre-CTA meeting request lead time BRDD maximum number of questions", True, True),
+    ("If that culture later comes back positive, what are we expected to do and how fast?", True, True),
+    ("What quantity of reserve sample should be kept for each API batch?", True, False),
+    ("How long should long-term stability testing cover at the time of submission?", True, False),
+    ("What should a sponsor do to validate an electronic data capture system used in a trial?", False, False),
+    ("Which ICH guideline covers residual solvents?", False, False),
+])
+def test_questions_for_a_value_or_a_time_are_told_apart(question: str, value: bool, when: bool) -> None:
+    """The answer-type signals: a question for a value favours units holding a number (and tables), one for a
+    time or deadline units saying when ("within", "before", "months")."""
+    assert bool(NUMERIC_QUESTION.search(question)) is value
+    when_type = ANSWER_TYPES[1][0]
+    assert bool(when_type.search(question)) is when
 
 
 def test_off_topic_question_abstains(answerer, retriever) -> None:

@@ -76,7 +76,8 @@ _ASKS_ABOUT_DOCUMENT = re.compile(
 #: Words after a definition question's term that narrow it to what it is a quantity of ("… for TBA?").
 _QUALIFIER = re.compile(r"\s*(?:for|of|in|at|during|under|when|after|before)\s+\S", re.IGNORECASE)
 NUMERIC_QUESTION = re.compile(
-    r"\b(?:how (?:many|much|long|often|old|large|frequently)|temperatures?|limits?|concentrations?|levels?|"
+    r"\b(?:how (?:many|much|long|often|old|large|frequently|fast|soon|quickly)|time ?points?|timelines?|"
+    r"lead times?|deadlines?|quantity|quantities|number of|temperatures?|limits?|concentrations?|levels?|"
     r"percentage|amount|duration|periods?|frequency|intervals?|thresholds?|values?|pde|permitted daily exposure|"
     r"storage conditions?|minimum|maximum|at least|ppm|°c|mg|days?|weeks?|months?|years?)\b|%",
     re.IGNORECASE,
@@ -87,7 +88,8 @@ ANSWER_TYPES = (
                 r"\bresponsible for\b", re.IGNORECASE),
      re.compile(r"\b(?:sponsor|investigator|monitor|irb|iec|committee|board|management|quality unit|manufacturer|"
                 r"applicant|holder|responsib\w*|person|personnel|authority|authorities)\b", re.IGNORECASE)),
-    (re.compile(r"\bhow (?:often|frequently|soon|quickly)\b|\bwhen (?:should|must|is|are|do|does)\b|\bdeadline\b",
+    (re.compile(r"\bhow (?:often|frequently|soon|quickly|fast)\b|\bwhen (?:should|must|is|are|do|does)\b|\bdeadline\b|"
+                r"\bby when\b|\bat what (?:time|times|stage|point)\b|\btime ?points?\b|\btimelines?\b|\blead time\b",
                 re.IGNORECASE),
      re.compile(r"\b(?:annual\w*|every|at least|prior to|before|after|within|promptly|immediately|periodic\w*|"
                 r"frequen\w*|times?|days?|weeks?|months?|years?|intervals?)\b", re.IGNORECASE)),
