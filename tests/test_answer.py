@@ -516,6 +516,44 @@ def test_numbers_in_the_situation_do_not_make_the_question_ask_for_a_value(answe
     assert any(c.features["table_for_value"] for c in cands)
 
 
+def test_numbers_in_a_condition_do_not_make_the_question_ask_for_a_value(answerer, retriever) -> None:
+    """The same case asked in one sentence, the situation as a condition ("If …, what …?"): the clause that asks
+    says what kind of answer is wanted, so Q1A's table of storage conditions is no value answer here either (on
+    the test split, "If the excipients and API each comply with solvent limits, do we still have to test the
+    finished drug product …?" was answered with Q3C's table of acetonitrile contents; now with its scope section)."""
+    question = ("If our long-term stability study runs at 25°C/60% RH and we saw a significant change at 40°C/75% RH, "
+                "what additional study is expected?")
+    retrieval = retriever.retrieve(question, k=5)
+    _, cands = answerer.candidates(question, retrieval.passages, retrieval.query_vector)
+    assert any(c.unit.kind is UnitKind.table for c in cands)
+    assert not any(c.features["table_for_value"] or c.features["numeric_match"] for c in cands)
+    # The condition alone, asked as a question, does want values.
+    value = "At what conditions does our long-term stability study run, 25°C/60% RH or 30°C/65% RH?"
+    retrieval = retriever.retrieve(value, k=5)
+    _, cands = answerer.candidates(value, retrieval.passages, retrieval.query_vector)
+    assert any(c.features["table_for_value"] for c in cands)
+
+
+@pytest.mark.parametrize(("question", "asking"), [
+    ("If the excipients and API each comply with solvent limits, do we still have to test the finished product?",
+     "do we still have to test the finished product?"),
+    ("When the interests of science conflict with the well-being of participants, which should prevail?",
+     "which should prevail?"),
+    ("Once a batch has failed at 40°C, how long is the intermediate study?", "how long is the intermediate study?"),
+    # "When" asking, not setting a condition: the whole question
+    ("When should the intermediate condition at 30°C be tested?", "When should the intermediate condition at 30°C "
+                                                                   "be tested?"),
+    # a condition without an asking clause after its comma
+    ("If stored at 5°C, for example, the product?", "If stored at 5°C, for example, the product?"),
+    ("Our product keeps 2 days. What can we base lot release on?", "What can we base lot release on?"),
+    ("What is the PDE of TBA?", "What is the PDE of TBA?"),
+])
+def test_the_clauses_that_ask_say_what_kind_of_answer_is_wanted(question: str, asking: str) -> None:
+    from atmp_rag.answer import asking_clauses
+
+    assert asking_clauses(question) == asking
+
+
 @pytest.mark.parametrize(("question", "value", "when"), [
     ("At what time points should participants have their blood checked for replication-competent virus?", True,
      True),
