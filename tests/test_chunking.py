@@ -270,6 +270,44 @@ def test_real_q9_section_paths(real_pages: dict[str, list[Page]]) -> None:
     assert not any(p and p[0].startswith("1. What") for p in (c.section_path for c in chunks))
 
 
+def test_real_e6_addendum_boxes_stay_in_their_sections(real_pages: dict[str, list[Page]]) -> None:
+    """ICH E6(R2) marks each box of text its revision added with "ADDENDUM" on a line of its own: the box is
+    part of the section it stands in (5.18.3, not "5.18.3 … › ADDENDUM"), and "5. SPONSOR" is not glued to
+    the label of the box below it (it read "5. SPONSOR ADDENDUM" on every citation of section 5)."""
+    chunks = chunk_pages("e6", real_pages["ich-e6-r2-gcp-2016.pdf"], words)
+    paths = [c.section_path for c in chunks]
+    assert not any("ADDENDUM" in title for path in paths for title in path)
+    box = next(c for c in chunks if "risk-based approach to monitoring" in " ".join(c.text.split()))
+    assert box.section_path == ["5. SPONSOR", "5.18 Monitoring", "5.18.3 Extent and Nature of Monitoring"]
+    records = next(c for c in chunks if "4.9.0 The investigator/institution" in " ".join(c.text.split()))
+    assert records.section_path[-1] == "4.9 Records and Reports"
+
+
+def test_a_call_out_label_is_no_section_and_no_part_of_a_quote() -> None:
+    """A box labelled "ADDENDUM" or "NOTE:" on a line of its own, after body text or right under a heading: its
+    text stays in the section around it, and no unit starts with the label."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.units import build_units
+
+    text = ("5. SPONSOR\nADDENDUM\n5.0 Quality Management\n"
+            "The sponsor should implement a system to manage quality throughout all stages of the trial.\n"
+            "5.2 Contract Research Organization (CRO)\n"
+            "5.2.1 A sponsor may transfer any or all of the sponsor's trial-related duties to a CRO.\n"
+            "ADDENDUM\nThe sponsor should ensure oversight of any trial-related duties carried out on its behalf.\n"
+            "5.3 Medical Expertise\nThe sponsor should designate appropriately qualified medical personnel.\n"
+            "NOTE:\nThis note applies to every trial site of the sponsor.\n")
+    paths = list(sections_by_path(text))
+    assert "5. SPONSOR › 5.0 Quality Management" in paths and "5. SPONSOR › 5.3 Medical Expertise" in paths
+    assert not any("ADDENDUM" in p or "NOTE" in p for p in paths)
+    seg = segment("d", [Page(doc_id="d", number=1, text=text)])
+    built = build_units(seg, chunk_segmented(seg, words, 60, 10, 5))
+    oversight = next(u for u in built.units if "ensure oversight" in u.text)
+    assert oversight.text.startswith("The sponsor should ensure oversight")
+    assert oversight.section_path[-1] == "5.2 Contract Research Organization (CRO)"
+    note = next(u for u in built.units if "every trial site" in u.text)
+    assert note.text.startswith("This note applies") and note.section_path[-1] == "5.3 Medical Expertise"
+
+
 @pytest.mark.integration  # the real encoder's tokenizer
 def test_real_tokenizer_budget(real_pages: dict[str, list[Page]]) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -60,6 +60,7 @@ from atmp_rag.text.headings import (
     detect_heading,
     glossary_term,
     inline_glossary_entry,
+    is_callout_label,
     is_caps,
     listed_title,
     long_title,
@@ -563,6 +564,20 @@ def _sections(g: str, page_starts: frozenset[int] = frozenset(), listed: frozens
                 break
             else:
                 break
+        if heading.kind == "caps" and is_callout_label(text) and state.glossary_level is None:
+            # A call-out's label: the box's text continues the section it stands in (its path unchanged).
+            end_line = lines[i + consumed - 1]
+            current = sections[-1]
+            if not g[current.body_start:offset].strip():
+                current.body_start = end_line[0] + len(end_line[1])  # right under the heading: its body starts below
+            else:
+                current.end = offset
+                sections.append(Section(path=state.path(), start=offset, end=len(g),
+                                        body_start=end_line[0] + len(end_line[1]), soft=state.soft_only(),
+                                        kind=current.kind if current.kind != "entry" else "body"))
+            prev_closed = after_heading = True
+            i += consumed
+            continue
         kind = _push_heading(state, heading, text, key, under=stacked and heading.kind == "label")
         if key is not None and len(key) == 1 and re.match(r"\d{1,2}\s", heading.text):
             state.bare_top = True

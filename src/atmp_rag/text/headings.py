@@ -30,6 +30,7 @@ __all__ = [
     "detect_heading",
     "glossary_term",
     "inline_glossary_entry",
+    "is_callout_label",
     "is_caps",
     "is_section_name",
     "number_key",
@@ -429,6 +430,16 @@ def _title_case(line: str) -> bool:
     return bool(significant) and all(w[0].isupper() for w in significant)
 
 
+#: A call-out's label on a line of its own ("ADDENDUM" over each box of text ICH E6(R2) added, "NOTE"): it marks
+#: the box, not a section, so the text under it stays in the section around it.
+_CALLOUT_LABEL = re.compile(r"(?:ADDENDUM|NOTE|N\.\s?B\.|NB)\s*:?")
+
+
+def is_callout_label(line: str) -> bool:
+    """Whether `line` is only a call-out box's label ("ADDENDUM", "NOTE:")."""
+    return _CALLOUT_LABEL.fullmatch(" ".join(line.split())) is not None
+
+
 def continues_heading(heading: Heading, next_line: str, following: str = "") -> bool:
     """Whether `next_line` is the wrapped rest of `heading`'s title.
 
@@ -438,7 +449,7 @@ def continues_heading(heading: Heading, next_line: str, following: str = "") -> 
     by the start of a sentence or another heading ("…Selection for Semi-Synthetic" + "Drug Substances").
     """
     nxt = " ".join(next_line.split())
-    if not nxt or len(nxt) > 90 or not heading.title:
+    if not nxt or len(nxt) > 90 or not heading.title or is_callout_label(nxt):
         return False
     other = detect_heading(nxt)
     if other is not None and other.kind != "caps":
