@@ -1342,3 +1342,37 @@ def test_a_table_of_three_columns_continued_on_the_next_page_lends_no_row_its_ne
     helper = [u for u in built.units if "Infectivity assay" in u.text]
     assert helper and all("Residual helper virus or" in u.text for u in helper)
     assert not any(u.context.startswith("Residual host cell") and u.text.startswith("DNA") for u in built.units)
+
+
+def test_a_call_out_boxs_label_starts_no_quote_on_a_generated_pdf(tmp_path: Path) -> None:
+    """A "NOTE" box the heading rules do not read as a heading, and an "ADDENDUM (date) – title" line over an
+    inserted box: the label is never the start of a unit (quotes had read "NOTE Because of the short shelf
+    life …" and "ADDENDUM (March 2025) – Final product RCL testing … Where the vector lot …"), while "NOTE:"
+    opening a sentence on its own line is the sentence's."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import plain_pdf
+
+    page = [
+        "4.4 Microbiological safety testing",
+        "Sterility should be tested according to Ph. Eur. 2.6.27 on the final product of every batch.",
+        "Bacterial endotoxins should be tested according to Ph. Eur. 2.6.14.",
+        "NOTE",
+        "Because of the short shelf life of some CAR-T products, the Regulator accepts release of a batch on the",
+        "basis of a negative 48-hour interim sterility read.",
+        "4.5 Replication-competent lentivirus",
+        "The final product should be tested for replication-competent lentivirus by a cell-culture assay.",
+        "ADDENDUM (March 2025) – Final product RCL testing in closed automated systems",
+        "Where the vector lot has been tested for RCL, a VSV-G qPCR test may replace the culture assay.",
+        "NOTE: The sponsor should keep retained samples of every lot for the culture assay.",
+    ]
+    pages = extract_pages(plain_pdf(tmp_path / "boxes.pdf", [page]), "boxes")
+    seg = segment("boxes", pages)
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 200, 10, 10))
+    starts = [u.text.split()[0] for u in built.units]
+    assert "NOTE" not in starts and "ADDENDUM" not in starts, starts
+    texts = [" ".join(u.text.split()) for u in built.units]
+    assert any(t.startswith("Because of the short shelf life") for t in texts)
+    assert any(t.startswith("Where the vector lot has been tested for RCL") for t in texts)
+    assert any(t.startswith("NOTE: The sponsor should keep retained samples") for t in texts)

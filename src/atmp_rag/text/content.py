@@ -97,6 +97,9 @@ _OPENERS = frozenset({
     "many", "other"})
 _BLANK = re.compile(r"_{3,}|\.{8,}\s*$")
 _URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
+#: A call-out box's label opening a line, alone ("NOTE", "ADDENDUM") or before the box's title ("ADDENDUM (March
+#: 2025) – Final product RCL testing in closed automated systems").
+_CALLOUT_START = re.compile(r"^(?:ADDENDUM|NOTE|N\.\s?B\.|NB)\b:?")
 _CAPTION = re.compile(r"^(?:figure|fig\.|table|diagram|chart|scheme)\s+[\dA-Z]{1,4}[a-z]?\s*[:.–-]", re.IGNORECASE)
 #: A table's label at the start of a line: "Table 1", "TABLE 4.", "Tab. A2"; or an unnumbered "Table. Examples
 #: of test items" (Japanese notices in translation). The number is a digit or a capital ("Table of …" is no label).
@@ -210,7 +213,7 @@ def classify_pages(texts: Sequence[str], toc: Sequence[bool]) -> list[PageKind]:
 
 def strip_lead_noise(text: str, start: int, end: int, preamble: bool = False) -> int:
     """A new start for text[start:end] past a footnote-marker line, a web address on a line of its own, or
-    the tail of a wrapped heading or a box's label.
+    the tail of a wrapped heading or a box's label ("Key points", "NOTE", "ADDENDUM (March 2025) – …").
 
     "1\\nweight variation…" loses its "1" line, "1 Samples should…" its "1 ";
     "Drug Substances\\nIf an isolated intermediate…" loses
@@ -234,7 +237,12 @@ def strip_lead_noise(text: str, start: int, end: int, preamble: bool = False) ->
         rest = text[nl + 1:end].lstrip()
         if not rest:
             return start
-        if _FOOTNOTE_LINE.match(first) or _URL_LINE.match(first):
+        callout = _CALLOUT_START.match(first)
+        if _FOOTNOTE_LINE.match(first) or _URL_LINE.match(first) or (
+                # A box's label over its text: alone on its line, or with a title that ends no sentence.
+                callout is not None and rest[:1].isupper() and (callout.end() == len(first) or (
+                    first[callout.end():].lstrip()[:1] in ("(", "–", "—", "-") and first[-1:] not in ".;:!?"
+                    and len(first.split()) <= 16 and not any(w in VERBS for w in first.split())))):
             start = nl + 1
             while start < end and text[start].isspace():
                 start += 1
