@@ -1376,3 +1376,47 @@ def test_a_call_out_boxs_label_starts_no_quote_on_a_generated_pdf(tmp_path: Path
     assert any(t.startswith("Because of the short shelf life") for t in texts)
     assert any(t.startswith("Where the vector lot has been tested for RCL") for t in texts)
     assert any(t.startswith("NOTE: The sponsor should keep retained samples") for t in texts)
+
+
+def test_a_captioned_table_of_word_values_is_one_table_quoted_under_its_column_headers(tmp_path: Path) -> None:
+    """A release table whose rows read like prose ("Appearance Visual inspection Colourless to pale yellow cell
+    suspension, free" / "of visible clumps", "Sterility Ph. Eur. 2.6.27 or rapid method No growth"): under its
+    caption and a line of column headers it is one table, cut into slices that each carry the caption and the
+    headers, not sentences ("Test Method Acceptance criterion Appearance Visual inspection …" had been quoted
+    as a sentence and the endotoxin limit lost between two slices without their headers)."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import plain_pdf
+
+    rows = [
+        "Appearance Visual inspection Colourless to pale yellow cell suspension, free", "of visible clumps",
+        "Identity (CAR expression) Flow cytometry CAR detected on CD3+ cells",
+        "Viable cell count Automated cell counter Within ±20% of the labelled dose",
+        "Viability (fresh product) 7-AAD flow cytometry ≥ 70% viable cells",
+        "Transduction efficiency Flow cytometry ≥ 15% CAR+ of viable CD3+ cells",
+        "Vector copy number Droplet digital PCR ≤ 5 copies per transduced cell",
+        "Potency IFN-γ release after co-culture ≥ 2-fold over antigen-negative control",
+        "Sterility Ph. Eur. 2.6.27 or rapid method No growth",
+        "Mycoplasma Validated NAT Not detected",
+        "Bacterial endotoxins Ph. Eur. 2.6.14 ≤ 1.0 EU/mL",
+        "Residual activation beads Microscopic count ≤ 100 beads per 3 × 10⁶ cells",
+        "Residual cytokine (IL-2) ELISA ≤ 50 IU/mL",
+    ]
+    page = ["4.5 Release specification",
+            "The release specification should include, as a minimum, the tests listed in Table 1.",
+            "Table 1: Minimum release specification for CAR-T cell products",
+            "Test Method Acceptance criterion", *rows,
+            "Tests that cannot be completed before administration should be identified in the specification."]
+    pages = extract_pages(plain_pdf(tmp_path / "release.pdf", [page]), "release")
+    seg = segment("release", pages)
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 400, 10, 10), max_table_chars=500)
+    tables = [u for u in built.units if u.kind in (UnitKind.table, UnitKind.row)]
+    assert len(tables) >= 2  # longer than one slice
+    for t in tables:
+        assert " ".join(t.context.split()).endswith("Test Method Acceptance criterion"), t.context
+    endotoxin = next(t for t in tables if "Bacterial endotoxins" in t.text)
+    assert "≤ 1.0 EU/mL" in endotoxin.text
+    sentences = " ".join(u.text for u in built.units if u.kind is UnitKind.sentence)
+    assert "Visual inspection" not in sentences and "Droplet digital PCR" not in sentences
+    assert "Tests that cannot be completed" in sentences

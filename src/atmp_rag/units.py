@@ -126,7 +126,8 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
         while j < len(texts):
             line = texts[j]
             if caption_at is not None and j > i and (_prose_like_row(texts, j, caption_at) or _header_row(texts, j,
-                                                                                              caption_at)):
+                                                                                              caption_at)
+                                                     or _row_under_header(texts, j, caption_at)):
                 j += 1
                 continue
             if (is_prose_line(line) and not (j - i >= 3 and (_ends_a_cell(texts[j - 1], line) or (
@@ -219,6 +220,31 @@ def _prose_like_row(texts: Sequence[str], j: int, caption_at: int) -> bool:
             and not any(w.lower() in VERBS for w in line.split()) and (below is None or not is_prose_line(below)))
 
 
+def _column_headers(line: str) -> bool:
+    """A line of column headers: two to eight words, capitalised, no digit, no verb, no sentence end ("Test Method
+    Acceptance criterion", "Study Storage condition Minimum time period")."""
+    words = line.split()
+    return (2 <= len(words) <= 8 and line[:1].isupper() and line.rstrip()[-1:] not in ".;:!?,"
+            and words[-1].lower() not in SMALL_WORDS
+            and not any(c.isdigit() for c in line) and not any(w.lower() in VERBS for w in words))
+
+
+def _row_under_header(texts: Sequence[str], j: int, caption_at: int) -> bool:
+    """Line `j` of a captioned table whose column headers stand right under the caption is a row, however much it
+    reads like prose ("Appearance Visual inspection Colourless to pale yellow cell suspension, free", "Potency
+    IFN-γ release after co-culture ≥ 2-fold over antigen-negative control"), as long as it ends no sentence and
+    holds no verb: the paragraph after the table does."""
+    # The first row reads across the columns ("Appearance Visual inspection Colourless …"): a grid whose cells
+    # stand one per line ("Type of" / "Manufacturing" / …) is no such table (Q7's Table 1 is a chart).
+    if j < caption_at + 2 or caption_at + 2 >= len(texts) or not _column_headers(texts[caption_at + 1]) \
+            or len(texts[caption_at + 2].split()) < 3:
+        return False
+    line = texts[j]
+    words = line.split()
+    return (0 < len(words) <= 24 and line.rstrip()[-1:] not in ".;:!?"
+            and not any(w.lower().strip(",;()") in VERBS for w in words))
+
+
 def _header_row(texts: Sequence[str], j: int, caption_at: int) -> bool:
     """Line `j`, right under a caption, is the table's column headers however long it is ("Product type
     Examples of potency-related attributes Examples of assay formats"): no verb, no sentence end, and short
@@ -270,6 +296,12 @@ def _table_units(text: str, lines: list[tuple[int, int]], section: Section, capt
         if text[lines[k][0]:lines[k][0] + 1].isupper():
             header_end = k
             break
+    # Column headers right under the caption, above rows that read across ("Test Method Acceptance criterion"
+    # over "Appearance Visual inspection Colourless …"): every slice of the table is quoted under them.
+    k0 = 1 if TABLE_LABEL.match(text[lines[0][0]:lines[0][1]]) else 0
+    if k0 + 1 < len(lines) and _column_headers(text[lines[k0][0]:lines[k0][1]]) \
+            and len(text[lines[k0 + 1][0]:lines[k0 + 1][1]].split()) >= 3:
+        header_end = max(header_end, k0 + 1)
     context = (start, lines[header_end - 1][1]) if header_end > 0 else caption
     body = lines[header_end:]
     if len(body) > 1 and TABLE_LABEL.match(text[body[-1][0]:body[-1][1]]):
