@@ -501,18 +501,27 @@ def test_numbers_in_the_situation_do_not_make_the_question_ask_for_a_value(answe
     the situation's numbers, must not lead as the answer to a value question would (it did)."""
     question = ("Our long-term stability study runs at 25°C/60% RH and we saw a significant change at 40°C/75% RH. "
                 "What additional study is expected?")
+    _asks_for_no_value(answerer, retriever, question)
     retrieval = retriever.retrieve(question, k=5)
-    _, cands = answerer.candidates(question, retrieval.passages, retrieval.query_vector)
-    assert any(c.unit.kind is UnitKind.table for c in cands)
-    assert not any(c.features["table_for_value"] or c.features["numeric_match"] for c in cands)
     a = answerer.answer(question, retrieval.passages, query_vector=retrieval.query_vector)
     first = a.citations[0]
     assert first.kind == UnitKind.sentence.value and first.doc_id == Q1A, first.quote
     assert "additional testing at the intermediate storage condition" in " ".join(first.quote.split())
     # Asked for the condition itself, the question does want a value.
-    value = "What is the intermediate storage condition for a study at 25°C/60% RH?"
-    retrieval = retriever.retrieve(value, k=5)
-    _, cands = answerer.candidates(value, retrieval.passages, retrieval.query_vector)
+    _asks_for_a_value(answerer, retriever, "What is the intermediate storage condition for a study at 25°C/60% RH?")
+
+
+def _asks_for_no_value(answerer, retriever, question: str) -> None:
+    """Q1A's table of storage conditions is a candidate, and no candidate is favoured for holding a value."""
+    retrieval = retriever.retrieve(question, k=5)
+    _, cands = answerer.candidates(question, retrieval.passages, retrieval.query_vector)
+    assert any(c.unit.kind is UnitKind.table for c in cands)
+    assert not any(c.features["table_for_value"] or c.features["numeric_match"] for c in cands)
+
+
+def _asks_for_a_value(answerer, retriever, question: str) -> None:
+    retrieval = retriever.retrieve(question, k=5)
+    _, cands = answerer.candidates(question, retrieval.passages, retrieval.query_vector)
     assert any(c.features["table_for_value"] for c in cands)
 
 
@@ -521,17 +530,11 @@ def test_numbers_in_a_condition_do_not_make_the_question_ask_for_a_value(answere
     says what kind of answer is wanted, so Q1A's table of storage conditions is no value answer here either (on
     the test split, "If the excipients and API each comply with solvent limits, do we still have to test the
     finished drug product …?" was answered with Q3C's table of acetonitrile contents; now with its scope section)."""
-    question = ("If our long-term stability study runs at 25°C/60% RH and we saw a significant change at 40°C/75% RH, "
-                "what additional study is expected?")
-    retrieval = retriever.retrieve(question, k=5)
-    _, cands = answerer.candidates(question, retrieval.passages, retrieval.query_vector)
-    assert any(c.unit.kind is UnitKind.table for c in cands)
-    assert not any(c.features["table_for_value"] or c.features["numeric_match"] for c in cands)
+    _asks_for_no_value(answerer, retriever, "If our long-term stability study runs at 25°C/60% RH and we saw a "
+                                            "significant change at 40°C/75% RH, what additional study is expected?")
     # The condition alone, asked as a question, does want values.
-    value = "At what conditions does our long-term stability study run, 25°C/60% RH or 30°C/65% RH?"
-    retrieval = retriever.retrieve(value, k=5)
-    _, cands = answerer.candidates(value, retrieval.passages, retrieval.query_vector)
-    assert any(c.features["table_for_value"] for c in cands)
+    _asks_for_a_value(answerer, retriever, "At what conditions does our long-term stability study run, 25°C/60% RH or "
+                                           "30°C/65% RH?")
 
 
 @pytest.mark.parametrize(("question", "asking"), [
