@@ -158,6 +158,12 @@ def test_prose_lines_and_table_headers() -> None:
      "figure text"),
     ("Smith J, Jones AB, Brown C. Biodistribution of lentiviral vectors. Hum Gene Ther. 2015;26(4):210-219.",
      "reference entry"),
+    # A footnote citing EU legislation in the Official Journal is a reference, not a statement of the guideline
+    # (an EMA draft's "³ Regulation (EC) No 1394/2007 …" had been the answer to a question on EMA's fees).
+    ("Regulation (EC) No 1394/2007 of the European Parliament and of the Council of 13 November 2007 on advanced "
+     "therapy medicinal products, OJ L 324, 10.12.2007, p. 121.", "reference entry"),
+    ("Gene therapy medicinal products are defined in Part IV of Annex I to Directive 2001/83/EC.", None),
+    ("The guideline came into effect on 01.01.2020 for all new marketing authorisation applications.", None),
     ("Telephone: +353 1 676 4971 E-mail: info@hpra.example", "contact details"),
     ("Figure 1: Overview of a typical quality risk management process", "caption"),
     ("This document is protected by copyright and may be used under a public license.", "legal or procedural notice"),

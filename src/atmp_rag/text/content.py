@@ -74,6 +74,9 @@ _REFERENCE_SIGNALS = (
     re.compile(r"\b(?:pp?\.|vol\.|no\.)\s*\d", re.IGNORECASE),
     re.compile(r"(?:^|[\s,;])(?:[A-Z][a-z'’-]+,?\s(?:[A-Z]\.?\s?){1,3}[,.;]\s*){2,}"),  # Smith J, Doe AB,
     re.compile(r"^\s*\[\d{1,3}\]"),
+    # EU legislation cited in a footnote: "…, OJ L 311, 28.11.2001, p. 67." (the Official Journal, its date)
+    re.compile(r"\bOJ\s+[LC]\s*\d+|\bOfficial Journal of the European (?:Union|Communities)\b"),
+    re.compile(r"\b\d{1,2}\.\d{1,2}\.(?:19|20)\d{2}\b"),
 )
 _FOOTNOTE_MARK = re.compile(rf"(?:\d{{1,2}}[ \t]+|{RAISED}+[ \t]*)(?=[A-Z][a-z]|A\s)")
 _FOOTNOTE_LINE = re.compile(rf"^(?:\d{{1,2}}|{RAISED}+|\*{{1,3}}|[a-z])$")
