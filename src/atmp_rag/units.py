@@ -229,15 +229,20 @@ def _column_headers(line: str) -> bool:
             and not any(c.isdigit() for c in line) and not any(w.lower() in VERBS for w in words))
 
 
+def _headed_rows(header: str, first_row: str) -> bool:
+    """Column headers over a first row that reads across the columns ("Test Method Acceptance criterion" over
+    "Appearance Visual inspection Colourless …"); a grid whose cells stand one per line ("Type of" /
+    "Manufacturing" / …, Q7's Table 1) is no such table."""
+    return _column_headers(header) and len(first_row.split()) >= 3
+
+
 def _row_under_header(texts: Sequence[str], j: int, caption_at: int) -> bool:
     """Line `j` of a captioned table whose column headers stand right under the caption is a row, however much it
     reads like prose ("Appearance Visual inspection Colourless to pale yellow cell suspension, free", "Potency
     IFN-γ release after co-culture ≥ 2-fold over antigen-negative control"), as long as it ends no sentence and
     holds no verb: the paragraph after the table does."""
-    # The first row reads across the columns ("Appearance Visual inspection Colourless …"): a grid whose cells
-    # stand one per line ("Type of" / "Manufacturing" / …) is no such table (Q7's Table 1 is a chart).
-    if j < caption_at + 2 or caption_at + 2 >= len(texts) or not _column_headers(texts[caption_at + 1]) \
-            or len(texts[caption_at + 2].split()) < 3:
+    if j < caption_at + 2 or caption_at + 2 >= len(texts) or not _headed_rows(texts[caption_at + 1],
+                                                                                texts[caption_at + 2]):
         return False
     line = texts[j]
     words = line.split()
@@ -299,8 +304,7 @@ def _table_units(text: str, lines: list[tuple[int, int]], section: Section, capt
     # Column headers right under the caption, above rows that read across ("Test Method Acceptance criterion"
     # over "Appearance Visual inspection Colourless …"): every slice of the table is quoted under them.
     k0 = 1 if TABLE_LABEL.match(text[lines[0][0]:lines[0][1]]) else 0
-    if k0 + 1 < len(lines) and _column_headers(text[lines[k0][0]:lines[k0][1]]) \
-            and len(text[lines[k0 + 1][0]:lines[k0 + 1][1]].split()) >= 3:
+    if k0 + 1 < len(lines) and _headed_rows(text[lines[k0][0]:lines[k0][1]], text[lines[k0 + 1][0]:lines[k0 + 1][1]]):
         header_end = max(header_end, k0 + 1)
     context = (start, lines[header_end - 1][1]) if header_end > 0 else caption
     body = lines[header_end:]

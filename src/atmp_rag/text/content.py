@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from atmp_rag.models import PageKind
 from atmp_rag.text.headings import (
+    CALLOUT_LABEL,
     MONTHS,
     SMALL_WORDS,
     VERBS,
@@ -102,7 +103,7 @@ _BLANK = re.compile(r"_{3,}|\.{8,}\s*$")
 _URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$", re.IGNORECASE)
 #: A call-out box's label opening a line, alone ("NOTE", "ADDENDUM") or before the box's title ("ADDENDUM (March
 #: 2025) – Final product RCL testing in closed automated systems").
-_CALLOUT_START = re.compile(r"^(?:ADDENDUM|NOTE|N\.\s?B\.|NB)\b:?")
+_CALLOUT_START = re.compile(rf"^{CALLOUT_LABEL}\b:?")
 _CAPTION = re.compile(r"^(?:figure|fig\.|table|diagram|chart|scheme)\s+[\dA-Z]{1,4}[a-z]?\s*[:.–-]", re.IGNORECASE)
 #: A table's label at the start of a line: "Table 1", "TABLE 4.", "Tab. A2"; or an unnumbered "Table. Examples
 #: of test items" (Japanese notices in translation). The number is a digit or a capital ("Table of …" is no label).

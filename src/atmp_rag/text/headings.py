@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "CALLOUT_LABEL",
     "CONTENTS_TITLE",
     "CROSS_REFERENCE_WORDS",
     "DEFINITIONS_LEAD_IN",
@@ -430,9 +431,11 @@ def _title_case(line: str) -> bool:
     return bool(significant) and all(w[0].isupper() for w in significant)
 
 
-#: A call-out's label on a line of its own ("ADDENDUM" over each box of text ICH E6(R2) added, "NOTE"): it marks
-#: the box, not a section, so the text under it stays in the section around it.
-_CALLOUT_LABEL = re.compile(r"(?:ADDENDUM|NOTE|N\.\s?B\.|NB)\s*:?")
+#: A call-out box's label ("ADDENDUM" over each box of text ICH E6(R2) added, "NOTE"): it marks the box, not a
+#: section, so the text under it stays in the section around it (`text.content.strip_lead_noise` strips it from
+#: a quote's start when it opens a line with the box's title).
+CALLOUT_LABEL = r"(?:ADDENDUM|NOTE|N\.\s?B\.|NB)"
+_CALLOUT_LABEL = re.compile(CALLOUT_LABEL + r"\s*:?")
 
 
 def is_callout_label(line: str) -> bool:
