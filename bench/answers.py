@@ -49,14 +49,15 @@ def load_baseline(commit: str) -> ModuleType:
     # The baseline took the BM25 tokenizer from the store; it now lives in the text layer.
     source = source.replace("from atmp_rag.store import IndexStore, bm25_tokenize",
                             "from atmp_rag.store import IndexStore\nfrom atmp_rag.text.lexical import bm25_tokenize")
-    folder = Path(tempfile.mkdtemp(prefix="baseline-answer-"))
-    path = folder / "baseline_answer.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("baseline_answer", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is being built
-    spec.loader.exec_module(module)
+    # Imported from a temporary file, removed once the module is loaded (runs left one folder each).
+    with tempfile.TemporaryDirectory(prefix="baseline-answer-") as folder:
+        path = Path(folder) / "baseline_answer.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location("baseline_answer", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while the class is being built
+        spec.loader.exec_module(module)
     return module
 
 

@@ -465,6 +465,77 @@ def _cells_page(path: Path, intro: Sequence[str], xs: Sequence[float], headers: 
     return path
 
 
+#: Rows of an FDA-style table whose cells wrap (product type, mechanism of action, example assay).
+WRAPPED_ROWS: list[tuple[list[str], list[str], list[str]]] = [
+    (["Autologous CAR T cells"], ["Antigen-specific killing of tumor", "cells after CAR engagement"],
+     ["Co-culture cytotoxicity assay against", "antigen-expressing target cells, combined",
+      "with IFN-gamma release after antigen", "stimulation"]),
+    (["AAV vector expressing a", "therapeutic enzyme"], ["Expression of a functional", "enzyme in the target tissue"],
+     ["Transduction of a permissive cell line", "followed by measurement of enzyme", "activity in cell lysates"]),
+    (["Oncolytic virus"], ["Selective replication in and lysis", "of tumor cells"],
+     ["Infectious titer by plaque assay and tumor", "cell killing assay"]),
+    (["Mesenchymal stromal cells"], ["Immunomodulation through", "secreted factors"],
+     ["Inhibition of T cell proliferation in a mixed", "lymphocyte reaction"]),
+    (["Gene-edited hematopoietic", "stem cells"], ["Engraftment and production of", "corrected progeny"],
+     ["Colony-forming unit assay combined with", "editing efficiency at the target locus"]),
+]
+
+
+def wrapped_table_pdf(path: Path) -> Path:
+    """Two pages of an FDA-style draft, the second with a line-number margin counting every line, a paragraph,
+    the caption "Table 1. …", a header row and the rows of `WRAPPED_ROWS` drawn cell by cell (a cell's lines
+    one under the other, then the next cell's from the row's top, as word processors write them; rows apart by
+    padding), then a closing paragraph."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    _, height = A4
+    # A first page of running text, so that the table's page is read as a body page, not a title page.
+    c.setFont("Helvetica", 10)
+    for k, text in enumerate(("I. INTRODUCTION",
+                              "This draft guidance provides recommendations on potency assurance for cellular and gene",
+                              "therapy products. It describes the assays that sponsors use to measure potency and the",
+                              "data that support their acceptance criteria at each stage of clinical development.")):
+        c.drawString(72, height - 80 - 16 * k, text)
+    c.drawCentredString(300, 30, "4")
+    c.showPage()
+    number = 1
+
+    def line(x: float, y: float, text: str) -> None:
+        nonlocal number
+        c.setFont("Helvetica", 8)
+        c.drawString(40, y, str(number))
+        number += 1
+        c.setFont("Helvetica", 10)
+        c.drawString(x, y, text)
+
+    y = height - 80
+    for text in ("Where feasible, you should evaluate whether potency results correlate with clinical outcomes.",
+                 "Table 1 gives examples of approaches that sponsors have used.",
+                 "Table 1. Examples of potency assay approaches by product type"):
+        line(72, y, text)
+        y -= 16
+    xs = (76, 204, 354)
+    line(xs[0], y, "Product type")
+    for x, head in zip(xs[1:], ("Mechanism of action", "Example potency assay"), strict=True):
+        c.drawString(x, y, head)
+    y -= 20
+    for row in WRAPPED_ROWS:
+        depth = max(len(cell) for cell in row)
+        for k in range(depth):  # the margin numbers every line of the row first, as FDA drafts do
+            c.setFont("Helvetica", 8)
+            c.drawString(40, y - 12.4 * k, str(number))
+            number += 1
+        c.setFont("Helvetica", 10)
+        for x, cell in zip(xs, row, strict=True):
+            for k, text in enumerate(cell):
+                c.drawString(x, y - 12.4 * k, text)
+        y -= 12.4 * depth + 8
+    line(72, y - 8, "The potency assays used for lot release should measure the biological activity of the product.")
+    c.drawCentredString(300, 30, "5")
+    c.showPage()
+    c.save()
+    return path
+
+
 def glossary_cells_pdf(path: Path) -> Path:
     """One page: a body paragraph, "APPENDIX 1 GLOSSARY", a "Term | Definition" header and the rows of
     `GLOSSARY_CELL_ROWS`, each drawn cell by cell (the term cell's lines, then the definition's)."""

@@ -169,6 +169,33 @@ def test_without_a_glossary_entry_a_defining_sentence_leads(store) -> None:
     assert lead_with_definition("What is hazard analysis?", [other, defining])[0] is other
 
 
+def test_a_sentence_saying_what_the_word_means_leads_over_the_entry_of_a_longer_term(store) -> None:
+    """FDA style: "Under 21 CFR 600.3(s), the word potency is interpreted to mean …" answers "How does FDA define
+    potency …?", not the glossary entry "Surrogate potency assay" that the scorer rated higher (a blind probe's
+    [1]); a sentence that merely uses the word does not lead."""
+    from atmp_rag.answer import Candidate, lead_with_definition
+    from atmp_rag.models import PageSpan, QuoteUnit, UnitKind
+
+    passage = store.passage(store.units[0].chunk_ids[0])
+    assert passage is not None
+
+    def candidate(n: int, kind: UnitKind, text: str, context: str = "") -> Candidate:
+        unit = QuoteUnit(unit_id=f"u{n}", doc_id="fda", ordinal=n, kind=kind, text=text, context=context,
+                         spans=[PageSpan(page=3, start=0, end=len(text))])
+        return Candidate(row=n, unit=unit, passage=passage, features={"term_exact": 0.0})
+
+    entry = candidate(0, UnitKind.definition, "An assay that measures a product attribute other than biological "
+                      "activity.", "Surrogate potency assay –")
+    uses = candidate(1, UnitKind.sentence, "Potency is one of the attributes that must be demonstrated.")
+    says = candidate(2, UnitKind.sentence, "Under 21 CFR 600.3(s), the word potency is\ninterpreted to mean the "
+                     "specific ability or capacity of the product to effect a given result.")
+    assert lead_with_definition("How does FDA define potency for a biological product?", [entry, uses, says])[0] \
+        is says
+    assert lead_with_definition("What does the term 'potency' mean?", [entry, says])[0] is says
+    assert lead_with_definition("How does FDA define potency?", [entry, uses])[0] is entry
+    assert lead_with_definition("How should potency be measured?", [entry, says])[0] is entry
+
+
 def test_table_question_leads_with_the_table_and_its_header(answerer, retriever, store) -> None:
     a = ask(answerer, retriever, "What are the long term and accelerated storage conditions for a drug substance "
                                  "intended for storage in a refrigerator?")

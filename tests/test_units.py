@@ -1420,3 +1420,33 @@ def test_a_captioned_table_of_word_values_is_one_table_quoted_under_its_column_h
     sentences = " ".join(u.text for u in built.units if u.kind is UnitKind.sentence)
     assert "Visual inspection" not in sentences and "Droplet digital PCR" not in sentences
     assert "Tests that cannot be completed" in sentences
+
+
+def test_a_long_table_of_word_values_is_quoted_row_by_row_without_its_repeated_caption() -> None:
+    """A WHO-style table of words too long to quote whole, carried over a page break under "Table 2 (continued)"
+    and its repeated headers: every row (one line each, as extraction writes rows whose cells wrap) is a unit
+    with the caption and headers as context, and neither the "(continued)" caption nor the repeated headers
+    is quoted as a row."""
+    header = "Study type Product type Minimum duration Comment"
+    first = ["6. Duration", "Table 2 indicates durations for the main study types of cell-based products.",
+             "Table 2. Indicative duration of nonclinical studies", header,
+             "Proof of concept All products Disease-dependent Non-GLP studies acceptable in this case",
+             "Biodistribution Non-persistent cells One month after dosing Three time points at least",
+             "Biodistribution Persistent or engrafting cells Three months after dosing Include the gonads",
+             "General toxicity Single administration Three months after dosing Interim sacrifice advised",
+             "General toxicity Persistent or engrafting cells Six months after dosing Recovery groups added",
+             "General toxicity Repeated administration Three months after the last dose Case by case"]
+    second = ["Table 2 (continued)", header,
+              "Tumorigenicity Pluripotent stem cell derived Twenty-six weeks Up to fifty-two weeks",
+              "Tumorigenicity Expanded somatic cells Case by case In vitro data first",
+              "Immunotoxicity Allogeneic products Case by case Mismatch of the donor HLA",
+              "7. Tumorigenicity",
+              "Tumorigenicity studies should be conducted in strains with severe immunodeficiency."]
+    units = _text_units(["\n".join(first), "\n".join(second)], "who")
+    rows = [u for u in units if u.kind is UnitKind.row]
+    texts = [" ".join(u.text.split()) for u in rows]
+    assert "Tumorigenicity Expanded somatic cells Case by case In vitro data first" in texts
+    assert "Biodistribution Non-persistent cells One month after dosing Three time points at least" in texts
+    assert not any(t.startswith(("Table 2", "Study type")) for t in texts)
+    assert all(u.context.splitlines()[0] == "Table 2. Indicative duration of nonclinical studies" for u in rows)
+    assert any(u.text.startswith("Tumorigenicity studies should be conducted") for u in units)

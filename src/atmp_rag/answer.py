@@ -334,6 +334,12 @@ def lead_with_definition(question: str, ranked: list[Candidate]) -> list[Candida
         # quantitative measure of …", "Centralized monitoring is a remote evaluation …") is the definition.
         exact = next((c for c in ranked if c.unit.kind is not UnitKind.definition and opening.match(c.unit.text)),
                      None)
+    if exact is None and (named := _naming_definition(asked_term(question))) is not None:
+        # … or one that names the term as a word and says what it means ("Under 21 CFR 600.3(s), the word
+        # potency is interpreted to mean …"), rather than the glossary entry of a longer term that contains it
+        # ("Surrogate potency assay: …").
+        exact = next((c for c in ranked if c.unit.kind is not UnitKind.definition and named.search(c.unit.text)),
+                     None)
     if exact is None or exact is ranked[0]:
         return ranked
     return [exact] + [c for c in ranked if c is not exact]
@@ -864,6 +870,14 @@ def _defining_opening(term: str, lead: str = r"\s*") -> re.Pattern[str] | None:
     """A sentence opening that defines `term`: "<term> is a/an/the …", "<term> means/refers to/is defined as"
     ("Potency is measured …" does not define potency); with `lead` "\\b", the same anywhere in a sentence."""
     return _term_then(term, lead, r"(?:is|are) (?:an?|the)\b|means\b|refers? to\b|(?:is|are) defined as\b")
+
+
+def _naming_definition(term: str) -> re.Pattern[str] | None:
+    """"the word/term/expression <term> means / is interpreted to mean / is defined as / refers to", the term
+    possibly in quotes: a text that says what the word means."""
+    return _term_then(term, r"\b(?:word|term|expression|phrase)s?\W{1,3}",
+                      r"(?:is|are)\s+(?:interpreted|understood|taken|used)\s+(?:to\s+mean|as)\b|means\b|"
+                      r"refers?\s+to\b|(?:is|are)\s+defined\s+as\b")
 
 
 def _overlaps(a: Sequence[PageSpan], b: Sequence[PageSpan]) -> bool:

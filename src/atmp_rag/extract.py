@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from atmp_rag.models import Page
+from atmp_rag.table_layout import rebuild_rows
 from atmp_rag.text.content import classify_pages
 from atmp_rag.text.headings import CONTENTS_TITLE, NUMBERED_ENTRY, roman_to_int
 from atmp_rag.text.sentences import CIRCLED_DIGITS, RAISED, SUPERSCRIPT_DIGITS
@@ -155,7 +156,7 @@ class PdfiumBackend(PdfBackend):
                 if n_chars > max_page_chars:
                     raise _too_large(i + 1, n_chars, max_page_chars)
                 columns = two_columns(textpage, *page.get_size())
-                text = "\n".join(columns) if columns else mark_superscripts(textpage, textpage.get_text_range())
+                text = "\n".join(columns) if columns else page_text(textpage, textpage.get_text_range())
                 if len(text) > max_page_chars:
                     raise _too_large(i + 1, len(text), max_page_chars)
                 texts.append(text)
@@ -269,12 +270,39 @@ def mark_superscripts(textpage: pdfium.PdfTextPage, text: str) -> str:
     (a text rise without a smaller font) are left alone: without the size difference a table cell set
     higher than its neighbour would read as a superscript.
     """
+    raised, dropped = _raised(textpage, text)
+    if not raised:
+        return text
+    chars = list(text)
+    for k in raised:
+        chars[k] = chars[k].translate(_TO_SUPERSCRIPT)
+    return "".join(ch for i, ch in enumerate(chars) if i not in dropped)
+
+
+def page_text(textpage: pdfium.PdfTextPage, text: str) -> str:
+    """A one-column page's text: `mark_superscripts`, and tables whose cells wrap read row by row
+    (`table_layout.rebuild_rows`)."""
+    if len(text) != textpage.count_chars():
+        return text  # PDFium's text and its char indices disagree: leave the text as it is
+    raised, dropped = _raised(textpage, text)
+
+    def render(k: int) -> str:
+        return "" if k in dropped else text[k].translate(_TO_SUPERSCRIPT) if k in raised else text[k]
+
+    rows = rebuild_rows(textpage, text, render)
+    if rows is not None:
+        return rows
+    return "".join(render(k) for k in range(len(text))) if raised else text
+
+
+def _raised(textpage: pdfium.PdfTextPage, text: str) -> tuple[set[int], set[int]]:
+    """Char indices of `mark_superscripts`' raised characters, and of the line breaks it drops before them."""
     import ctypes
 
     import pypdfium2.raw as pdfium_c
 
     if len(text) != textpage.count_chars() or not _RAISABLE.search(text):
-        return text  # PDFium's text and its char indices disagree: leave the text as it is
+        return set(), set()  # PDFium's text and its char indices disagree: leave the text as it is
     x, y = ctypes.c_double(), ctypes.c_double()
     seen: dict[int, tuple[float, float, float, float]] = {}
 
@@ -317,12 +345,7 @@ def mark_superscripts(textpage: pdfium.PdfTextPage, text: str) -> str:
                       if not text[j].isspace() and not _RAISABLE.match(text, j)), None)
         if after is not None and text[after].isprintable() and beside(k, after):
             raised.add(k)
-    if not raised:
-        return text
-    chars = list(text)
-    for k in raised:
-        chars[k] = chars[k].translate(_TO_SUPERSCRIPT)
-    return "".join(ch for i, ch in enumerate(chars) if i not in dropped)
+    return raised, dropped
 
 
 def _running_text(text: str) -> bool:

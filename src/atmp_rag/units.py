@@ -236,17 +236,37 @@ def _headed_rows(header: str, first_row: str) -> bool:
     return _column_headers(header) and len(first_row.split()) >= 3
 
 
+#: The caption a table repeats over its rows on the next page: "Table 2 (continued)", "Table 2 – cont'd".
+_CONTINUED = re.compile(r"^\s*table\s+\S+\s*[(\-–—,]?\s*(?:continued|cont(?:'|’)?d\.?)\)?\s*$", re.IGNORECASE)
+
+
+def _rows_under(lines: Sequence[tuple[int, int]], texts: Sequence[str], header: str) -> list[tuple[int, int]] | None:
+    """The lines of a table under `header` when each reads across a whole row (`_reads_across`), less the caption
+    and headers it repeats after a page break ("Table 2 (continued)"); None when some line is no whole row."""
+    rows = [r for r, t in zip(lines, texts, strict=True)
+            if not _CONTINUED.match(t) and " ".join(t.split()) != " ".join(header.split())]
+    return rows if len(rows) >= 2 and all(_reads_across(t) for t in texts if not _CONTINUED.match(t)) else None
+
+
+def _reads_across(line: str) -> bool:
+    """A line that is a whole row of a table with column headers: three words or more, capitalised (the wrapped
+    rest of a cell runs on in lower case), ending no sentence."""
+    words = line.split()
+    return 3 <= len(words) <= 80 and not line[:1].islower() and line.rstrip()[-1:] not in ".;:!?"
+
+
 def _row_under_header(texts: Sequence[str], j: int, caption_at: int) -> bool:
     """Line `j` of a captioned table whose column headers stand right under the caption is a row, however much it
     reads like prose ("Appearance Visual inspection Colourless to pale yellow cell suspension, free", "Potency
     IFN-γ release after co-culture ≥ 2-fold over antigen-negative control"), as long as it ends no sentence and
-    holds no verb: the paragraph after the table does."""
+    holds no verb: the paragraph after the table does. A row may be longer than any line of running text:
+    extraction writes a row whose cells wrap on one line (`table_layout`)."""
     if j < caption_at + 2 or caption_at + 2 >= len(texts) or not _headed_rows(texts[caption_at + 1],
                                                                                 texts[caption_at + 2]):
         return False
     line = texts[j]
     words = line.split()
-    return (0 < len(words) <= 24 and line.rstrip()[-1:] not in ".;:!?"
+    return (0 < len(words) <= 80 and line.rstrip()[-1:] not in ".;:!?"
             and not any(w.lower().strip(",;()") in VERBS for w in words))
 
 
@@ -278,7 +298,23 @@ def _table_units(text: str, lines: list[tuple[int, int]], section: Section, capt
     (a table broken over a page starts again with rows), given to its units as context."""
     start = caption[0] if caption else lines[0][0]
     end = lines[-1][1]
+    texts = [text[a:b] for a, b in lines]
+    head = 0 if caption is not None else 1 if TABLE_LABEL.match(texts[0]) else None
+    # (A table that fits in one quote is quoted whole, as below.)
+    if end - start > max_chars and head is not None and len(lines) >= head + 3 and \
+            _headed_rows(texts[head], texts[head + 1]):
+        # Column headers under the caption over lines that each read across a whole row (extraction writes a
+        # row whose cells wrap on one line, `table_layout`): one unit per row, the caption and headers as its
+        # context ("Product type Mechanism of action Example potency assay" over "AAV vector expressing a
+        # therapeutic enzyme Expression of … Transduction of a permissive cell line …").
+        rows = _rows_under(lines[head + 1:], texts[head + 1:], texts[head])
+        if rows is not None:
+            return [_Draft(UnitKind.row, a, b, section, (start, lines[head][1])) for a, b in rows]
     if carried is not None:
+        rows = _rows_under(lines, texts, text[carried[0]:carried[1]].splitlines()[-1]) \
+            if end - start > max_chars else None
+        if rows is not None:
+            return [_Draft(UnitKind.row, a, b, section, carried) for a, b in rows]
         return [_Draft(UnitKind.table, a, b, section, carried) for a, b in _slices(lines, max_chars)]
     body = [text[a:b] for a, b in lines if not TABLE_LABEL.match(text[a:b])]
     if sum(len(ln.split()) for ln in body) < 8 and not any(c.isdigit() for ln in body for c in ln):
