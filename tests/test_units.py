@@ -255,8 +255,8 @@ def test_a_footnote_is_not_swallowed_by_a_sentence_running_over_the_page(tmp_pat
     """WHO annex: the scope's sentence runs from page 2 to page 3 past the footnote at the foot of page 2;
     the sentence is quoted whole without the footnote, and the footnote is a unit of its own, cited on
     page 2 under the section its page ended in, without its marker. Then the back matter: "Authors and
-    acknowledgements" is top-level, not a subsection of 6, the appendix takes its long title from the next
-    line, and neither the reference list nor the blank form is quoted."""
+    acknowledgements" is top-level, not a subsection of 6, and never quoted; the appendix takes its long title
+    from the next line, and neither the reference list nor the blank form is quoted."""
     from atmp_rag.chunking import chunk_segmented, segment
     from atmp_rag.extract import extract_pages
     from atmp_rag.units import build_units
@@ -271,9 +271,10 @@ def test_a_footnote_is_not_swallowed_by_a_sentence_running_over_the_page(tmp_pat
     assert note.text.startswith("Integration") and note.pages == [2] and note.section == "2. Scope"
     for u in (scope, note):
         assert "\n".join(pages[s.page - 1].text[s.start:s.end] for s in u.spans) == u.text
-    # Back matter after numbered sections is top-level; an appendix takes its long title; a form is no unit.
-    drafted = next(u for u in built.units if u.text.startswith("The first draft"))
-    assert drafted.section == "Authors and acknowledgements"
+    # Back matter after numbered sections is top-level: the acknowledgements are never quoted, and the appendix
+    # after them is quoted under its long title; a form is no unit.
+    assert not any(u.text.startswith("The first draft") for u in built.units)
+    assert any(s.path == ["Authors and acknowledgements"] for s in seg.sections)
     certificate = next(u for u in built.units if u.text.startswith("This certificate"))
     assert certificate.section == "Appendix 1 Model certificate for the release of gene therapy vector lots"
     assert not any("____" in u.text or "Hum Gene Ther" in u.text for u in built.units)
@@ -1450,3 +1451,22 @@ def test_a_long_table_of_word_values_is_quoted_row_by_row_without_its_repeated_c
     assert not any(t.startswith(("Table 2", "Study type")) for t in texts)
     assert all(u.context.splitlines()[0] == "Table 2. Indicative duration of nonclinical studies" for u in rows)
     assert any(u.text.startswith("Tumorigenicity studies should be conducted") for u in units)
+
+
+@pytest.mark.parametrize("title", ["Authors and acknowledgements", "Acknowledgements", "ACKNOWLEDGMENTS",
+                                   "Contributors"])
+def test_acknowledgements_are_never_quoted(title: str) -> None:
+    """WHO back matter: who drafted and reviewed the document, with their agencies, is no requirement (a list of an
+    agency's staff would "answer" a question that names the agency); the section before it is quoted as usual."""
+    page = ["11. Communication with national regulatory authorities",
+            "Developers should seek scientific advice before initiating pivotal nonclinical studies.",
+            title,
+            "The first draft of this document was prepared by Dr L. Okonkwo-Hale, Medicines Control Authority, "
+            "Accra, Ghana, and Dr S. Varga, Swedish Medical Products Agency, Uppsala, Sweden.",
+            "The draft was reviewed at a WHO informal consultation held virtually in March 2023.",
+            "References",
+            "1. Guidelines on the evaluation of similar biotherapeutic products. Geneva: WHO; 2013."]
+    intro = ["10. Scope", "These considerations apply to cell-based products intended for first-in-human trials."]
+    texts = [u.text for u in _text_units(["\n".join(intro), "\n".join(page)], "who")]
+    assert "Developers should seek scientific advice before initiating pivotal nonclinical studies." in texts
+    assert not any("Okonkwo" in t or "informal consultation" in t or "Guidelines on the evaluation" in t for t in texts)

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from atmp_rag.models import Chunk, Page, PageSpan
 from atmp_rag.text.content import TABLE_CAPTION, footnote_anchor, footnote_start, is_prose_line, leading_notes
 from atmp_rag.text.headings import (
+    ACKNOWLEDGEMENT_TITLES,
     BACK_MATTER,
     CROSS_REFERENCE_WORDS,
     GLOSSARY_TABLE_HEADER,
@@ -95,8 +96,8 @@ __all__ = ["Heading", "Section", "Segmented", "chunk_pages", "chunk_segmented", 
 class Section:
     """A stretch of the document text G under one heading, with the path of headings above it.
 
-    `kind` is "body", "references" (a reference list or bibliography: never chunked, quoted or
-    ranked) or "entry" (one term of a glossary, whose `term` names it).
+    `kind` is "body", "references" (a reference list, bibliography or acknowledgements: never chunked,
+    quoted or ranked) or "entry" (one term of a glossary, whose `term` names it).
     """
 
     path: list[str]
@@ -271,7 +272,8 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
     level = state.depth()
     if glossary is not None and state.glossary_level is not None and level > glossary:
         return "entry"  # a numbered glossary term ("1.63 Certified Copy")
-    if REFERENCE_TITLES.match(heading.title or heading.text):
+    if REFERENCE_TITLES.match(heading.title or heading.text) or ACKNOWLEDGEMENT_TITLES.match(heading.title or
+                                                                                            heading.text):
         state.references_level = level
         return "references"
     if GLOSSARY_TITLES.search(heading.title or heading.text):

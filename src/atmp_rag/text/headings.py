@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "ACKNOWLEDGEMENT_TITLES",
     "CALLOUT_LABEL",
     "CONTENTS_TITLE",
     "CROSS_REFERENCE_WORDS",
@@ -323,7 +324,8 @@ BACK_MATTER = frozenset({"ACKNOWLEDGEMENTS", "ACKNOWLEDGMENTS", "AUTHORS AND ACK
 def is_section_name(title: str) -> bool:
     """A standard section name in any case: "References", "Glossary", "Introduction", "Executive summary"."""
     return (title.upper() in HARD_CAPS or " ".join(title.upper().split()) in SECTION_PHRASES
-            or bool(REFERENCE_TITLES.match(title) or GLOSSARY_TITLES.fullmatch(title)))
+            or bool(REFERENCE_TITLES.match(title) or ACKNOWLEDGEMENT_TITLES.match(title)
+                    or GLOSSARY_TITLES.fullmatch(title)))
 
 
 _BARE_NUMBERED = re.compile(r"^(?P<num>\d{1,2})\s+(?P<title>\S.*)$")
@@ -416,6 +418,12 @@ def plausible_next(prev: tuple[tuple[str, int], ...] | None, cand: tuple[tuple[s
 
 #: Section titles whose entries are terms and their definitions.
 GLOSSARY_TITLES = re.compile(r"\b(?:glossary|definitions?|terminology|terms and definitions)\b", re.IGNORECASE)
+#: Section titles of who wrote and reviewed a document ("Authors and acknowledgements", WHO's back matter): names
+#: and institutions, never quoted as an answer (a list of an agency's staff would "answer" a question naming it).
+ACKNOWLEDGEMENT_TITLES = re.compile(
+    r"^(?:(?:authors?(?:\s+and|\s*&)\s+)?acknowledge?ments?|contributors|list of (?:participants|contributors))"
+    r"\s*:?$",
+    re.IGNORECASE)
 #: Section titles of reference lists and bibliographies (never quoted as an answer).
 REFERENCE_TITLES = re.compile(
     r"^(?:[\dIVX.]+\s*)?(?:references?|bibliography|literature(?: references)?|reference list|endnotes|"
