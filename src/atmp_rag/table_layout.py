@@ -44,6 +44,8 @@ CELL_GAP = 1.0
 #: How far (pt) a cell's left edge may sit from its column's.
 ALIGN = 4.0
 _BARE_NUMBER = re.compile(r"\d{1,5}")
+#: A glyph: its char index, then its box (left, bottom, right, top) in points.
+Glyph = tuple[int, float, float, float, float]
 #: A section number of two levels or more and a capitalised title ("8.2.16 CERTIFICATE(S) OF ANALYSIS …"), not a
 #: value ("1.5 mg").
 _SECTION_NUMBER = re.compile(r"\d{1,2}(?:\.\d{1,3}){1,4}\.?\s+[A-Z].*", re.DOTALL)
@@ -62,7 +64,7 @@ class Segment:
     top: float
     bottom: float
     # (char index, left, bottom, right, top) of each non-blank glyph: where a segment can be cut in two
-    glyphs: tuple[tuple[int, float, float, float, float], ...] = field(default=(), compare=False, repr=False)
+    glyphs: tuple[Glyph, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def middle(self) -> float:
@@ -86,15 +88,17 @@ def segments(textpage: pdfium.PdfTextPage, text: str) -> list[list[Segment]]:
 
     out: list[list[Segment]] = []
     for n, span in enumerate(_lines(text)):
-        glyphs = [(k, *textpage.get_charbox(k)) for k in span if not text[k].isspace()]
+        glyphs: list[Glyph] = [(k, *textpage.get_charbox(k)) for k in span if not text[k].isspace()]
         em = _em(textpage, pdfium_c, glyphs, text)
         segs: list[Segment] = []
-        current: list[tuple[int, float, float, float, float]] = []
+        current: list[Glyph] = []
+        right = 0.0
         for glyph in glyphs:
-            if current and (glyph[1] - max(g[3] for g in current) > CELL_GAP * em or glyph[1] < current[0][1] - 1) \
+            if current and (glyph[1] - right > CELL_GAP * em or glyph[1] < current[0][1] - 1) \
                     and not _LIST_MARKER.fullmatch(text[current[0][0]:current[-1][0] + 1].strip()):
                 segs.append(_segment(n, current))
                 current = []
+            right = max(right, glyph[3]) if current else glyph[3]
             current.append(glyph)
         if current:
             segs.append(_segment(n, current))
@@ -102,7 +106,7 @@ def segments(textpage: pdfium.PdfTextPage, text: str) -> list[list[Segment]]:
     return out
 
 
-def _segment(line: int, glyphs: Sequence[tuple[int, float, float, float, float]]) -> Segment:
+def _segment(line: int, glyphs: Sequence[Glyph]) -> Segment:
     """The segment of these glyphs (and the blanks between them)."""
     return Segment(line, tuple(range(glyphs[0][0], glyphs[-1][0] + 1)), min(g[1] for g in glyphs),
                    max(g[3] for g in glyphs), max(g[4] for g in glyphs), min(g[2] for g in glyphs), tuple(glyphs))
@@ -112,7 +116,7 @@ def _split_at_columns(seg: Segment, columns: Sequence[float]) -> list[Segment] |
     """`seg` cut where a word starts at a column's left edge, when every piece then lies in a column: a cell
     that nearly fills its column leaves less than `CELL_GAP` before the next cell, and PDFium's line runs
     them together ("Mesenchymal stromal cells Immunomodulation through")."""
-    pieces: list[list[tuple[int, float, float, float, float]]] = [[]]
+    pieces: list[list[Glyph]] = [[]]
     for glyph in seg.glyphs:
         previous = pieces[-1][-1] if pieces[-1] else None
         # a cut only where a word starts (a blank before it) at a column's edge
@@ -126,8 +130,7 @@ def _split_at_columns(seg: Segment, columns: Sequence[float]) -> list[Segment] |
     return parts if all(_column_of(part, columns) is not None for part in parts) else None
 
 
-def _em(textpage: pdfium.PdfTextPage, pdfium_c: Any, glyphs: Sequence[tuple[int, float, float, float, float]],
-        text: str) -> float:
+def _em(textpage: pdfium.PdfTextPage, pdfium_c: Any, glyphs: Sequence[Glyph], text: str) -> float:
     """The line's font size; when PDFium reports a degenerate one (a text matrix that scales a 1 pt font), the
     median height of its letters and digits over 0.6 (an x-height and a cap height average about that)."""
     sizes = [float(pdfium_c.FPDFText_GetFontSize(textpage, g[0])) for g in glyphs[:3]]
