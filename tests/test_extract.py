@@ -581,3 +581,29 @@ def test_rebuilt_tables_of_real_guidelines_lose_no_text_and_read_row_by_row() ->
     # a row labelled with a section number: the label heads its section, the rest of the row under it
     assert "8.2.16 CERTIFICATE(S) OF ANALYSIS OF INVESTIGATIONAL PRODUCT(S) SHIPPED" in found
     assert "To document identity, purity, and strength of investigational product(s) to be used in the trial X" in found
+
+
+def test_a_chunk_that_continues_a_table_is_indexed_with_its_caption_and_headers(tmp_path: Path) -> None:
+    """A long table runs over several chunks and only the first holds its caption and column headers: every later
+    chunk is encoded and BM25-indexed with them (its stored text stays verbatim), so a question in the caption's
+    words finds a row of any chunk (a probe's endotoxin row sat in the table's second chunk, sixth in the search)."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.ingest import index_text, table_context
+    from atmp_rag.models import Document
+    from atmp_rag.units import build_units
+
+    seg = segment("t", extract_pages(pdfgen.wrapped_table_pdf(tmp_path / "t.pdf"), "t"))
+    chunks = chunk_segmented(seg, lambda t: len(t.split()), 40, 5, 5)
+    units = build_units(seg, chunks).units
+    caption = "Table 1. Examples of potency assay approaches by product type"
+    later = [c for c in chunks if "Gene-edited hematopoietic" in c.text and caption not in c.text]
+    assert later, "the table should run over more than one chunk"
+    document = Document(doc_id="t", title="Potency assurance", reference="FDA-2025-D-0001")
+    for chunk in later:
+        held = [u for u in units if chunk.chunk_id in u.chunk_ids]
+        text = index_text(document, chunk, table_context(chunk, held))
+        assert text.endswith(chunk.text)
+        assert f"{caption}\nProduct type Mechanism of action Example potency assay\n" in text
+    first = next(c for c in chunks if caption in c.text)
+    held = [u for u in units if first.chunk_id in u.chunk_ids]
+    assert table_context(first, held) == ""  # a chunk that holds the caption needs no copy of it

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -32,7 +32,7 @@ from atmp_rag.corpus import EmptyCorpus, load_catalog, pdf_page_count, scan_corp
 from atmp_rag.embed import Embedder, embedder_for
 from atmp_rag.extract import ExtractionError, extract_document, pdf_metadata
 from atmp_rag.front_matter import describe, read_front_matter
-from atmp_rag.models import Chunk, Document, IngestReport, Page, QuoteUnit, SkippedFile
+from atmp_rag.models import Chunk, Document, IngestReport, Page, QuoteUnit, SkippedFile, UnitKind
 from atmp_rag.progress import ProgressLike
 from atmp_rag.progress import progress as progress_display
 from atmp_rag.store import (
@@ -129,10 +129,23 @@ def chunk_header(document: Document, chunk: Chunk) -> str:
     return " — ".join(x for x in (document.reference, section) if x)
 
 
-def index_text(document: Document, chunk: Chunk) -> str:
-    """What is encoded and BM25-indexed for a chunk (the stored chunk text stays verbatim)."""
-    header = chunk_header(document, chunk)
-    return f"{header}\n{chunk.text}" if header else chunk.text
+def index_text(document: Document, chunk: Chunk, tables: str = "") -> str:
+    """What is encoded and BM25-indexed for a chunk (the stored chunk text stays verbatim): the chunk header,
+    the caption and column headers of tables the chunk continues (`table_context`), then the chunk."""
+    return "\n".join(x for x in (chunk_header(document, chunk), tables, chunk.text) if x)
+
+
+def table_context(chunk: Chunk, units: Sequence[QuoteUnit]) -> str:
+    """The captions and column headers of the tables whose rows `units` (the chunk's) quote without the chunk
+    holding them: a long table runs over several chunks, and only the first holds "Table 1. Release tests for
+    the finished CAR-T cell product" / "Quality attribute Method Acceptance criterion", so a question in those
+    words found the rows of the first chunk only ("What endotoxin limit applies …?" missed the row in the next)."""
+    out: list[str] = []
+    for unit in units:
+        if unit.kind in (UnitKind.row, UnitKind.table) and unit.context and unit.context not in chunk.text \
+                and unit.context not in out:
+            out.append(unit.context)
+    return "\n".join(out)
 
 
 @contextlib.contextmanager
@@ -620,7 +633,11 @@ def _assemble(catalog: list[Document], files: list[tuple[Document, Path]], per_d
         unit_vectors.append(built.unit_vectors)
     matrix = np.vstack(vectors) if vectors else np.zeros((0, dimension), dtype=np.float32)
     unit_matrix = np.vstack(unit_vectors) if unit_vectors else np.zeros((0, dimension), dtype=np.float32)
-    lexical = [index_text(docs_by_id[c.doc_id], c) for c in chunks]
+    of_chunk: dict[str, list[QuoteUnit]] = {}
+    for unit in units:
+        for cid in unit.chunk_ids:
+            of_chunk.setdefault(cid, []).append(unit)
+    lexical = [index_text(docs_by_id[c.doc_id], c, table_context(c, of_chunk.get(c.chunk_id, []))) for c in chunks]
     return IndexContent(documents, pages, chunks, matrix, lexical, {d: doc_sha[d] for d in per_doc}, units,
                         unit_matrix)
 
@@ -644,8 +661,9 @@ def _encode_documents(embedder: PassageEncoder, settings: Settings, docs: list[t
             for cid in unit.chunk_ids:
                 by_chunk.setdefault(cid, []).append(ui)
         for chunk in built.chunks:
-            text = index_text(doc, chunk)
-            head = len(text) - len(chunk.text)  # the header and its line break come first
+            text = index_text(doc, chunk, table_context(chunk, [built.units[ui] for ui in by_chunk.get(chunk.chunk_id,
+                                                                                                           [])]))
+            head = len(text) - len(chunk.text)  # the header, any table context and their line breaks come first
             ca, cb = built.seg.range_of(chunk.spans)
             chunk_ranges, chunk_owners = [], []
             if settings.embedding.unit_vectors == "pooled":
