@@ -571,8 +571,8 @@ def test_rebuilt_tables_of_real_guidelines_lose_no_text_and_read_row_by_row() ->
                 if two_columns(textpage, *page.get_size()):
                     continue
                 before, after = mark_superscripts(textpage, raw), page_text(textpage, raw)
-                assert Counter(before.split()) == Counter(after.split()) or \
-                    Counter("".join(before.split())) == Counter("".join(after.split())), (name, i + 1)
+                # (characters, not words: a cell's lines joined at a hyphen make one word of two)
+                assert Counter("".join(before.split())) == Counter("".join(after.split())), (name, i + 1)
                 found.update(line.strip() for line in after.splitlines())
         finally:
             doc.close()

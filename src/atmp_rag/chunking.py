@@ -272,8 +272,8 @@ def _push_heading(state: _PathState, heading: Heading, text: str, key: tuple[tup
     level = state.depth()
     if glossary is not None and state.glossary_level is not None and level > glossary:
         return "entry"  # a numbered glossary term ("1.63 Certified Copy")
-    if REFERENCE_TITLES.match(heading.title or heading.text) or ACKNOWLEDGEMENT_TITLES.match(heading.title or
-                                                                                            heading.text):
+    title = heading.title or heading.text
+    if REFERENCE_TITLES.match(title) or ACKNOWLEDGEMENT_TITLES.match(title):
         state.references_level = level
         return "references"
     if GLOSSARY_TITLES.search(heading.title or heading.text):

@@ -33,7 +33,7 @@ import statistics
 import unicodedata
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -273,10 +273,8 @@ def mark_superscripts(textpage: pdfium.PdfTextPage, text: str) -> str:
     raised, dropped = _raised(textpage, text)
     if not raised:
         return text
-    chars = list(text)
-    for k in raised:
-        chars[k] = chars[k].translate(_TO_SUPERSCRIPT)
-    return "".join(ch for i, ch in enumerate(chars) if i not in dropped)
+    render = _renderer(text, raised, dropped)
+    return "".join(render(k) for k in range(len(text)))
 
 
 def page_text(textpage: pdfium.PdfTextPage, text: str) -> str:
@@ -285,14 +283,19 @@ def page_text(textpage: pdfium.PdfTextPage, text: str) -> str:
     if len(text) != textpage.count_chars():
         return text  # PDFium's text and its char indices disagree: leave the text as it is
     raised, dropped = _raised(textpage, text)
-
-    def render(k: int) -> str:
-        return "" if k in dropped else text[k].translate(_TO_SUPERSCRIPT) if k in raised else text[k]
-
+    render = _renderer(text, raised, dropped)
     rows = rebuild_rows(textpage, text, render)
     if rows is not None:
         return rows
     return "".join(render(k) for k in range(len(text))) if raised else text
+
+
+def _renderer(text: str, raised: set[int], dropped: set[int]) -> Callable[[int], str]:
+    """The text of char k as the page reads it: "" for a dropped line break, a superscript for a raised digit."""
+    def render(k: int) -> str:
+        return "" if k in dropped else text[k].translate(_TO_SUPERSCRIPT) if k in raised else text[k]
+
+    return render
 
 
 def _raised(textpage: pdfium.PdfTextPage, text: str) -> tuple[set[int], set[int]]:

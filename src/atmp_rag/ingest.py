@@ -135,6 +135,16 @@ def index_text(document: Document, chunk: Chunk, tables: str = "") -> str:
     return "\n".join(x for x in (chunk_header(document, chunk), tables, chunk.text) if x)
 
 
+def index_texts(document: Document, chunks: Sequence[Chunk], units: Sequence[QuoteUnit]) -> list[str]:
+    """`index_text` of each of a document's chunks, with the table context its units give it: the one place that
+    says what is encoded and BM25-indexed, so both read the same text."""
+    held: dict[str, list[QuoteUnit]] = {}
+    for unit in units:
+        for cid in unit.chunk_ids:
+            held.setdefault(cid, []).append(unit)
+    return [index_text(document, c, table_context(c, held.get(c.chunk_id, []))) for c in chunks]
+
+
 def table_context(chunk: Chunk, units: Sequence[QuoteUnit]) -> str:
     """The captions and column headers of the tables whose rows `units` (the chunk's) quote without the chunk
     holding them: a long table runs over several chunks, and only the first holds "Table 1. Release tests for
@@ -623,21 +633,18 @@ def _assemble(catalog: list[Document], files: list[tuple[Document, Path]], per_d
     units: list[QuoteUnit] = []
     vectors: list[np.ndarray] = []
     unit_vectors: list[np.ndarray] = []
+    lexical: list[str] = []
     for doc_id in sorted(per_doc):
         built = per_doc[doc_id]
         assert built.vectors is not None and built.unit_vectors is not None
         pages.extend(built.pages)
         chunks.extend(built.chunks)
         units.extend(built.units)
+        lexical.extend(index_texts(docs_by_id[doc_id], built.chunks, built.units))
         vectors.append(built.vectors)
         unit_vectors.append(built.unit_vectors)
     matrix = np.vstack(vectors) if vectors else np.zeros((0, dimension), dtype=np.float32)
     unit_matrix = np.vstack(unit_vectors) if unit_vectors else np.zeros((0, dimension), dtype=np.float32)
-    of_chunk: dict[str, list[QuoteUnit]] = {}
-    for unit in units:
-        for cid in unit.chunk_ids:
-            of_chunk.setdefault(cid, []).append(unit)
-    lexical = [index_text(docs_by_id[c.doc_id], c, table_context(c, of_chunk.get(c.chunk_id, []))) for c in chunks]
     return IndexContent(documents, pages, chunks, matrix, lexical, {d: doc_sha[d] for d in per_doc}, units,
                         unit_matrix)
 
@@ -660,9 +667,7 @@ def _encode_documents(embedder: PassageEncoder, settings: Settings, docs: list[t
         for ui, unit in enumerate(built.units):
             for cid in unit.chunk_ids:
                 by_chunk.setdefault(cid, []).append(ui)
-        for chunk in built.chunks:
-            text = index_text(doc, chunk, table_context(chunk, [built.units[ui] for ui in by_chunk.get(chunk.chunk_id,
-                                                                                                           [])]))
+        for chunk, text in zip(built.chunks, index_texts(doc, built.chunks, built.units), strict=True):
             head = len(text) - len(chunk.text)  # the header, any table context and their line breaks come first
             ca, cb = built.seg.range_of(chunk.spans)
             chunk_ranges, chunk_owners = [], []

@@ -82,12 +82,13 @@ def _lines(text: str) -> list[range]:
     return out
 
 
-def segments(textpage: pdfium.PdfTextPage, text: str) -> list[list[Segment]]:
-    """Each PDFium line's segments, split where the gap between two glyphs exceeds `CELL_GAP` ems."""
+def segments(textpage: pdfium.PdfTextPage, text: str, spans: Sequence[range]) -> list[list[Segment]]:
+    """Each PDFium line's segments (`spans`: the lines' char ranges, `_lines`), split where the gap between two
+    glyphs exceeds `CELL_GAP` ems."""
     import pypdfium2.raw as pdfium_c
 
     out: list[list[Segment]] = []
-    for n, span in enumerate(_lines(text)):
+    for n, span in enumerate(spans):
         glyphs: list[Glyph] = [(k, *textpage.get_charbox(k)) for k in span if not text[k].isspace()]
         em = _em(textpage, pdfium_c, glyphs, text)
         segs: list[Segment] = []
@@ -195,27 +196,34 @@ def table_blocks(bands: Sequence[Sequence[Segment]], stream: Sequence[Segment]) 
         j = i + 1
         block_bands = [list(head)]
         split: set[Segment] = set()
-        while j < len(bands):
-            band: list[Segment] = []
-            for seg in bands[j]:
-                parts = [seg] if _column_of(seg, columns) is not None else _split_at_columns(seg, columns)
-                if parts is None:
-                    break
-                if parts != [seg]:
-                    split.add(seg)
-                band.extend(parts)
-            else:
-                block_bands.append(band)
-                j += 1
-                continue
-            break
+        while j < len(bands) and (placed := _in_columns(bands[j], columns)) is not None:
+            block_bands.append(placed[0])
+            split |= placed[1]
+            j += 1
         block = _rows(block_bands, columns)
         if block is not None:
-            block.split = split & {s for band in bands[i:j] for s in band}
+            block.split = split
             if _whole(block, nearby):
                 blocks.append(block)
         i = max(j, i + 1)
     return blocks
+
+
+def _in_columns(band: Sequence[Segment], columns: Sequence[float]) -> tuple[list[Segment], set[Segment]] | None:
+    """The band's segments, each in a column (cut at a column's edge where needed, `_split_at_columns`), and the
+    segments that were cut; None when some segment lies in no column."""
+    placed: list[Segment] = []
+    cut: set[Segment] = set()
+    for seg in band:
+        if _column_of(seg, columns) is not None:
+            placed.append(seg)
+            continue
+        parts = _split_at_columns(seg, columns)
+        if parts is None:
+            return None
+        placed.extend(parts)
+        cut.add(seg)
+    return placed, cut
 
 
 def _whole(block: Block, nearby: dict[Segment, tuple[Segment | None, Segment | None]]) -> bool:
@@ -286,9 +294,10 @@ def rebuild_rows(textpage: pdfium.PdfTextPage, text: str, render: Callable[[int]
     none. `text` is PDFium's text of the page (one character per char index); `render(k)` gives the text
     of char k as the page's text should read it ("" for a char dropped, a superscript for a raised digit).
     """
-    if not _goes_back_up(textpage, text):
+    spans = _lines(text)
+    if not _goes_back_up(textpage, text, spans):
         return None
-    lines = segments(textpage, text)
+    lines = segments(textpage, text, spans)
     # Line numbers in the margin (left of all text) belong to no table; a number inside one is a cell ("2005").
     words = [s for segs in lines for s in segs if not _BARE_NUMBER.fullmatch(_plain(text, s))]
     margin = min((s.left for s in words), default=0.0)
@@ -297,7 +306,6 @@ def rebuild_rows(textpage: pdfium.PdfTextPage, text: str, render: Callable[[int]
     if not blocks:
         return None
     owner = {s: b for b in blocks for s in b.segments() | b.split}
-    spans = _lines(text)
     out: list[str] = []
     written: set[int] = set()
     for n, segs in enumerate(lines):
@@ -324,18 +332,18 @@ def _without_wrapped_header(block: Block, text: str) -> Block | None:
     head = block.rows[0]
     if len(block.rows) > 1 and any(len(cell) > 1 for cell in head) and \
             not any(c.isdigit() for cell in head for s in cell for c in _plain(text, s)):
-        block = Block(block.rows[1:], block.split - {s for cell in head for s in cell})
+        block = Block(block.rows[1:], block.split)  # (the head band is never cut: its segments are the columns)
     return block if any(len(cell) > 1 for row in block.rows for cell in row) else None
 
 
-def _goes_back_up(textpage: pdfium.PdfTextPage, text: str) -> bool:
+def _goes_back_up(textpage: pdfium.PdfTextPage, text: str, spans: Sequence[range]) -> bool:
     """Whether the page may hold a table whose cells wrap: some line starts above the line before it and to its
     right (where a cell-by-cell table goes on with its next column), or a line starts well right of the page's
     left edge right under another (a wrapped cell of a later column: "Study Storage condition
     Minimum time period covered by" / "data at submission"). Reading one glyph per line, this spares running
     text the full layout analysis."""
     starts: list[tuple[float, float, float]] = []
-    for span in _lines(text):
+    for span in spans:
         k = next((k for k in span if not text[k].isspace()), None)
         if k is None:
             continue
@@ -374,8 +382,11 @@ def _row_text(row: Sequence[Sequence[Segment]], render: Callable[[int], str]) ->
     # A row labelled with a section number ("8.2.16 CERTIFICATE(S) OF ANALYSIS …", ICH E6's essential documents,
     # the number in a column of its own or not) is a numbered entry of the document: its label reads as a
     # heading, the rest of the row under it.
-    label = 2 if len(cells) > 2 and _SECTION_NUMBER.fullmatch(f"{cells[0]} {cells[1]}") and \
-        re.fullmatch(r"[\d.]+", cells[0]) else 1 if len(cells) > 1 and _SECTION_NUMBER.fullmatch(cells[0]) else 0
+    label = 0  # cells in the label
+    if len(cells) > 2 and re.fullmatch(r"[\d.]+", cells[0]) and _SECTION_NUMBER.fullmatch(f"{cells[0]} {cells[1]}"):
+        label = 2
+    elif len(cells) > 1 and _SECTION_NUMBER.fullmatch(cells[0]):
+        label = 1
     if label:
         return " ".join(cells[:label]) + "\n" + " ".join(cells[label:])
     return " ".join(cells)

@@ -243,9 +243,9 @@ _CONTINUED = re.compile(r"^\s*table\s+\S+\s*[(\-–—,]?\s*(?:continued|cont(?:
 def _rows_under(lines: Sequence[tuple[int, int]], texts: Sequence[str], header: str) -> list[tuple[int, int]] | None:
     """The lines of a table under `header` when each reads across a whole row (`_reads_across`), less the caption
     and headers it repeats after a page break ("Table 2 (continued)"); None when some line is no whole row."""
-    rows = [r for r, t in zip(lines, texts, strict=True)
+    kept = [(r, t) for r, t in zip(lines, texts, strict=True)
             if not _CONTINUED.match(t) and " ".join(t.split()) != " ".join(header.split())]
-    return rows if len(rows) >= 2 and all(_reads_across(t) for t in texts if not _CONTINUED.match(t)) else None
+    return [r for r, _ in kept] if len(kept) >= 2 and all(_reads_across(t) for _, t in kept) else None
 
 
 def _reads_across(line: str) -> bool:
@@ -299,10 +299,10 @@ def _table_units(text: str, lines: list[tuple[int, int]], section: Section, capt
     start = caption[0] if caption else lines[0][0]
     end = lines[-1][1]
     texts = [text[a:b] for a, b in lines]
+    # The line of column headers: the first, under a caption above the run, or the second, under the run's own.
     head = 0 if caption is not None else 1 if TABLE_LABEL.match(texts[0]) else None
-    # (A table that fits in one quote is quoted whole, as below.)
-    if end - start > max_chars and head is not None and len(lines) >= head + 3 and \
-            _headed_rows(texts[head], texts[head + 1]):
+    long = end - start > max_chars  # a table that fits in one quote is quoted whole (below)
+    if long and head is not None and len(lines) >= head + 3 and _headed_rows(texts[head], texts[head + 1]):
         # Column headers under the caption over lines that each read across a whole row (extraction writes a
         # row whose cells wrap on one line, `table_layout`): one unit per row, the caption and headers as its
         # context ("Product type Mechanism of action Example potency assay" over "AAV vector expressing a
@@ -311,8 +311,7 @@ def _table_units(text: str, lines: list[tuple[int, int]], section: Section, capt
         if rows is not None:
             return [_Draft(UnitKind.row, a, b, section, (start, lines[head][1])) for a, b in rows]
     if carried is not None:
-        rows = _rows_under(lines, texts, text[carried[0]:carried[1]].splitlines()[-1]) \
-            if end - start > max_chars else None
+        rows = _rows_under(lines, texts, text[carried[0]:carried[1]].splitlines()[-1]) if long else None
         if rows is not None:
             return [_Draft(UnitKind.row, a, b, section, carried) for a, b in rows]
         return [_Draft(UnitKind.table, a, b, section, carried) for a, b in _slices(lines, max_chars)]
@@ -339,8 +338,8 @@ def _table_units(text: str, lines: list[tuple[int, int]], section: Section, capt
             break
     # Column headers right under the caption, above rows that read across ("Test Method Acceptance criterion"
     # over "Appearance Visual inspection Colourless …"): every slice of the table is quoted under them.
-    k0 = 1 if TABLE_LABEL.match(text[lines[0][0]:lines[0][1]]) else 0
-    if k0 + 1 < len(lines) and _headed_rows(text[lines[k0][0]:lines[k0][1]], text[lines[k0 + 1][0]:lines[k0 + 1][1]]):
+    k0 = head or 0
+    if k0 + 1 < len(lines) and _headed_rows(texts[k0], texts[k0 + 1]):
         header_end = max(header_end, k0 + 1)
     context = (start, lines[header_end - 1][1]) if header_end > 0 else caption
     body = lines[header_end:]

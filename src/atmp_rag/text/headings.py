@@ -309,8 +309,8 @@ def detect_heading(line: str) -> Heading | None:
 
 
 #: Standard section names of more than one word (every EMA guideline opens with "Executive summary").
-SECTION_PHRASES = frozenset({"EXECUTIVE SUMMARY", "LEGAL BASIS", "LIST OF ABBREVIATIONS",
-                             "AUTHORS AND ACKNOWLEDGEMENTS", "AUTHORS AND ACKNOWLEDGMENTS"})
+#: (Acknowledgement titles are section names by `ACKNOWLEDGEMENT_TITLES`.)
+SECTION_PHRASES = frozenset({"EXECUTIVE SUMMARY", "LEGAL BASIS", "LIST OF ABBREVIATIONS"})
 #: Back matter: after numbered sections, an unnumbered one of these closes them (WHO, FDA: "References"
 #: after "6.3 …" is no subsection of 6.3).
 BACK_MATTER = frozenset({"ACKNOWLEDGEMENTS", "ACKNOWLEDGMENTS", "AUTHORS AND ACKNOWLEDGEMENTS",
