@@ -543,6 +543,38 @@ def glossary_cells_pdf(path: Path) -> Path:
                               "APPENDIX 1 GLOSSARY"), (72, 230), ("Term", "Definition"), GLOSSARY_CELL_ROWS, "8")
 
 
+
+#: Rows of a national regulator's study-design table: a short element label, a recommendation of sentences and
+#: a rationale, each cell wrapped in its column.
+DESIGN_ROWS: list[tuple[list[str], list[str], list[str]]] = [
+    (["Species"],
+     ["The relevant species used in the pivotal", "toxicology study. Mice or rats are",
+      "acceptable for lentiviral vectors."],
+     ["Biodistribution depends on", "capsid or envelope tropism."]),
+    (["Animal numbers"],
+     ["At least 5 animals per sex per time", "point for rodents; at least 3 per sex", "for non-human primates."],
+     ["Accounts for inter-animal", "variability."]),
+    (["Time points"],
+     ["At least three time points: near peak,", "intermediate and late (Day 90 or later).",
+      "Add Day 180 if vector persists at Day 90."],
+     ["Characterises persistence and", "clearance of vector genomes."]),
+    (["Assay", "sensitivity"],
+     ["A validated qPCR assay with a lower", "limit of quantification of 50 copies",
+      "per microgram of genomic DNA."],
+     ["Detects low-level vector in", "non-target tissues."]),
+]
+
+
+def design_table_pdf(path: Path) -> Path:
+    """One page: a section, its paragraph, the caption "Table 1 – …", a sentence introducing the table, the headers
+    "Element Recommendation Rationale" and the rows of `DESIGN_ROWS` drawn cell by cell."""
+    return _cells_page(path, ("5. Biodistribution",
+                              "Biodistribution studies should characterise the distribution of the vector in the body.",
+                              "Table 1 – Recommended biodistribution study design elements",
+                              "Table 1 summarises the design elements that the Authority expects in a biodistribution",
+                              "study. Deviations should be justified in the study plan."),
+                       (72, 170, 370), ("Element", "Recommendation", "Rationale"), DESIGN_ROWS, "6")
+
 #: Rows of an inspection aide-memoire (a PIC/S layout): an area label, a key question and a note, each cell a
 #: few words to a line, and a cross-reference.
 CHECKLIST_ROWS: list[tuple[list[str], list[str], list[str], list[str]]] = [

@@ -593,6 +593,14 @@ def test_the_clauses_that_ask_say_what_kind_of_answer_is_wanted(question: str, a
     ("How long should long-term stability testing cover at the time of submission?", True, False),
     ("What should a sponsor do to validate an electronic data capture system used in a trial?", False, False),
     ("Which ICH guideline covers residual solvents?", False, False),
+    # a specification's limit, asked for without a quantity word
+    ("What vector copy number is acceptable when releasing a CAR-T batch?", True, False),
+    ("What is the acceptance criterion for endotoxin in the finished product?", True, False),
+    ("What level of residual host cell DNA is allowed?", True, False),
+    # a way of doing something, not a value
+    ("What approaches are acceptable for demonstrating comparability?", False, False),
+    ("What test methods are acceptable for sterility?", False, False),
+    ("Should impurity acceptance criteria at filing be set tightly around the observed batch data?", False, False),
 ])
 def test_questions_for_a_value_or_a_time_are_told_apart(question: str, value: bool, when: bool) -> None:
     """The answer-type signals: a question for a value favours units holding a number (and tables), one for a

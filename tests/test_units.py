@@ -1345,6 +1345,28 @@ def test_a_table_of_three_columns_continued_on_the_next_page_lends_no_row_its_ne
     assert not any(u.context.startswith("Residual host cell") and u.text.startswith("DNA") for u in built.units)
 
 
+
+def test_a_table_of_labels_and_sentences_introduced_by_a_sentence_quotes_each_cell_under_its_label(
+        tmp_path: Path) -> None:
+    """A national regulator's table (Element | Recommendation | Rationale) whose caption is followed by a sentence
+    introducing it before the column headers: its row labels ("Time points", "Assay" / "sensitivity") had been
+    read as subheadings of the section, and its sentences quoted without the row they belong to. Each sentence is
+    quoted with its row's label as context, no label heads a section, and the introducing sentence is quoted."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import design_table_pdf
+
+    seg = segment("hc", extract_pages(design_table_pdf(tmp_path / "hc.pdf"), "hc"))
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 200, 10, 10))
+    paths = {" > ".join(u.section_path) for u in built.units}
+    assert paths == {"5. Biodistribution"}, paths
+    by_text = {" ".join(u.text.split()): " ".join(u.context.split()) for u in built.units}
+    assert by_text.get("At least three time points: near peak, intermediate and late (Day 90 or later).") \
+        == "Time points", by_text
+    assert by_text.get("Detects low-level vector in non-target tissues.") == "Assay sensitivity", by_text
+    assert any(t.startswith("Table 1 summarises the design elements") for t in by_text), by_text
+
 def test_a_call_out_boxs_label_starts_no_quote_on_a_generated_pdf(tmp_path: Path) -> None:
     """A "NOTE" box the heading rules do not read as a heading, and an "ADDENDUM (date) – title" line over an
     inserted box: the label is never the start of a unit (quotes had read "NOTE Because of the short shelf

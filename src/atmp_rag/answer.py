@@ -72,11 +72,18 @@ _BACKGROUND_HEADING = re.compile(r"\b(?:scope|background|introduction|purpose|ob
 _ASKS_ABOUT_DOCUMENT = re.compile(
     r"\b(?:guidelines?|guidances?|documents?|scope|background|introduction|purpose|objectives?|apply|applies|"
     r"applicable|application|cover|covers|covered|excluded|exempt)\b", re.IGNORECASE)
-#: Questions asking for a quantity: a unit holding a number is more likely to answer them.
 #: Words after a definition question's term that narrow it to what it is a quantity of ("… for TBA?").
 _QUALIFIER = re.compile(r"\s*(?:for|of|in|at|during|under|when|after|before)\s+\S", re.IGNORECASE)
+#: Questions asking for a quantity: a unit holding a number is more likely to answer them. "What vector copy
+#: number is acceptable …?" and "What is the acceptance criterion for …?" ask for a specification's limit.
 NUMERIC_QUESTION = re.compile(
-    r"\b(?:how (?:many|much|long|often|old|large|frequently|fast|soon|quickly)|time ?points?|timelines?|"
+    r"\b(?:how (?:many|much|long|often|old|large|frequently|fast|soon|quickly|high|low)|time ?points?|timelines?|"
+    # (not "What approach is acceptable …?", which asks for a way of doing something)
+    r"what\s+(?:\S+\s+){0,4}?(?!(?:approach(?:es)?|methods?|strateg(?:y|ies)|designs?|"
+    r"justifications?|documentation|evidence|data|rationale|tests?|assays?|models?|ways?|process(?:es)?|procedures?|"
+    r"formats?|information)\b)\S+\s+(?:is|are)\s+"
+    r"(?:acceptable|allowed|permitted|tolerated)|"
+    r"what\s+(?:is|are)\s+the\s+acceptance\s+criteri(?:on|a)|"
     r"lead times?|deadlines?|quantity|quantities|number of|temperatures?|limits?|concentrations?|levels?|"
     r"percentage|amount|duration|periods?|frequency|intervals?|thresholds?|values?|pde|permitted daily exposure|"
     r"storage conditions?|minimum|maximum|at least|ppm|°c|mg|days?|weeks?|months?|years?)\b|%",

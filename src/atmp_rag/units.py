@@ -410,6 +410,9 @@ def _body_units(text: str, section: Section, start: int, end: int, max_list_char
             k += 1
             continue
         drafts.extend(_label_units(text, lines, table, section))
+        if table.intro:  # the sentence introducing the table is running text
+            drafts.extend(_prose_units(text, section, lines[table.intro.start][0], lines[table.intro.stop - 1][1],
+                                       max_list_chars))
         regions.append((lines[table.start][0], lines[table.end - 1][1]))
         labelled.append((table.start, table.end))
         k = table.end

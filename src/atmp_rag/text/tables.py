@@ -40,11 +40,18 @@ class LabelRow:
 
 @dataclass(frozen=True)
 class LabelTable:
-    """A table of labels and prose from its caption line `start` up to (not including) line `end`."""
+    """A table of labels and prose from its caption line `start` up to (not including) line `end`; `header` is
+    the line of its column headers (lines between the caption and it are a sentence introducing the table)."""
 
     start: int
     end: int
     rows: list[LabelRow]
+    header: int = -1
+
+    @property
+    def intro(self) -> range:
+        """The lines of running text between the caption and the column headers."""
+        return range(self.start + 1, self.header if self.header > self.start else self.start + 1)
 
 
 #: "Table 1 Considerations for the main types of studies": a number and a title with no mark between them.
@@ -153,16 +160,36 @@ def _cell_line(line: str, width: int) -> bool:
     return text[:1].isupper() and len(text) <= width + 2 and detect_heading(text) is None
 
 
+#: Lines of a sentence that may stand between a caption and its column headers ("Table 1 summarises the design
+#: elements that the Authority expects …" / "… Deviations should be justified in the study plan.").
+_MAX_INTRO_LINES = 3
+
+
+def _header_under(texts: Sequence[str], k: int) -> tuple[int, str] | None:
+    """(line, text) of the column headers under the caption at line `k`: the next line, or the line after a
+    short introduction of whole sentences (capitalised, ending a sentence right above the headers)."""
+    if k + 1 < len(texts) and (header := _header(texts[k + 1])) is not None:
+        return k + 1, header
+    for h in range(k + 2, min(k + 2 + _MAX_INTRO_LINES, len(texts))):
+        intro = texts[k + 1:h]
+        if not texts[k + 1].strip()[:1].isupper() or any(is_caption(t) or _header(t) for t in intro):
+            return None
+        if intro[-1].rstrip()[-1:] in ".!?" and (header := _header(texts[h])) is not None:
+            return h, header
+    return None
+
+
 def label_table(texts: Sequence[str], k: int) -> LabelTable | None:
     """The table of labels and prose whose caption is line `k` of `texts` (non-blank lines), or None.
 
-    Under the caption, a line of two column headers; then rows, each starting after a line that ended a
-    sentence; the lines after a row's start until the next start are its cell. The caption and headers
-    repeated after a page break are skipped. A line after a finished row that starts no row ends the
-    table, as does a caption of another table. At least two rows make a table.
+    Under the caption (and a sentence introducing the table, if any), a line of two column headers; then rows,
+    each starting after a line that ended a sentence; the lines after a row's start until the next start are
+    its cell. The caption and headers repeated after a page break are skipped. A line after a finished row that
+    starts no row ends the table, as does a caption of another table. At least two rows make a table.
     """
-    if k + 3 >= len(texts) or not is_caption(texts[k]) or (header := _header(texts[k + 1])) is None:
+    if k + 3 >= len(texts) or not is_caption(texts[k]) or (found := _header_under(texts, k)) is None:
         return None
+    at, header = found
     if _columns(header) > 2:
         # A label and the cells of two or more columns ("Residual host cell DNA qPCR for a host-specific" over
         # "Not more than 10 ng per dose"): the text layer interleaves the columns' lines, so a row's label
@@ -172,7 +199,7 @@ def label_table(texts: Sequence[str], k: int) -> LabelTable | None:
     closed = True
     width = 0  # the longest line of a cell so far: the cell column's width in characters
     series = ""  # the first word of the first row's label, which the next labels of a series share
-    j = k + 2
+    j = at + 1
     while j < len(texts):
         line = texts[j]
         if " ".join(line.split()) == header:
@@ -207,4 +234,4 @@ def label_table(texts: Sequence[str], k: int) -> LabelTable | None:
         # values and methods, whose rows cannot be told apart in the text layer. Cells of long phrases
         # without a verb ("Target cells with high, low and no antigen expression; cytotoxicity, …") are prose.
         return None
-    return LabelTable(k, rows[-1].last + 1, rows)
+    return LabelTable(k, rows[-1].last + 1, rows, at)
