@@ -610,6 +610,36 @@ def test_questions_for_a_value_or_a_time_are_told_apart(question: str, value: bo
     assert bool(when_type.search(question)) is when
 
 
+
+@pytest.mark.parametrize(("question", "money"), [
+    ("What fee does EMA charge for a CAT scientific recommendation on classification?", True),
+    ("How much does WHO charge in fees to evaluate a cell therapy product?", True),
+    ("How much does it cost to request scientific advice?", True),
+    ("Can payments to trial participants be made only if they finish the study?", False),
+    ("Who is in charge of releasing API batches?", False),
+    ("Which charge variants of a monoclonal antibody should be monitored?", False),
+    ("How much water loss is a significant change for a product in a semi-permeable container?", False),
+])
+def test_questions_for_a_fee_or_a_price_are_told_apart(question: str, money: bool) -> None:
+    from atmp_rag.answer import asks_for_money
+
+    assert asks_for_money(question) is money
+
+
+def test_a_question_for_a_fee_abstains_unless_a_passage_states_one(answerer, retriever) -> None:
+    """Guidelines say what a submission must hold, not what it costs: a fee question that shares its other words
+    with a stability guideline had been answered with a sentence on the data package. With a passage that states
+    a fee, the check lets the answer through."""
+    fee = "What fee applies to a registration application for a new drug product in climatic zones I and II?"
+    assert ask(answerer, retriever, fee).abstained
+    assert not ask(answerer, retriever, "What stability data does a registration application for a new drug "
+                                        "product in climatic zones I and II need?").abstained
+    passages = retriever.retrieve(fee, k=5).passages
+    assert not answerer._states_money(fee, passages)
+    priced = passages[0].model_copy(update={"chunk": passages[0].chunk.model_copy(
+        update={"text": passages[0].chunk.text + " The fee for this review is EUR 12 000."})})
+    assert answerer._states_money(fee, [priced, *passages[1:]])
+
 def test_off_topic_question_abstains(answerer, retriever) -> None:
     a = ask(answerer, retriever, "Who won the football world cup in 2018?")
     assert a.abstained and not a.citations

@@ -20,7 +20,8 @@ How an answer is made
    best unit's term coverage) is below the calibrated threshold (same JSON file, chosen on dev by
    `eval/fit_answer_scorer.py`) the answer abstains and lists the closest passages. A glossary entry of
    exactly the asked term always answers; a definition question whose term no drawn-on passage names
-   always abstains (`Answerer._names_asked_term`).
+   always abstains (`Answerer._names_asked_term`), as does a question for a fee or a price that no drawn-on
+   passage states (`Answerer._states_money`).
 5. Every quote (and its context) is re-read from the stored page text at the unit's offsets and
    checked verbatim before it is shown; a unit that fails is never returned.
 """
@@ -271,6 +272,21 @@ def asking_clauses(question: str) -> str:
 def is_definition_question(question: str) -> bool:
     """Whether the question asks what a term means."""
     return bool(DEFINITION_QUESTION.match(question.strip()))
+
+
+#: A question for a fee or a price ("What fee does EMA charge for …?", "How much does it cost to …?"), not one on
+#: payments in a trial ("Can payments to participants be made only if …?") or on a molecule's charge.
+MONEY_QUESTION = re.compile(
+    r"\b(?:fees?|prices?|pricing|tariffs?)\b|\bhow much\b[^?]*\b(?:cost|costs|charge|charges|charged|pay|paid)\b|"
+    r"\bwhat\s+(?:does|do|will|would)\b[^?]*\bcost\b", re.IGNORECASE)
+#: Text that states a fee or a price: the word, a currency sign or code.
+_MONEY = re.compile(r"\b(?:fees?|prices?|tariffs?|charged|EUR|USD|GBP|CHF|JPY|euros?|dollars?)\b|[€$£¥]",
+                    re.IGNORECASE)
+
+
+def asks_for_money(question: str) -> bool:
+    """Whether the asking part of a question wants a fee or a price."""
+    return MONEY_QUESTION.search(asking_clauses(question)) is not None
 
 
 def asks_for_term(question: str) -> bool:
@@ -675,9 +691,19 @@ class Answerer:
             # "use of materials") and however few of the question's words the definition repeats
             # ("Shedding: the dissemination of the vector …" for "What is the definition of shedding?").
             evidence = 1.0
-        elif not self._names_asked_term(question, passages):
+        elif not self._names_asked_term(question, passages) or not self._states_money(question, passages):
             evidence = 0.0
         return Assessment(terms, ranked, evidence, top_dense, best_coverage)
+
+    def _states_money(self, question: str, passages: Sequence[Passage]) -> bool:
+        """False for a question for a fee or a price (`asks_for_money`) when no passage the answer draws on
+        states one (the word "fee", a price, a currency): guidelines say what an application must hold, not what
+        it costs, and a question that names an application, a meeting or a procedure shares every other word
+        with them. Each of five held-out probe documents had a fee question among its out-of-corpus ones, and
+        two had been answered ("What fee does the Authority charge for a pre-submission scientific advice
+        meeting?" with when to request the meeting)."""
+        return not asks_for_money(question) or any(
+            _MONEY.search(p.chunk.text) for p in passages[: self.settings.answer.passages])
 
     def _names_asked_term(self, question: str, passages: Sequence[Passage]) -> bool:
         """False for a definition question whose term no passage the answer draws on names (every content
