@@ -441,9 +441,9 @@ GLOSSARY_CELL_ROWS: list[tuple[list[str], list[str]]] = [
 
 
 def _cells_page(path: Path, intro: Sequence[str], xs: Sequence[float], headers: Sequence[str],
-                rows: Sequence[Sequence[Sequence[str]]], label: str) -> Path:
+                rows: Sequence[Sequence[Sequence[str]]], label: str, outro: Sequence[str] = ()) -> Path:
     """One page: `intro` lines, a header row, then `rows` drawn cell by cell (each cell's lines at its column's x,
-    one row under the other), and the page `label` at the foot."""
+    one row under the other), `outro` lines, and the page `label` at the foot."""
     c = canvas.Canvas(str(path), pagesize=A4)
     _, height = A4
     c.setFont("Helvetica", 10)
@@ -459,6 +459,9 @@ def _cells_page(path: Path, intro: Sequence[str], xs: Sequence[float], headers: 
             for k, line in enumerate(cell):
                 c.drawString(x, y - 12 * k, line)
         y -= 12 * max(len(cell) for cell in row) + 8
+    for line in outro:
+        y -= 10
+        c.drawString(72, y, line)
     c.drawCentredString(300, 30, label)
     c.showPage()
     c.save()
@@ -574,6 +577,34 @@ def design_table_pdf(path: Path) -> Path:
                               "Table 1 summarises the design elements that the Authority expects in a biodistribution",
                               "study. Deviations should be justified in the study plan."),
                        (72, 170, 370), ("Element", "Recommendation", "Rationale"), DESIGN_ROWS, "6")
+
+
+#: Rows of a table of methods: a method, its typical sensitivity (a value) and a comment of sentences, wrapped.
+METHOD_ROWS: list[tuple[list[str], list[str], list[str]]] = [
+    (["Flow cytometry for", "TRA-1-60 or SSEA-4"], ["0.01% to 0.1%"],
+     ["Rapid and widely available; limited by the", "number of events acquired; suitable for",
+      "in-process control only."]),
+    (["Quantitative RT-PCR", "for LIN28A"], ["Approximately", "0.002%"],
+     ["Detects about 1 undifferentiated cell in", "50,000; depends on background expression", "of the marker."]),
+    (["Droplet digital PCR"], ["0.001% or lower"],
+     ["Absolute quantification without a", "standard curve; a combination of markers", "is recommended."]),
+    (["Culture assay on", "laminin-521"], ["Approximately", "0.001%"],
+     ["Amplifies viable pluripotent cells during", "7 days of culture; results come too late", "for fresh products."]),
+    (["In vivo teratoma", "assay"], ["Approximately", "0.01%"],
+     ["Integrates the in vivo environment;", "requires at least 16 weeks; a non-clinical",
+      "study, not a release test."]),
+]
+
+
+def method_table_pdf(path: Path) -> Path:
+    """One page: a section, its paragraph, the caption "Table 1. …", the headers "Method Typical sensitivity
+    Comment", the rows of `METHOD_ROWS` drawn cell by cell, and a paragraph after the table."""
+    return _cells_page(path, ("4.5.1. Assay selection and sensitivity",
+                              "Table 1 summarises the methods most commonly used and their typical sensitivity.",
+                              "Table 1. Tests for residual undifferentiated iPSCs"),
+                       (72, 200, 320), ("Method", "Typical sensitivity", "Comment"), METHOD_ROWS, "8",
+                       ("At least one of the release tests for residual undifferentiated cells should have a",
+                        "demonstrated limit of detection of 0.001% or lower."))
 
 #: Rows of an inspection aide-memoire (a PIC/S layout): an area label, a key question and a note, each cell a
 #: few words to a line, and a cross-reference.

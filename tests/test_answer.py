@@ -102,6 +102,8 @@ def test_a_glossary_entry_of_the_asked_term_is_evidence_when_retrieval_drifted(a
     # "in vitro" belongs to the term; "in" cuts only a modifier ("… in GCP")
     ("What is the definition of the limit of in vitro cell age?", "limit of in vitro cell age"),
     ("What is a certified copy in GCP?", "certified copy"),
+    # a relative clause narrows the term
+    ("How does the paper define the detection limit that applies to assays for residual cells?", "detection limit"),
 ])
 def test_the_asked_term_stops_before_a_modifier(question: str, term: str) -> None:
     from atmp_rag.answer import asked_term
@@ -132,6 +134,9 @@ def test_counts_as_and_considered_questions_ask_for_a_definition(question: str, 
     ("What is the re-test period for an API stored at 25 C?", False),
     ("What is the maximum shelf life for fresh products?", False),
     ("Is moving within an approved design space considered a change?", False),
+    # a question that says it wants the definition does, whatever quantity the term names
+    ("How does the paper define the detection limit that applies to assays for residual cells?", True),
+    ("What is the definition of the permitted daily exposure for residual solvents?", True),
 ])
 def test_a_definition_question_for_a_quantity_asks_for_a_value(question: str, for_term: bool) -> None:
     from atmp_rag.answer import asks_for_term

@@ -1367,6 +1367,26 @@ def test_a_table_of_labels_and_sentences_introduced_by_a_sentence_quotes_each_ce
     assert by_text.get("Detects low-level vector in non-target tissues.") == "Assay sensitivity", by_text
     assert any(t.startswith("Table 1 summarises the design elements") for t in by_text), by_text
 
+
+def test_a_table_of_labels_values_and_comments_is_quoted_row_by_row_under_its_headers(tmp_path: Path) -> None:
+    """A three-column table (method | typical sensitivity | comment) whose cells wrap, the comment a sentence: the
+    text layer wrote each cell on lines of its own, so the values ("0.001% or lower") stood alone and the table
+    was quoted in slices that began mid-row. Each row is now one unit, read across, with the caption and headers
+    as its context."""
+    from atmp_rag.chunking import chunk_segmented, segment
+    from atmp_rag.extract import extract_pages
+    from atmp_rag.units import build_units
+    from tests.pdfgen import METHOD_ROWS, method_table_pdf
+
+    seg = segment("ips", extract_pages(method_table_pdf(tmp_path / "ips.pdf"), "ips"))
+    built = build_units(seg, chunk_segmented(seg, lambda t: len(t.split()), 400, 10, 10))
+    rows = [u for u in built.units if u.kind.value == "row"]
+    expected = [" ".join(" ".join(cell) for cell in row) for row in METHOD_ROWS]
+    assert [" ".join(u.text.split()) for u in rows] == expected
+    assert all(" ".join(u.context.split()) == "Table 1. Tests for residual undifferentiated iPSCs Method Typical "
+               "sensitivity Comment" for u in rows)
+    assert any(" ".join(u.text.split()).startswith("Table 1 summarises the methods") for u in built.units)
+
 def test_a_call_out_boxs_label_starts_no_quote_on_a_generated_pdf(tmp_path: Path) -> None:
     """A "NOTE" box the heading rules do not read as a heading, and an "ADDENDUM (date) – title" line over an
     inserted box: the label is never the start of a unit (quotes had read "NOTE Because of the short shelf

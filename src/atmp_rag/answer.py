@@ -108,9 +108,11 @@ ANSWER_TYPES = (
 _ANAPHOR = re.compile(r"^(?:it|this|these|that|those|they|such|in this case|in such cases|however|therefore|thus|"
                       r"also|furthermore|moreover|in addition|additionally)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"['‘\"“]([^'’\"”]{2,60})['’\"”]")
-#: Words after an asked term that narrow it rather than belong to it ("… in GCP", "… for biotech products").
+#: Words after an asked term that narrow it rather than belong to it ("… in GCP", "… for biotech products", "… that
+#: applies to assays").
 #: ("in vitro", "in vivo" are part of a term: "limit of in vitro cell age")
-_MODIFIER = r"(?:in(?!\s+(?:vitro|vivo|situ|silico)\b)|according|under|for|as defined|as used|of\s+(?:an?|the))"
+_MODIFIER = (r"(?:in(?!\s+(?:vitro|vivo|situ|silico)\b)|according|under|for|as defined|as used|of\s+(?:an?|the)|"
+             r"that|which)")
 _TERM_AFTER = re.compile(
     r"\b(?:(?:what|who)\s+(?:counts|qualifies|(?:is|are)\s+(?:considered|regarded))\s+(?:to\s+be\s+|as\s+)?(?:an?\s+|the\s+)?|"
     r"what\s+(?:is|are)\s+(?!meant\b|the\s+(?:meaning|definition)\b)(?:an?\s+|the\s+)?|define\s+(?:an?\s+|the\s+)?|definition\s+of\s+(?:an?\s+|the\s+)?|"
@@ -289,14 +291,21 @@ def asks_for_money(question: str) -> bool:
     return MONEY_QUESTION.search(asking_clauses(question)) is not None
 
 
+#: A question that says it wants a definition, whatever quantity its term names ("How does the paper define the
+#: detection limit …?", "What is the definition of permitted daily exposure?").
+_ASKS_TO_DEFINE = re.compile(r"\bhow\s+(?:does|do|did)\s+.{1,60}?\bdefine\b|\bhow\s+(?:is|are)\s+.{1,60}?\bdefined\b|"
+                             r"\bdefinition\s+of\b|\bmeaning\s+of\b|\bmeant\s+by\b", re.IGNORECASE)
+
+
 def asks_for_term(question: str) -> bool:
     """Whether a definition-form question asks what its term means, not for a quantity named by it: "What is
     the re-test period?" asks for the definition; "What is the permitted daily exposure for TBA?" and "What
     is the maximum shelf life …?" ask for a value (a quantity word outside the term, or the term narrowed
-    by "for", "of", "in" … to something it is a quantity of)."""
+    by "for", "of", "in" … to something it is a quantity of), unless the question says it wants a definition
+    ("How does the paper define the detection limit for …?")."""
     if not is_definition_question(question):
         return False
-    if not NUMERIC_QUESTION.search(question):
+    if not NUMERIC_QUESTION.search(question) or _ASKS_TO_DEFINE.search(question):
         return True
     term = asked_term(question)
     at = question.lower().find(term.lower()) if term else -1
@@ -609,7 +618,8 @@ class Answerer:
         # expected to do and how fast?" asks for an action and a deadline, not for the 14 days. (Only the kind:
         # ranking coverage by the clause after a condition as well moved no dev answer, so the simpler rule stays.)
         asking = asking_clauses(question)
-        numeric = bool(NUMERIC_QUESTION.search(asking))
+        # ("How does the paper define the detection limit …?" asks what the term means, not for a limit)
+        numeric = bool(NUMERIC_QUESTION.search(asking)) and not definitional
         wanted = [unit_re for q_re, unit_re in ANSWER_TYPES if q_re.search(asking)]
         about_document = _ASKS_ABOUT_DOCUMENT.search(asking) is not None
         rarest = max(terms.values(), default=0.0) or 1.0

@@ -320,8 +320,18 @@ def rebuild_rows(textpage: pdfium.PdfTextPage, text: str, render: Callable[[int]
             block = owner[s]
             if id(block) not in written:
                 written.add(id(block))
-                out.extend(_row_text(row, render) for row in block.rows)
+                headed = _one_line_header(block, text)
+                out.extend(_row_text(row, render, headed and k > 0) for k, row in enumerate(block.rows))
     return "\n".join(out)
+
+
+def _one_line_header(block: Block, text: str) -> bool:
+    """The block's first row is a line of column headers: every cell one line of words, no digit, no sentence end
+    ("Method Typical sensitivity Comment")."""
+    head = block.rows[0]
+    cells = [_plain(text, cell[0]) for cell in head if cell]
+    return len(block.rows) > 1 and all(len(cell) == 1 for cell in head) and len(cells) == len(head) and all(
+        c and not any(ch.isdigit() for ch in c) and c[-1] not in ".;:!?" for c in cells)
 
 
 def _without_wrapped_header(block: Block, text: str) -> Block | None:
@@ -363,12 +373,16 @@ def _render(seg: Segment, render: Callable[[int], str]) -> str:
     return "".join(render(k) for k in seg.chars).strip()
 
 
-def _row_text(row: Sequence[Sequence[Segment]], render: Callable[[int], str]) -> str:
+def _row_text(row: Sequence[Sequence[Segment]], render: Callable[[int], str], under_header: bool = False) -> str:
     """A row of values on one line, its cells left to right, each cell's lines joined (a line ending in a
     hyphen joins without a blank): "Long term 5°C ± 3°C 12 months". A row with a cell that ends a sentence (a
     checklist's question and note, a lifecycle table's paragraphs) keeps its cells' lines, one cell after
     the other, as PDFium read them: the sentence splitter and the unit builder's checklist rules read such
-    cells, and a row label run into a question would no longer be told from it."""
+    cells, and a row label run into a question would no longer be told from it. Under a one-line header
+    (`under_header`) a row with a value cell between its label and a last cell that ends a sentence is written on
+    one line too ("Flow cytometry for TRA-1-60, SSEA-4 or OCT4 0.01% to 0.1% Rapid and widely available; …
+    release test."): its value cells would otherwise read as lines of their own, and the row ends where its
+    sentence ends. (A label and cells of sentences only keep their lines: a table of labels and prose.)"""
     lines = [[_render(s, render) for s in cell] for cell in row]  # top line first, left to right within a line
     cells = []
     for parts in lines:
@@ -377,7 +391,9 @@ def _row_text(row: Sequence[Sequence[Segment]], render: Callable[[int], str]) ->
             joined = part if not joined else joined + ("" if re.search(r"[A-Za-z]-$", joined) else " ") + part
         if joined:
             cells.append(joined)
-    if any(re.search(r"[.?!]$", c) and len(c.split()) > 3 for c in cells):
+    if any(re.search(r"[.?!]$", c) and len(c.split()) > 3 for c in cells) and not (
+            under_header and len(cells) == len(row) and re.search(r"[.?!]$", cells[-1])
+            and any(not re.search(r"[.?!]$", c) for c in cells[1:-1])):
         return "\n".join(part for parts in lines for part in parts)
     # A row labelled with a section number ("8.2.16 CERTIFICATE(S) OF ANALYSIS …", ICH E6's essential documents,
     # the number in a column of its own or not) is a numbered entry of the document: its label reads as a

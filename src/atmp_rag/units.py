@@ -127,7 +127,8 @@ def _ragged_runs(text: str, lines: list[tuple[int, int]]) -> list[tuple[int, int
             line = texts[j]
             if caption_at is not None and j > i and (_prose_like_row(texts, j, caption_at) or _header_row(texts, j,
                                                                                               caption_at)
-                                                     or _row_under_header(texts, j, caption_at)):
+                                                     or _row_under_header(texts, j, caption_at)
+                                                     or _sentence_row(texts, j, caption_at)):
                 j += 1
                 continue
             if (is_prose_line(line) and not (j - i >= 3 and (_ends_a_cell(texts[j - 1], line) or (
@@ -250,9 +251,11 @@ def _rows_under(lines: Sequence[tuple[int, int]], texts: Sequence[str], header: 
 
 def _reads_across(line: str) -> bool:
     """A line that is a whole row of a table with column headers: three words or more, capitalised (the wrapped
-    rest of a cell runs on in lower case), ending no sentence."""
+    rest of a cell runs on in lower case), ending no sentence unless the row's last cell is one (a row of that
+    many words is no wrapped cell's last line)."""
     words = line.split()
-    return 3 <= len(words) <= 80 and not line[:1].islower() and line.rstrip()[-1:] not in ".;:!?"
+    return 3 <= len(words) <= 80 and not line[:1].islower() and (
+        line.rstrip()[-1:] not in ".;:!?" or len(words) >= _ROW_SENTENCE_WORDS)
 
 
 def _row_under_header(texts: Sequence[str], j: int, caption_at: int) -> bool:
@@ -268,6 +271,23 @@ def _row_under_header(texts: Sequence[str], j: int, caption_at: int) -> bool:
     words = line.split()
     return (0 < len(words) <= 80 and line.rstrip()[-1:] not in ".;:!?"
             and not any(w.lower().strip(",;()") in VERBS for w in words))
+
+
+def _sentence_row(texts: Sequence[str], j: int, caption_at: int) -> bool:
+    """Line `j` of a captioned table with column headers right under the caption is a whole row that ends with a
+    sentence ("Flow cytometry for TRA-1-60 … 0.01% to 0.1% Rapid and widely available; … release test.", written
+    on one line by `table_layout`): it starts with a capital and ends a sentence, and so does the row above it (a
+    paragraph after the table starts on a line that ends no sentence)."""
+    if j < caption_at + 2 or caption_at + 2 >= len(texts) or not _headed_rows(texts[caption_at + 1],
+                                                                              texts[caption_at + 2]):
+        return False
+    line, above = texts[j], texts[j - 1]
+    return (line[:1].isupper() and line.rstrip()[-1:] in ".!?" and len(line.split()) >= _ROW_SENTENCE_WORDS
+            and (j == caption_at + 2 or above.rstrip()[-1:] in ".!?"))
+
+
+#: Words a row of a table that ends with a sentence has at least: its label, values and a clause.
+_ROW_SENTENCE_WORDS = 8
 
 
 def _header_row(texts: Sequence[str], j: int, caption_at: int) -> bool:
