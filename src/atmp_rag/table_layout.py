@@ -329,9 +329,10 @@ def _one_line_header(block: Block, text: str) -> bool:
     """The block's first row is a line of column headers: every cell one line of words, no digit, no sentence end
     ("Method Typical sensitivity Comment")."""
     head = block.rows[0]
-    cells = [_plain(text, cell[0]) for cell in head if cell]
-    return len(block.rows) > 1 and all(len(cell) == 1 for cell in head) and len(cells) == len(head) and all(
-        c and not any(ch.isdigit() for ch in c) and c[-1] not in ".;:!?" for c in cells)
+    if len(block.rows) < 2 or any(len(cell) != 1 for cell in head):
+        return False
+    cells = [_plain(text, cell[0]) for cell in head]
+    return all(c and not any(ch.isdigit() for ch in c) and c[-1] not in ".;:!?" for c in cells)
 
 
 def _without_wrapped_header(block: Block, text: str) -> Block | None:

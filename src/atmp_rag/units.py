@@ -48,7 +48,7 @@ from atmp_rag.text.sentences import (
     split,
     strip_range,
 )
-from atmp_rag.text.tables import LabelTable, label_table
+from atmp_rag.text.tables import LabelTable, is_continued_caption, label_table
 
 __all__ = ["UnitBuild", "build_units"]
 
@@ -237,16 +237,16 @@ def _headed_rows(header: str, first_row: str) -> bool:
     return _column_headers(header) and len(first_row.split()) >= 3
 
 
-#: The caption a table repeats over its rows on the next page: "Table 2 (continued)", "Table 2 – cont'd".
-_CONTINUED = re.compile(r"^\s*table\s+\S+\s*[(\-–—,]?\s*(?:continued|cont(?:'|’)?d\.?)\)?\s*$", re.IGNORECASE)
-
-
 def _rows_under(lines: Sequence[tuple[int, int]], texts: Sequence[str], header: str) -> list[tuple[int, int]] | None:
     """The lines of a table under `header` when each reads across a whole row (`_reads_across`), less the caption
     and headers it repeats after a page break ("Table 2 (continued)"); None when some line is no whole row."""
     kept = [(r, t) for r, t in zip(lines, texts, strict=True)
-            if not _CONTINUED.match(t) and " ".join(t.split()) != " ".join(header.split())]
+            if not is_continued_caption(t) and " ".join(t.split()) != " ".join(header.split())]
     return [r for r, _ in kept] if len(kept) >= 2 and all(_reads_across(t) for _, t in kept) else None
+
+
+#: Words a row of a table that ends with a sentence has at least: its label, values and a clause.
+_ROW_SENTENCE_WORDS = 8
 
 
 def _reads_across(line: str) -> bool:
@@ -258,14 +258,18 @@ def _reads_across(line: str) -> bool:
         line.rstrip()[-1:] not in ".;:!?" or len(words) >= _ROW_SENTENCE_WORDS)
 
 
+def _headed_caption(texts: Sequence[str], caption_at: int) -> bool:
+    """The caption at line `caption_at` has column headers right under it, over a first row (`_headed_rows`)."""
+    return caption_at + 2 < len(texts) and _headed_rows(texts[caption_at + 1], texts[caption_at + 2])
+
+
 def _row_under_header(texts: Sequence[str], j: int, caption_at: int) -> bool:
     """Line `j` of a captioned table whose column headers stand right under the caption is a row, however much it
     reads like prose ("Appearance Visual inspection Colourless to pale yellow cell suspension, free", "Potency
     IFN-γ release after co-culture ≥ 2-fold over antigen-negative control"), as long as it ends no sentence and
     holds no verb: the paragraph after the table does. A row may be longer than any line of running text:
     extraction writes a row whose cells wrap on one line (`table_layout`)."""
-    if j < caption_at + 2 or caption_at + 2 >= len(texts) or not _headed_rows(texts[caption_at + 1],
-                                                                                texts[caption_at + 2]):
+    if j < caption_at + 2 or not _headed_caption(texts, caption_at):
         return False
     line = texts[j]
     words = line.split()
@@ -278,16 +282,12 @@ def _sentence_row(texts: Sequence[str], j: int, caption_at: int) -> bool:
     sentence ("Flow cytometry for TRA-1-60 … 0.01% to 0.1% Rapid and widely available; … release test.", written
     on one line by `table_layout`): it starts with a capital and ends a sentence, and so does the row above it (a
     paragraph after the table starts on a line that ends no sentence)."""
-    if j < caption_at + 2 or caption_at + 2 >= len(texts) or not _headed_rows(texts[caption_at + 1],
-                                                                              texts[caption_at + 2]):
+    if j < caption_at + 2 or not _headed_caption(texts, caption_at):
         return False
     line, above = texts[j], texts[j - 1]
     return (line[:1].isupper() and line.rstrip()[-1:] in ".!?" and len(line.split()) >= _ROW_SENTENCE_WORDS
             and (j == caption_at + 2 or above.rstrip()[-1:] in ".!?"))
 
-
-#: Words a row of a table that ends with a sentence has at least: its label, values and a clause.
-_ROW_SENTENCE_WORDS = 8
 
 
 def _header_row(texts: Sequence[str], j: int, caption_at: int) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from atmp_rag.text.content import TABLE_CAPTION, TABLE_LABEL
 from atmp_rag.text.headings import SMALL_WORDS, VERBS, detect_heading, table_glossary_entry
 
-__all__ = ["LabelRow", "LabelTable", "is_caption", "label_table"]
+__all__ = ["LabelRow", "LabelTable", "is_caption", "is_continued_caption", "label_table"]
 
 #: "Table 1 (continued)", "Table 2 – continued", "Table 1 (cont'd)": the caption repeated on the next page.
 _CONTINUED = re.compile(r"^(?:table|tab\.)\s+[\dA-Z]{1,4}[a-z]?\s*[(\-–—:,.]?\s*(?:continued|cont['’]?d)\b",
@@ -46,16 +46,21 @@ class LabelTable:
     start: int
     end: int
     rows: list[LabelRow]
-    header: int = -1
+    header: int
 
     @property
     def intro(self) -> range:
         """The lines of running text between the caption and the column headers."""
-        return range(self.start + 1, self.header if self.header > self.start else self.start + 1)
+        return range(self.start + 1, self.header)
 
 
 #: "Table 1 Considerations for the main types of studies": a number and a title with no mark between them.
 _BARE_CAPTION = re.compile(r"^(?:table|tab\.)\s+\d{1,2}[a-z]?\s+(?P<title>(?-i:[A-Z])[^.;:!?]*)$", re.IGNORECASE)
+
+
+def is_continued_caption(line: str) -> bool:
+    """The caption a table repeats over its rows on the next page: "Table 2 (continued)", "Table 2 – cont'd"."""
+    return _CONTINUED.match(line.strip()) is not None
 
 
 def is_caption(line: str) -> bool:
